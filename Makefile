@@ -1,0 +1,45 @@
+# Two commands do all set-up: `make run` and `make test`. Both are idempotent.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8501
+
+.PHONY: run test lint bench setup setup-dev demo-models clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(PY)
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.runtime
+	@bash scripts/install_system_deps.sh
+
+setup-dev: $(VENV)/.dev
+	@bash scripts/install_system_deps.sh --test
+
+run: setup
+	$(VENV)/bin/streamlit run streamlit_app.py --server.port $(PORT)
+
+lint: setup-dev
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: setup-dev lint
+	$(PY) -m pytest
+
+bench: setup-dev
+	$(PY) -m benchmarks
+
+demo-models: setup
+	$(PY) -m musegen train --preset demo --arch wavenet --runs-dir assets/models
+	$(PY) -m musegen train --preset demo --arch lstm --runs-dir assets/models
+
+clean:
+	rm -rf .cache .pytest_cache .ruff_cache

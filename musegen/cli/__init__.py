@@ -1,0 +1,67 @@
+"""Command line: ``python -m musegen ingest|train|evaluate|generate|render|benchmark``.
+
+Each sub-command lives in its own module of this package with two functions:
+``add_parser(subparsers)`` and ``run(args) -> int``. Commands are thin: flags in,
+one library call, a readable summary (or one JSON object with ``--json``) out.
+Domain errors go to stderr with exit code 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from musegen.errors import MusegenError
+
+# Sub-command modules, in the order --help lists them. A module that does not exist yet is skipped.
+COMMANDS = ("ingest", "train", "evaluate", "generate", "render", "benchmark")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m musegen",
+        description="Train neural networks on MIDI music and play what they compose.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"musegen.cli.{name}_cmd")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"musegen.cli.{name}_cmd":
+                continue
+            raise
+        p = module.add_parser(sub)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except MusegenError as exc:
+        if getattr(args, "json", False):
+            print(json.dumps({"ok": False, "error": str(exc), "kind": type(exc).__name__}))
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def print_json(obj: Any) -> None:
+    """Print one JSON object on stdout (numpy scalars and paths become plain values)."""
+    print(json.dumps(obj, indent=2, default=_jsonable))
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)

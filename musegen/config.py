@@ -1,0 +1,199 @@
+"""Settings as dataclasses with a JSON round trip. Defaults live here, not in widgets."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from musegen.errors import ConfigError
+
+REPRESENTATIONS = ("timed", "classic")
+ARCHITECTURES = ("wavenet", "lstm", "classic-wavenet", "classic-lstm")
+INSTRUMENT_FILTERS = ("all", "piano", "programs")
+
+
+@dataclass
+class DataConfig:
+    """How MIDI becomes training windows."""
+
+    representation: str = "timed"  # "timed" (TSD events) or "classic" (the tutorial's tokens)
+    steps_per_beat: int = 4  # quantization grid: 4 = sixteenths, 12 = sixteenths and triplets
+    max_shift_beats: int = 4  # longest single time-shift / duration token; longer ones are chained/clipped
+    instrument_filter: str = "all"  # "all" non-drum parts, "piano" programs 0-7 (tutorial), or "programs"
+    programs: tuple[int, ...] = ()  # General MIDI programs kept when instrument_filter == "programs"
+    min_token_count: int = 1  # classic only: tokens seen fewer times map to <unk>
+    transpose: tuple[int, int] = (0, 0)  # augmentation range in semitones, e.g. (-3, 3); train split only
+    window: int = 128  # tokens per training window (the tutorial's 128)
+    stride: int = 64  # step between windows of one piece
+    val_fraction: float = 0.1  # share of pieces held out for validation (split by piece)
+    split_seed: int = 0  # which pieces are held out
+
+    def validate(self) -> None:
+        _choice("representation", self.representation, REPRESENTATIONS)
+        _choice("instrument_filter", self.instrument_filter, INSTRUMENT_FILTERS)
+        _positive("steps_per_beat", self.steps_per_beat, 48)
+        _positive("max_shift_beats", self.max_shift_beats, 64)
+        _positive("window", self.window, 8192, low=2)
+        _positive("stride", self.stride, 8192)
+        _positive("min_token_count", self.min_token_count, 10_000)
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}.")
+        lo, hi = self.transpose
+        if not -12 <= lo <= hi <= 12:
+            raise ConfigError(f"transpose must be a range within -12..12 with low <= high, got {self.transpose}.")
+        if self.instrument_filter == "programs":
+            if not self.programs:
+                raise ConfigError("instrument_filter 'programs' needs at least one General MIDI program (0-127).")
+            bad = [p for p in self.programs if not 0 <= int(p) <= 127]
+            if bad:
+                raise ConfigError(f"General MIDI programs are 0-127; got {bad}.")
+
+
+@dataclass
+class ModelConfig:
+    """Architecture and size of a model. Fields not used by an architecture are ignored."""
+
+    arch: str = "wavenet"  # wavenet | lstm | classic-wavenet | classic-lstm
+    embed_dim: int = 64  # learned token embedding size (not used by the classic models)
+    dropout: float = 0.1
+    # WaveNet
+    channels: int = 64  # residual channels of the dilated stack
+    skip_channels: int = 128  # channels of the skip path and the head
+    kernel_size: int = 2  # of the dilated causal convolutions
+    dilation_cycle: int = 7  # dilations 1, 2, ..., 2**(dilation_cycle-1), then repeat
+    stacks: int = 1  # how many times the dilation cycle repeats
+    # LSTM
+    units: int = 256  # per LSTM layer
+    layers: int = 2  # stacked LSTM layers
+
+    def validate(self) -> None:
+        _choice("arch", self.arch, ARCHITECTURES)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}.")
+        for name in ("embed_dim", "channels", "skip_channels", "units"):
+            _positive(name, getattr(self, name), 4096)
+        _positive("kernel_size", self.kernel_size, 16, low=2)
+        _positive("dilation_cycle", self.dilation_cycle, 16)
+        _positive("stacks", self.stacks, 16)
+        _positive("layers", self.layers, 8)
+
+    def receptive_field(self) -> int:
+        """Tokens of context the WaveNet sees (input convolution included)."""
+        per_stack = (self.kernel_size - 1) * (2**self.dilation_cycle - 1)
+        return 1 + (self.kernel_size - 1) + self.stacks * per_stack
+
+
+@dataclass
+class TrainConfig:
+    """How a model is trained."""
+
+    epochs: int = 20
+    batch_size: int = 32  # global batch; with tf.distribute it is split over replicas
+    learning_rate: float = 1e-3
+    patience: int = 5  # early stopping on validation loss; 0 disables it
+    seed: int = 0  # keras.utils.set_random_seed
+    max_minutes: float = 0.0  # stop after this much wall time (0 = no limit), keeping the best model
+    distribute: str = ""  # "", "mirrored" or "multiworker"
+
+    def validate(self) -> None:
+        _positive("epochs", self.epochs, 100_000, low=0)
+        _positive("batch_size", self.batch_size, 65_536)
+        if not 0 < self.learning_rate <= 1:
+            raise ConfigError(f"learning_rate must be in (0, 1], got {self.learning_rate}.")
+        _positive("patience", self.patience, 10_000, low=0)
+        if self.max_minutes < 0:
+            raise ConfigError("max_minutes must be >= 0 (0 means no limit).")
+        _choice("distribute", self.distribute, ("", "mirrored", "multiworker"))
+
+
+@dataclass
+class SamplingConfig:
+    """How new music is drawn from a model."""
+
+    length: int = 256  # tokens to generate
+    temperature: float = 1.0  # 0 means argmax (greedy)
+    top_k: int = 0  # keep the k most likely tokens; 0 = off; 1 = greedy
+    top_p: float = 1.0  # nucleus: smallest set with this much probability; 1 = off
+    greedy: bool = False  # the tutorial's argmax
+    seed: int | None = None  # random seed; the same seed gives the same music
+    variations: int = 1  # pieces generated together in one batch
+
+    def validate(self, max_length: int = 20_000) -> None:
+        _positive("length", self.length, max_length)
+        if self.temperature < 0:
+            raise ConfigError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}.")
+        _positive("top_k", self.top_k, 1_000_000, low=0)
+        if not 0 < self.top_p <= 1:
+            raise ConfigError(f"top_p must be in (0, 1] (1 = off), got {self.top_p}.")
+        _positive("variations", self.variations, 64)
+
+
+@dataclass
+class RunConfig:
+    """Everything needed to rebuild a model and its tokens; saved as a run's config.json."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    dataset_name: str = "bach-chorales"
+
+    def validate(self) -> None:
+        self.data.validate()
+        self.model.validate()
+        self.train.validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        return cls(
+            data=from_dict(DataConfig, d.get("data", {})),
+            model=from_dict(ModelConfig, d.get("model", {})),
+            train=from_dict(TrainConfig, d.get("train", {})),
+            dataset_name=str(d.get("dataset_name", "bach-chorales")),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> RunConfig:
+        try:
+            return cls.from_dict(json.loads(text))
+        except (json.JSONDecodeError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"config.json is not a valid musegen configuration: {exc}") from exc
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunConfig:
+        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+T = TypeVar("T")
+
+
+def from_dict(cls: type[T], d: dict[str, Any]) -> T:
+    """Build dataclass ``cls`` from ``d``, ignoring unknown keys and restoring tuples."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"expected an object for {cls.__name__}, got {type(d).__name__}.")
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in d:
+            value = d[f.name]
+            if isinstance(value, list):
+                value = tuple(value)
+            kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+def _choice(name: str, value: str, options: tuple[str, ...]) -> None:
+    if value not in options:
+        raise ConfigError(f"{name} must be one of {', '.join(repr(o) for o in options)}; got {value!r}.")
+
+
+def _positive(name: str, value: int, high: int, low: int = 1) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}; got {value!r}.")

@@ -132,6 +132,40 @@ class SamplingConfig:
 
 
 @dataclass
+class Limits:
+    """Limits that protect a machine (and a shared server) from huge or hostile input.
+
+    One place for all of them; the app's ``.streamlit/config.toml`` upload limit matches
+    ``max_upload_mb``. Each can be overridden by an environment variable
+    ``MUSEGEN_<FIELD>`` (for example ``MUSEGEN_MAX_FILES=5000``).
+    """
+
+    max_upload_mb: int = 200  # one uploaded file or zip
+    max_file_mb: int = 10  # one MIDI file (after unzipping)
+    max_files: int = 5000  # MIDI files in one dataset
+    max_zip_members: int = 10_000  # entries in one zip archive
+    max_unpacked_mb: int = 1000  # total unpacked size of one zip
+    max_notes_per_file: int = 200_000  # more is not music a model can learn from
+    max_beats_per_file: int = 100_000  # about 14 hours at 120 BPM
+    max_generation_length: int = 10_000  # tokens per generated piece
+    max_concurrent_trainings: int = 2  # more wait in a queue
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        import os
+
+        limits = cls()
+        for f in dataclasses.fields(cls):
+            raw = os.environ.get(f"MUSEGEN_{f.name.upper()}")
+            if raw:
+                try:
+                    setattr(limits, f.name, int(raw))
+                except ValueError as exc:
+                    raise ConfigError(f"MUSEGEN_{f.name.upper()} must be a whole number, got {raw!r}.") from exc
+        return limits
+
+
+@dataclass
 class RunConfig:
     """Everything needed to rebuild a model and its tokens; saved as a run's config.json."""
 

@@ -1,0 +1,30 @@
+"""Shared test set-up: quiet TensorFlow, a private cache folder, tiny MIDI builders, real chorales."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MUSEGEN_TF_THREADS", "2")
+os.environ.setdefault("MUSEGEN_CACHE_DIR", tempfile.mkdtemp(prefix="musegen-test-cache-"))
+
+import pytest  # noqa: E402
+
+from musegen.notes import Piece  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def chorales() -> list[Piece]:
+    """The first 12 Bach chorales of the built-in corpus (real music)."""
+    from musegen.corpus import load_builtin_corpus
+
+    return load_builtin_corpus(limit=12)
+
+
+@pytest.fixture()
+def cache_dir(tmp_path, monkeypatch):
+    """A fresh, empty ingest cache for one test."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("MUSEGEN_CACHE_DIR", str(folder))
+    return folder

@@ -1,0 +1,149 @@
+"""Note events to a valid Standard MIDI File with pretty_midi.
+
+Whatever a model emits, the result is a playable file: notes are repaired on a grid of
+MIDI ticks before writing (see :func:`sanitize_notes`). Times in a :class:`Piece` are in
+beats; the tempo turns them into seconds (one constant tempo per file).
+
+A seed, when given and included, goes on its own instrument track named ``"seed"`` (same
+General MIDI program, so it sounds the same) and the continuation follows it, shifted by
+the seed's length. A separate track lets a UI colour the seed and a DAW mute it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from numbers import Real
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+
+from musegen.errors import ConfigError
+from musegen.fileio import atomic_write_bytes
+from musegen.notes import END, PITCH, START, VELOCITY, Piece
+
+TEMPO_RANGE = (20.0, 400.0)  # BPM accepted for writing
+RESOLUTION = 480  # ticks per quarter note: 1/32 beat = 15 ticks, triplets exact
+MIN_TICKS = RESOLUTION // 32  # shortest note written: a 128th note
+MAX_BEATS = 15_000.0  # notes starting later are dropped (pretty_midi refuses files past 1e7 ticks)
+
+
+def sanitize_notes(notes: np.ndarray, resolution: int = RESOLUTION) -> tuple[np.ndarray, dict[str, int]]:
+    """Repair note rows so that they can be written as MIDI; return (ticks, report).
+
+    ``ticks`` is an int64 (N, 4) array [start_tick, end_tick, pitch, velocity], sorted.
+    Repairs, counted in ``report``: rows with NaN/inf or starting past ``MAX_BEATS`` are
+    dropped (``dropped_invalid``); pitches outside 0-127 are dropped (``dropped_pitch``);
+    negative starts are moved to 0; notes shorter than a 128th (zero or negative duration)
+    are lengthened (``lengthened``); velocities are clipped to 1-127; notes of the same
+    pitch that start on the same tick are merged (``merged``) and an earlier note that
+    overlaps a later one of the same pitch is cut where the later one starts (``truncated``),
+    because MIDI cannot hold two sounding notes of one pitch on one channel.
+    """
+    arr = np.asarray(notes, dtype=np.float64).reshape(-1, 4)
+    report = {"dropped_invalid": 0, "dropped_pitch": 0, "lengthened": 0, "merged": 0, "truncated": 0}
+    finite = np.isfinite(arr).all(axis=1) & (arr[:, START] <= MAX_BEATS)
+    report["dropped_invalid"] = int((~finite).sum())
+    arr = arr[finite]
+    pitch = np.round(arr[:, PITCH])
+    in_range = (pitch >= 0) & (pitch <= 127)
+    report["dropped_pitch"] = int((~in_range).sum())
+    arr, pitch = arr[in_range], pitch[in_range]
+
+    start = np.round(np.maximum(arr[:, START], 0.0) * resolution).astype(np.int64)
+    end = np.round(np.minimum(arr[:, END], MAX_BEATS + 64) * resolution).astype(np.int64)
+    short = end - start < MIN_TICKS
+    report["lengthened"] = int(short.sum())
+    end = np.where(short, start + MIN_TICKS, end)
+    vel = np.clip(np.round(arr[:, VELOCITY]), 1, 127).astype(np.int64)
+    ticks = np.stack([start, end, pitch.astype(np.int64), vel], axis=1)
+    if not len(ticks):
+        return ticks.reshape(0, 4), report
+
+    # Per pitch, in onset order: merge equal onsets (keep the longest), cut overlaps.
+    ticks = ticks[np.lexsort((-ticks[:, 1], ticks[:, 0], ticks[:, 2]))]
+    same_pitch = ticks[1:, 2] == ticks[:-1, 2]
+    dup = np.concatenate([[False], same_pitch & (ticks[1:, 0] == ticks[:-1, 0])])
+    report["merged"] = int(dup.sum())
+    ticks = ticks[~dup]
+    nxt_same = np.concatenate([ticks[1:, 2] == ticks[:-1, 2], [False]])
+    nxt_start = np.concatenate([ticks[1:, 0], [0]])
+    overlap = nxt_same & (ticks[:, 1] > nxt_start)
+    report["truncated"] = int(overlap.sum())
+    ticks[overlap, 1] = nxt_start[overlap]
+    return ticks[np.lexsort((ticks[:, 2], ticks[:, 0]))], report
+
+
+def _validate(tempo: float, program: int, velocity: int | None) -> None:
+    if isinstance(tempo, bool) or not (isinstance(tempo, Real) and TEMPO_RANGE[0] <= tempo <= TEMPO_RANGE[1]):
+        raise ConfigError(f"tempo must be between {TEMPO_RANGE[0]:g} and {TEMPO_RANGE[1]:g} BPM, got {tempo!r}.")
+    if not (isinstance(program, int | np.integer) and 0 <= program <= 127):
+        raise ConfigError(f"program must be a General MIDI program 0-127 (0 = Acoustic Grand Piano), got {program!r}.")
+    if velocity is not None and not (isinstance(velocity, int | np.integer) and 1 <= velocity <= 127):
+        raise ConfigError(f"velocity must be 1-127 or None (keep each note's own), got {velocity!r}.")
+
+
+def _instrument(ticks: np.ndarray, name: str, program: int, velocity: int | None, tick_s: float):
+    inst = pretty_midi.Instrument(program=int(program), name=name)
+    for start, end, pitch, vel in ticks.tolist():
+        inst.notes.append(
+            pretty_midi.Note(
+                velocity=int(velocity if velocity is not None else vel),
+                pitch=int(pitch),
+                start=start * tick_s,
+                end=end * tick_s,
+            )
+        )
+    return inst
+
+
+def piece_to_midi(
+    piece: Piece,
+    *,
+    tempo: float = 120.0,
+    program: int = 0,
+    velocity: int | None = None,
+    seed_piece: Piece | None = None,
+    include_seed: bool = True,
+    seed_offset: float | None = None,
+) -> pretty_midi.PrettyMIDI:
+    """A PrettyMIDI of ``piece`` at ``tempo`` BPM with General MIDI ``program``.
+
+    ``velocity`` overrides every note's velocity when given. With ``seed_piece`` and
+    ``include_seed``, the seed is written first on a track named ``"seed"`` and the piece
+    (the continuation, its times counted from 0) is shifted by ``seed_offset`` beats
+    (default: where the seed's last note ends). Always valid, even with no notes; see
+    :func:`sanitize_notes` for the repairs.
+    """
+    _validate(tempo, program, velocity)
+    pm = pretty_midi.PrettyMIDI(resolution=RESOLUTION, initial_tempo=float(tempo))
+    tick_s = 60.0 / (float(tempo) * RESOLUTION)
+    offset_ticks = 0
+    if seed_piece is not None and include_seed:
+        seed_ticks, _ = sanitize_notes(seed_piece.notes)
+        if len(seed_ticks):
+            pm.instruments.append(_instrument(seed_ticks, "seed", program, velocity, tick_s))
+            offset_ticks = int(seed_ticks[:, 1].max())
+        if seed_offset is not None:
+            offset_ticks = round(min(max(float(seed_offset), 0.0), MAX_BEATS) * RESOLUTION)
+    ticks, _ = sanitize_notes(piece.notes)
+    ticks[:, :2] += offset_ticks
+    pm.instruments.append(_instrument(ticks, piece.name or "generated", program, velocity, tick_s))
+    return pm
+
+
+def midi_bytes(pm: pretty_midi.PrettyMIDI) -> bytes:
+    """The Standard MIDI File bytes of ``pm`` (for downloads)."""
+    buf = io.BytesIO()
+    pm.write(buf)
+    return buf.getvalue()
+
+
+def write_midi(pm: pretty_midi.PrettyMIDI, path: str | os.PathLike) -> Path:
+    """Write ``pm`` to ``path`` atomically (temporary file + rename); return the path."""
+    path = Path(path)
+    data = midi_bytes(pm)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, data)
+    return path

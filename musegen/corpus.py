@@ -92,9 +92,7 @@ def load_pieces(path: Path) -> list[Piece]:
     with np.load(path, allow_pickle=False) as z:
         notes, offsets = z["notes"].astype(np.float64), z["offsets"]
         names, tempos = z["names"], z["tempos"]
-    return [
-        Piece(str(names[i]), notes[offsets[i] : offsets[i + 1]], float(tempos[i])) for i in range(len(names))
-    ]
+    return [Piece(str(names[i]), notes[offsets[i] : offsets[i + 1]], float(tempos[i])) for i in range(len(names))]
 
 
 @lru_cache(maxsize=1)

@@ -88,8 +88,10 @@ class IngestReport:
         if not self.pieces:
             reasons = sorted({r.reason for r in self.results})[:5]
             detail = f" Reasons: {'; '.join(reasons)}." if reasons else ""
-            raise DatasetError(f"No usable MIDI file among {len(self.results)} input(s).{detail} "
-                               "Bring .mid/.midi files with pitched (non-drum) notes.")
+            raise DatasetError(
+                f"No usable MIDI file among {len(self.results)} input(s).{detail} "
+                "Bring .mid/.midi files with pitched (non-drum) notes."
+            )
 
 
 # --------------------------------------------------------------------------- one file
@@ -292,8 +294,13 @@ def _unzip_all(sources: Iterable[tuple[str, bytes | str]], limits: Limits) -> It
 
 
 def _ingest_one(
-    name: str, payload: bytes | str, cfg: DataConfig, limits: Limits, seen: dict[str, str],
-    report: IngestReport, use_cache: bool,
+    name: str,
+    payload: bytes | str,
+    cfg: DataConfig,
+    limits: Limits,
+    seen: dict[str, str],
+    report: IngestReport,
+    use_cache: bool,
 ) -> FileResult:
     if isinstance(payload, str):
         return FileResult(name, False, payload)

@@ -40,7 +40,7 @@ class Piece:
 
     @property
     def n_notes(self) -> int:
-        return int(len(self.notes))
+        return len(self.notes)
 
     @property
     def length_beats(self) -> float:
@@ -64,7 +64,7 @@ def piano_roll(piece: Piece, steps_per_beat: int = 4) -> np.ndarray:
     n_steps = max(1, int(np.ceil(piece.length_beats * steps_per_beat)))
     roll = np.zeros((128, n_steps), dtype=np.uint8)
     for start, end, pitch, vel in piece.notes:
-        a = int(round(start * steps_per_beat))
-        b = max(a + 1, int(round(end * steps_per_beat)))
+        a = round(start * steps_per_beat)
+        b = max(a + 1, round(end * steps_per_beat))
         roll[int(pitch), a:b] = np.maximum(roll[int(pitch), a:b], int(vel))
     return roll

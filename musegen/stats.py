@@ -43,7 +43,7 @@ def dataset_stats(pieces: list[Piece], cfg: DataConfig | None = None, top_tokens
     dur_counts = Counter(float(d) for d in durations)
     return DatasetStats(
         pieces=len(pieces),
-        notes=int(len(notes)),
+        notes=len(notes),
         events=int(sum(len(t) for t in token_lists)),
         vocab_size=len(vocab),
         pitch_range=(int(pitches.min()), int(pitches.max())) if len(pitches) else (0, 0),

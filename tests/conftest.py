@@ -9,9 +9,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MUSEGEN_TF_THREADS", "2")
 os.environ.setdefault("MUSEGEN_CACHE_DIR", tempfile.mkdtemp(prefix="musegen-test-cache-"))
 
-import pytest  # noqa: E402
+import pytest
 
-from musegen.notes import Piece  # noqa: E402
+from musegen.notes import Piece
 
 
 @pytest.fixture(scope="session")

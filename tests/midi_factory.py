@@ -10,7 +10,9 @@ import pretty_midi
 from musegen.notes import Piece
 
 
-def midi_bytes(notes: list[tuple[float, float, int]], program: int = 0, is_drum: bool = False, tempo: float = 120.0) -> bytes:
+def midi_bytes(
+    notes: list[tuple[float, float, int]], program: int = 0, is_drum: bool = False, tempo: float = 120.0
+) -> bytes:
     """A one-instrument MIDI file; ``notes`` are (start_s, end_s, pitch)."""
     pm = pretty_midi.PrettyMIDI(initial_tempo=tempo)
     inst = pretty_midi.Instrument(program=program, is_drum=is_drum)
@@ -27,9 +29,28 @@ def scale_midi(program: int = 0) -> bytes:
 
 
 def piece_midi(piece: Piece, tempo: float = 120.0) -> bytes:
-    """A Piece written as MIDI (beats to seconds at ``tempo``)."""
+    """A Piece written as MIDI (beats to seconds at ``tempo``).
+
+    Notes that overlap at the same pitch (two voices in unison) go to separate tracks,
+    since one MIDI channel cannot hold both.
+    """
     spb = 60.0 / tempo
-    return midi_bytes([(s * spb, e * spb, int(p)) for s, e, p, _ in piece.notes], tempo=tempo)
+    pm = pretty_midi.PrettyMIDI(initial_tempo=tempo)
+    tracks: list[pretty_midi.Instrument] = []
+    busy: list[dict[int, float]] = []  # per track: pitch -> end time of its last note
+    for s, e, p, _ in piece.notes:
+        pitch = int(p)
+        k = next((i for i, b in enumerate(busy) if b.get(pitch, -1.0) <= s * spb), None)
+        if k is None:
+            tracks.append(pretty_midi.Instrument(program=0))
+            busy.append({})
+            k = len(tracks) - 1
+        tracks[k].notes.append(pretty_midi.Note(velocity=90, pitch=pitch, start=s * spb, end=e * spb))
+        busy[k][pitch] = e * spb
+    pm.instruments.extend(tracks)
+    buf = io.BytesIO()
+    pm.write(buf)
+    return buf.getvalue()
 
 
 def no_notes_midi() -> bytes:

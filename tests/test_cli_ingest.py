@@ -1,0 +1,40 @@
+"""``python -m musegen ingest`` as a user runs it: a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.midi_factory import scale_midi
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "musegen", "ingest", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_ingest_json_reports_files_and_stats(tmp_path):
+    (tmp_path / "a.mid").write_bytes(scale_midi())
+    (tmp_path / "b.mid").write_bytes(b"not midi")
+    proc = _run(str(tmp_path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["ok"] == 1 and out["skipped"] == 1
+    assert out["stats"]["notes"] == 8 and out["stats"]["pitch_range"] == [60, 72]
+    assert "not a MIDI file" in next(r for r in out["results"] if not r["ok"])["reason"]
+
+
+def test_ingest_builtin_summary():
+    proc = _run("--repr", "classic")
+    assert proc.returncode == 0, proc.stderr
+    assert "371 usable, 0 skipped" in proc.stdout and "classic events" in proc.stdout
+
+
+def test_ingest_nothing_usable_exits_nonzero_with_message(tmp_path):
+    (tmp_path / "x.mid").write_bytes(b"")
+    proc = _run(str(tmp_path / "x.mid"))
+    assert proc.returncode == 2
+    assert "No usable MIDI file" in proc.stderr and "empty file" in proc.stderr
+    assert "Traceback" not in proc.stderr

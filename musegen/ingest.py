@@ -10,7 +10,7 @@ unchanged dataset again costs almost nothing.
 from __future__ import annotations
 
 import hashlib
-import io
+import json
 import logging
 import os
 import warnings
@@ -158,12 +158,13 @@ def _sniff(data: bytes) -> str:
 
 
 def _parse(data: bytes, name: str) -> Any:
-    import mido
     import pretty_midi
 
+    from musegen.smf import SMFError, read_smf
+
     try:
-        midi = mido.MidiFile(file=io.BytesIO(data))
-    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
+        midi = read_smf(data)
+    except SMFError as exc:
         raise MidiReadError(f"{name}: corrupt or truncated MIDI ({exc}).") from exc
     try:
         with warnings.catch_warnings():
@@ -353,31 +354,48 @@ def _cache_key(digest: str, cfg: DataConfig) -> str:
     return f"{digest}-{hashlib.blake2b(tag.encode(), digest_size=4).hexdigest()}"
 
 
+_MAGIC = b"MGC1"
+
+
+def _cache_path(key: str) -> Path:
+    return cache_dir() / "ingest" / f"{key}.bin"
+
+
 def _cache_get(key: str) -> tuple[Piece | None, str] | None:
-    path = cache_dir() / "ingest" / f"{key}.npz"
+    """Read one entry: magic, a JSON header (tempo, reason, note count), raw float64 notes. No pickle."""
+    path = _cache_path(key)
     try:
-        with np.load(path, allow_pickle=False) as z:
-            reason = str(z["reason"])
-            if reason:
-                return None, reason
-            return Piece("", z["notes"], float(z["tempo"])), ""
+        raw = path.read_bytes()
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError) as exc:
+    except OSError as exc:
+        log.warning("cannot read the cache entry %s: %s", path, exc)
+        return None
+    try:
+        if raw[:4] != _MAGIC:
+            raise ValueError("bad magic")
+        size = int.from_bytes(raw[4:8], "little")
+        header = json.loads(raw[8 : 8 + size])
+        notes = np.frombuffer(raw, dtype="<f8", offset=8 + size).reshape(-1, 4)
+        if len(notes) != header["n"]:
+            raise ValueError("truncated")
+    except (ValueError, KeyError, TypeError) as exc:
         log.warning("ignoring a damaged cache entry %s: %s", path, exc)
         return None
+    if header["reason"]:
+        return None, str(header["reason"])
+    return Piece("", notes.copy(), float(header["tempo"])), ""
 
 
 def _cache_put(key: str, piece: Piece | None, reason: str) -> None:
-    folder = cache_dir() / "ingest"
     notes = piece.notes if piece is not None else np.zeros((0, 4))
-    tempo = piece.tempo if piece is not None else 0.0
-    buf = io.BytesIO()
-    np.savez(buf, notes=notes, tempo=np.float64(tempo), reason=np.str_(reason))
+    header = json.dumps({"tempo": piece.tempo if piece else 0.0, "reason": reason, "n": len(notes)}).encode()
+    blob = _MAGIC + len(header).to_bytes(4, "little") + header + notes.astype("<f8").tobytes()
+    path = _cache_path(key)
     try:
         from musegen.fileio import atomic_write_bytes
 
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(folder / f"{key}.npz", buf.getvalue())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, blob, durable=False)  # a lost cache entry is only re-parsed
     except OSError as exc:
-        log.warning("cannot write the ingest cache in %s (%s); continuing without it", folder, exc)
+        log.warning("cannot write the ingest cache in %s (%s); continuing without it", path.parent, exc)

@@ -121,7 +121,7 @@ def _read_track(buf: bytes, number: int) -> list[Event]:
             if second > 127:
                 raise SMFError(f"data byte {second} above 127 in track {number}")
             i += 2
-            if kind == NOTE_ON or kind == NOTE_OFF:
+            if kind in (NOTE_ON, NOTE_OFF):
                 name = "note_on" if kind == NOTE_ON else "note_off"
                 append(Event(name, delta, channel=channel, note=first, velocity=second))
                 delta = 0

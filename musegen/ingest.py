@@ -42,6 +42,7 @@ __all__ = [
     "ingest_paths",
     "ingest_sources",
     "load_builtin_corpus",
+    "parse_midi",
     "read_midi_bytes",
     "read_midi_file",
 ]
@@ -111,8 +112,7 @@ def read_midi_bytes(data: bytes, name: str, cfg: DataConfig | None = None, limit
     """Parse MIDI bytes into a Piece, keeping the parts the instrument filter selects."""
     cfg = cfg or DataConfig()
     limits = limits or Limits.from_env()
-    _check_header(data, name, limits)
-    pm = _parse(data, name)
+    pm = parse_midi(data, name, limits)
     notes, tempo = _collect_notes(pm, name, cfg)
     if len(notes) > limits.max_notes_per_file:
         raise MidiReadError(f"{name}: {len(notes):,} notes, over the limit of {limits.max_notes_per_file:,} per file.")
@@ -155,6 +155,12 @@ def _sniff(data: bytes) -> str:
         return "it is a text file"
     except UnicodeDecodeError:
         return "unrecognised binary data"
+
+
+def parse_midi(data: bytes, name: str, limits: Limits | None = None) -> Any:
+    """MIDI bytes to a ``pretty_midi.PrettyMIDI`` with every instrument; MidiReadError says what is wrong."""
+    _check_header(data, name, limits or Limits.from_env())
+    return _parse(data, name)
 
 
 def _parse(data: bytes, name: str) -> Any:

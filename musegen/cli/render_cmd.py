@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import io
 import sys
-import warnings
 from pathlib import Path
 
 import pretty_midi
@@ -15,6 +13,7 @@ from musegen.cli import print_json
 from musegen.config import Limits
 from musegen.errors import MidiReadError
 from musegen.fileio import atomic_write_bytes
+from musegen.ingest import parse_midi
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -38,21 +37,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def load_midi(path: Path, limits: Limits | None = None) -> pretty_midi.PrettyMIDI:
     """Read a MIDI file with all its instruments; MidiReadError says what is wrong."""
-    limits = limits or Limits.from_env()
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise MidiReadError(f"{path}: cannot read the file ({exc.strerror or exc}).") from exc
-    if len(data) > limits.max_file_mb * 2**20:
-        raise MidiReadError(f"{path.name}: {len(data) / 2**20:.1f} MB, over the limit of {limits.max_file_mb} MB.")
-    if data[:4] != b"MThd":
-        raise MidiReadError(f"{path.name}: not a MIDI file (a MIDI file starts with 'MThd').")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return pretty_midi.PrettyMIDI(io.BytesIO(data))
-    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, ZeroDivisionError) as exc:
-        raise MidiReadError(f"{path.name}: corrupt or unsupported MIDI ({exc}).") from exc
+    return parse_midi(data, path.name, limits)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,202 @@
+"""``python -m musegen train``: train a model into a new run folder (or resume one)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from musegen.cli import print_json
+from musegen.config import ARCHITECTURES, RunConfig
+from musegen.errors import ConfigError
+
+# flag -> (config section, field, type, help); a flag left out keeps the preset's / default value
+CONFIG_FLAGS: dict[str, tuple[str, str, type, str]] = {
+    "--window": ("data", "window", int, "tokens per training window (default 128)"),
+    "--stride": ("data", "stride", int, "step between windows of one piece (default 64)"),
+    "--val-fraction": ("data", "val_fraction", float, "share of pieces held out for validation (default 0.1)"),
+    "--epochs": ("train", "epochs", int, "total epochs of the run (default 20)"),
+    "--batch-size": ("train", "batch_size", int, "windows per batch PER REPLICA; global = this x replicas"),
+    "--lr": ("train", "learning_rate", float, "Adam learning rate (default 0.001)"),
+    "--patience": ("train", "patience", int, "early stopping after this many epochs without improvement; 0 = off"),
+    "--seed": ("train", "seed", int, "random seed of weights and shuffling (default 0)"),
+    "--max-minutes": ("train", "max_minutes", float, "stop after this many minutes, keeping the best model"),
+    "--embed-dim": ("model", "embed_dim", int, "token embedding size (wavenet, lstm)"),
+    "--channels": ("model", "channels", int, "WaveNet residual channels"),
+    "--dilation-cycle": ("model", "dilation_cycle", int, "WaveNet dilations 1..2**(n-1) per stack"),
+    "--stacks": ("model", "stacks", int, "WaveNet dilation stacks"),
+    "--units": ("model", "units", int, "LSTM units per layer"),
+    "--layers": ("model", "layers", int, "stacked LSTM layers"),
+    "--dropout": ("model", "dropout", float, "dropout rate"),
+}
+RESUMABLE = {"epochs", "max_minutes", "patience"}  # settings a resumed run may change
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "train",
+        help="train a model on MIDI (default: the built-in Bach chorales) into runs/<run-id>/",
+        description="Train a WaveNet or LSTM on MIDI files into a run folder (config, vocabulary, history, "
+        "checkpoints, held-out metrics). With no --data, the built-in Bach chorales are used. "
+        "Flags override the preset; Ctrl-C stops and keeps the best model.",
+    )
+    p.add_argument("--data", nargs="+", metavar="PATH", help="MIDI files, folders or .zip archives")
+    p.add_argument("--max-pieces", type=int, metavar="N", help="use only the first N pieces (quick trials)")
+    p.add_argument("--arch", choices=ARCHITECTURES, help="model architecture (default wavenet)")
+    p.add_argument("--repr", choices=["timed", "classic"], help="tokens (default timed; classic-* default classic)")
+    for flag, (_, _, kind, text) in CONFIG_FLAGS.items():
+        p.add_argument(flag, type=kind, help=text)
+    p.add_argument("--distribute", choices=["mirrored", "multiworker"], help="tf.distribute over devices/workers")
+    p.add_argument("--preset", choices=["demo"], help="a named configuration (demo: the bundled demo models)")
+    p.add_argument("--runs-dir", default="runs", help="where run folders are created (default runs/)")
+    p.add_argument("--name", help="a fixed run name instead of a generated id (replaces a run of that name)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last.keras (raise --epochs)")
+    p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation at the end")
+    p.add_argument("--json", action="store_true", help="print one JSON object; progress goes to stderr")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from musegen import runs
+    from musegen.training import train
+
+    out = sys.stderr if args.json else sys.stdout
+    if args.resume:
+        config, dataset, run_dir = _resume_setup(args)
+    else:
+        config, name = _config_from_args(args)
+        dataset = _load_dataset(args, config)
+        config.dataset_name = _dataset_name(args)
+        run_dir = runs.create_run(args.runs_dir, config, dataset.vocab, name=name, overwrite=name is not None)
+    print(f"run {run_dir}", file=out, flush=True)
+    result = train(
+        config,
+        dataset,
+        run_dir,
+        on_progress=lambda e: _print_event(e, out),
+        resume=bool(args.resume),
+        evaluate=not args.no_eval,
+    )
+    report = {
+        "ok": True,
+        "run_dir": str(result.run_dir),
+        "run_id": result.run_dir.name,
+        "status": result.status,
+        "message": result.message,
+        "epochs_done": result.epochs_done,
+        "best_epoch": result.best_epoch,
+        "monitor": result.monitor,
+        "best_value": result.best_value,
+        "metrics": result.metrics,
+    }
+    if args.json:
+        print_json(report)
+    else:
+        print(f"{result.status}: {result.message}")
+        if result.best_epoch:
+            print(f"best {result.monitor} {result.best_value:.4f} at epoch {result.best_epoch}")
+        if result.metrics:
+            from musegen.cli.evaluate_cmd import format_metrics
+
+            print(format_metrics(result.metrics))
+        print(f"run folder: {result.run_dir}")
+    return 0
+
+
+def _config_from_args(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
+    arch = args.arch or "wavenet"
+    if args.preset:
+        from musegen.presets import preset_config
+
+        config, name = preset_config(args.preset, arch)
+    else:
+        config, name = RunConfig(), None
+        config.model.arch = arch
+        if arch.startswith("classic-"):
+            config.data.representation = "classic"
+    if args.repr:
+        config.data.representation = args.repr
+    for section, field, value in _given(args):
+        setattr(getattr(config, section), field, value)
+    if args.distribute:
+        config.train.distribute = args.distribute
+    config.validate()
+    if config.train.epochs < 1:
+        raise ConfigError("--epochs must be at least 1.")
+    return config, args.name or name
+
+
+def _given(args: argparse.Namespace) -> list[tuple[str, str, Any]]:
+    """(section, field, value) of every config flag present on the command line."""
+    given = []
+    for flag, (section, field, _, _) in CONFIG_FLAGS.items():
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is not None:
+            given.append((section, field, value))
+    return given
+
+
+def _load_dataset(args: argparse.Namespace, config: RunConfig) -> Any:
+    from musegen.dataset import build_token_dataset
+    from musegen.ingest import ingest_paths
+
+    if args.max_pieces is not None and args.max_pieces < 1:
+        raise ConfigError(f"--max-pieces must be at least 1, got {args.max_pieces}.")
+    report = ingest_paths(args.data or [], config.data)
+    report.require_usable()
+    pieces = report.pieces[: args.max_pieces] if args.max_pieces else report.pieces
+    return build_token_dataset(pieces, config.data)
+
+
+def _dataset_name(args: argparse.Namespace) -> str:
+    from musegen.ingest import BUILTIN_NAME
+
+    if not args.data:
+        name = BUILTIN_NAME
+    else:
+        shown = ", ".join(Path(p).name for p in args.data[:3])
+        name = shown + (f" and {len(args.data) - 3} more" if len(args.data) > 3 else "")
+    return name + (f" (first {args.max_pieces} pieces)" if args.max_pieces else "")
+
+
+def _resume_setup(args: argparse.Namespace) -> tuple[RunConfig, Any, Path]:
+    from musegen import runs
+
+    fixed = ["data", "max_pieces", "arch", "repr", "distribute", "preset", "name"]
+    changed = ["--" + name.replace("_", "-") for name in fixed if getattr(args, name)]
+    changed += [flag for flag, (_, field, _, _) in CONFIG_FLAGS.items() if field not in RESUMABLE and _flag(args, flag)]
+    if changed:
+        raise ConfigError(
+            f"{', '.join(changed)} cannot change when resuming; a resumed run keeps its "
+            "data and model. Only --epochs, --max-minutes and --patience may change."
+        )
+    info = runs.load_run(args.resume)
+    assert info.config is not None
+    config = info.config
+    for section, field, value in _given(args):
+        setattr(getattr(config, section), field, value)
+    return config, runs.load_dataset(info.path), info.path
+
+
+def _flag(args: argparse.Namespace, flag: str) -> bool:
+    return getattr(args, flag.lstrip("-").replace("-", "_")) is not None
+
+
+def _print_event(event: Any, out: Any) -> None:
+    if event.kind == "epoch":
+        parts = [f"epoch {event.epoch}/{event.epochs}", f"loss {event.loss:.4f}"]
+        if event.val_loss is not None:
+            parts.append(f"val_loss {event.val_loss:.4f}")
+        if event.accuracy is not None:
+            parts.append(f"acc {event.accuracy:.3f}")
+        if event.val_accuracy is not None:
+            parts.append(f"val_acc {event.val_accuracy:.3f}")
+        parts.append(f"{event.elapsed_s:.1f}s")
+        if event.tokens_per_s:
+            parts.append(f"{event.tokens_per_s:,.0f} tok/s")
+        if event.eta_s:
+            parts.append(f"eta {event.eta_s:.0f}s")
+        print("  ".join(parts), file=out, flush=True)
+    elif event.kind == "status" and event.message:
+        print(f"[{event.status}] {event.message}", file=out, flush=True)

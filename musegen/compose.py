@@ -1,0 +1,210 @@
+"""Generate music from a run folder: pick a seed, sample continuations, get note events back.
+
+A :class:`Composer` wraps one run (config, vocabulary, stored token data, and the model,
+loaded with TensorFlow only when the first piece is generated). Seeds come from the run's
+own pieces (``data.npz``; held-out pieces first), at random, or from an uploaded MIDI file;
+a seed shorter than the model's context is simply a shorter context. :meth:`Composer.compose`
+returns a :class:`Composition`: the seed and one continuation per variation as
+:class:`~musegen.notes.Piece` objects, with the beat where the continuations begin.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from musegen import runs
+from musegen.config import Limits, SamplingConfig
+from musegen.errors import ConfigError, DatasetError, MidiReadError
+from musegen.notes import Piece, make_notes
+from musegen.tokens import CLASSIC_STEP, Vocabulary, tokenizer_for_vocab
+
+__all__ = ["Composer", "Composition", "Seed"]
+
+
+@dataclass
+class Seed:
+    """The passage a model continues: token ids, the same as notes, and where it ends."""
+
+    ids: np.ndarray  # int32 token ids fed to the model
+    piece: Piece  # the seed as notes, times from 0
+    end_beats: float  # where a continuation begins (the seed's time cursor, not its last note-off)
+    label: str  # for people: "held-out piece 3, tokens 0-64"
+
+
+@dataclass
+class Composition:
+    """A seed and its continuations (each timed from 0; they start at ``seed.end_beats``)."""
+
+    seed: Seed
+    continuations: list[Piece]
+    sampling: SamplingConfig
+    run_id: str
+    seconds: float  # wall time of the generation
+    token_counts: list[int] = field(default_factory=list)  # tokens generated per variation
+
+    def joined(self, i: int) -> Piece:
+        """Seed and continuation ``i`` as one piece (the continuation shifted to the seed's end)."""
+        cont = self.continuations[i].notes.copy()
+        cont[:, :2] += self.seed.end_beats
+        notes = make_notes(np.concatenate([self.seed.piece.notes, cont]))
+        return Piece(self.continuations[i].name, notes, self.continuations[i].tempo)
+
+    def midi(self, i: int, *, tempo: float = 100.0, program: int = 0, include_seed: bool = True) -> Any:
+        """A PrettyMIDI of continuation ``i``; the seed on its own track named "seed" when included."""
+        from musegen.midi_out import piece_to_midi
+
+        return piece_to_midi(
+            self.continuations[i],
+            tempo=tempo,
+            program=program,
+            seed_piece=self.seed.piece,
+            include_seed=include_seed,
+            seed_offset=self.seed.end_beats,
+        )
+
+
+class Composer:
+    """Generation from one run folder. Thread-safe; the model loads on first use."""
+
+    def __init__(self, run_dir: str | Path):
+        self.run = runs.load_run(run_dir)
+        if self.run.config is None:
+            raise DatasetError(f"run {self.run.run_id} has no readable config.json; retrain it.")
+        self.config = self.run.config
+        self.vocab: Vocabulary = self.run.vocab()
+        self.tokenizer = tokenizer_for_vocab(self.vocab)
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self._pieces: list[tuple[str, np.ndarray]] | None = None
+
+    # ------------------------------------------------------------ the model
+
+    @property
+    def model(self) -> Any:
+        """The run's best model (model.keras), loaded once with ``safe_mode=True``."""
+        with self._lock:
+            if self._model is None:
+                self._model = runs.load_run_model(self.run.path, "best")
+            return self._model
+
+    # ------------------------------------------------------------ seeds
+
+    def pieces(self) -> list[tuple[str, np.ndarray]]:
+        """(label, token ids) of the run's pieces: held-out ones first, then training ones."""
+        if self._pieces is None:
+            stored = runs.load_dataset(self.run.path)
+            names = _piece_names(self.run.path)
+            out = []
+            for split, seqs, label in (("val", stored.val, "held-out"), ("train", stored.train, "training")):
+                for i, ids in enumerate(seqs):
+                    if len(ids) > 1:
+                        given = names.get(split, [])
+                        out.append((f"{label}: {given[i]}" if i < len(given) else f"{label} piece {i + 1}", ids))
+            self._pieces = out
+        return self._pieces
+
+    def seed_from_piece(self, index: int, start: int = 0, length: int = 64) -> Seed:
+        """Tokens ``start`` .. ``start + length`` of piece ``index`` of :meth:`pieces`."""
+        pieces = self.pieces()
+        if not pieces:
+            raise DatasetError(f"run {self.run.run_id} stores no pieces to take a seed from; upload a seed MIDI.")
+        if not 0 <= index < len(pieces):
+            raise ConfigError(f"piece index must be 0..{len(pieces) - 1}, got {index}.")
+        label, ids = pieces[index]
+        return self._seed(ids, start, length, label)
+
+    def random_seed(self, rng_seed: int | None = None, length: int = 64) -> Seed:
+        """A random passage of ``length`` tokens from a random piece (the same ``rng_seed``, the same seed)."""
+        pieces = self.pieces()
+        if not pieces:
+            raise DatasetError(f"run {self.run.run_id} stores no pieces to take a seed from; upload a seed MIDI.")
+        rng = np.random.default_rng(rng_seed)
+        index = int(rng.integers(len(pieces)))
+        ids = pieces[index][1]
+        start = int(rng.integers(max(1, len(ids) - length + 1)))
+        return self._seed(ids, start, length, pieces[index][0])
+
+    def seed_from_midi(self, data: bytes, name: str, length: int = 64) -> Seed:
+        """The first ``length`` tokens of an uploaded MIDI file, read with the run's data settings."""
+        from musegen.ingest import read_midi_bytes
+
+        piece = read_midi_bytes(data, name, self.config.data)
+        tokens = self.tokenizer.tokenize(piece)
+        if not tokens:
+            raise MidiReadError(f"{name}: no notes this model can read; try another seed file.")
+        ids = np.concatenate([[self.vocab.bos_id], self.vocab.encode(tokens)]).astype(np.int32)
+        return self._seed(ids, 0, length, f"uploaded: {name}")
+
+    def _seed(self, ids: np.ndarray, start: int, length: int, label: str) -> Seed:
+        if length < 1:
+            raise ConfigError(f"the seed needs at least one token, got {length}.")
+        start = int(np.clip(start, 0, max(0, len(ids) - 1)))
+        window = np.asarray(ids[start : start + length], dtype=np.int32)
+        tokens = self.vocab.decode(window)
+        piece = self.tokenizer.detokenize(tokens, name="seed")
+        return Seed(window, piece, _time_cursor(tokens, self.vocab), f"{label}, tokens {start}-{start + len(window)}")
+
+    # ------------------------------------------------------------ generation
+
+    def compose(
+        self,
+        seed: Seed,
+        sampling: SamplingConfig,
+        *,
+        on_progress: Callable[[int, int], None] | None = None,
+        limits: Limits | None = None,
+    ) -> Composition:
+        """Sample ``sampling.variations`` continuations of ``seed``, ``sampling.length`` tokens each."""
+        from musegen.generation import generate_ids
+
+        limits = limits or Limits.from_env()
+        sampling.validate(max_length=limits.max_generation_length)
+        model = self.model
+        t0 = time.perf_counter()
+        outputs = generate_ids(model, seed.ids, sampling, on_progress=on_progress)
+        continuations = [
+            self.tokenizer.detokenize(self.vocab.decode(ids), name=f"variation {i + 1}")
+            for i, ids in enumerate(outputs)
+        ]
+        return Composition(
+            seed=seed,
+            continuations=continuations,
+            sampling=sampling,
+            run_id=self.run.run_id,
+            seconds=time.perf_counter() - t0,
+            token_counts=[len(ids) for ids in outputs],
+        )
+
+    def reference_pieces(self, limit: int = 24) -> list[Piece]:
+        """Real pieces to compare generated music with: held-out ones first, decoded from tokens."""
+        out = []
+        for label, ids in self.pieces()[:limit]:
+            piece = self.tokenizer.detokenize(self.vocab.decode(ids), name=label)
+            if piece.n_notes:
+                out.append(piece)
+        return out
+
+
+def _time_cursor(tokens: list[str], vocab: Vocabulary) -> float:
+    """Beats from the start of ``tokens`` to where the next event would be placed."""
+    if vocab.representation == "classic":
+        return len(tokens) * CLASSIC_STEP  # the classic decoder places token i at i * CLASSIC_STEP
+    steps = sum(int(t.rpartition("_")[2]) for t in tokens if t.startswith("TimeShift_"))
+    return steps / float(vocab.meta.get("steps_per_beat", 4))
+
+
+def _piece_names(run_dir: Path) -> dict[str, list[str]]:
+    """Names of the run's pieces when its worker recorded them (``pieces.json``); else empty."""
+    try:
+        names = json.loads((run_dir / "pieces.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return names if isinstance(names, dict) else {}

@@ -12,7 +12,7 @@ from musegen.ingest import BUILTIN_NAME, ingest_paths, ingest_sources
 from musegen.plots import duration_histogram_chart, piano_roll_chart, pitch_histogram_chart, pitch_name
 from musegen.stats import dataset_stats
 from musegen.uploads import save_uploads, screen_uploads, session_folder
-from ui.common import LoadedDataset, current_dataset, friendly_errors, limits, play, runs_dir, session_id
+from ui.common import LoadedDataset, current_dataset, friendly_errors, limits, md_escape, play, runs_dir, session_id
 
 BUILTIN, UPLOAD = "Built-in Bach chorales", "Upload MIDI files"
 GRIDS = {4: "sixteenth notes (4 per beat)", 8: "32nd notes (8 per beat)", 12: "sixteenths + triplets (12 per beat)"}
@@ -131,8 +131,11 @@ def _file_table(ds: LoadedDataset) -> None:
     skipped = len(ds.results) - ok
     st.subheader("Files", anchor=False)
     if skipped:
+        bad = [r for r in ds.results if not r.ok]
+        lines = "\n".join(f"- **{md_escape(r.name)}**: {md_escape(r.reason)}" for r in bad[:5])
+        more = f"\n- … and {len(bad) - 5} more (see the table)" if len(bad) > 5 else ""
         st.warning(
-            f"{ok} of {len(ds.results)} files are used; {skipped} skipped (reasons below).", icon=":material/warning:"
+            f"{ok} of {len(ds.results)} files are used; {skipped} skipped:\n{lines}{more}", icon=":material/warning:"
         )
     else:
         st.success(f"All {ok} files are used.", icon=":material/check_circle:")

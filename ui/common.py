@@ -224,3 +224,8 @@ def show_metrics(metrics: dict | None) -> None:
             "accuracy": st.column_config.NumberColumn(format="%.3f", help="top-1 next-token accuracy"),
         },
     )
+
+
+def md_escape(text: str) -> str:
+    """Text shown inside Markdown as typed (file names and reasons may hold * _ [ ] and the like)."""
+    return "".join("\\" + c if c in "\\`*_{}[]()#+!|<>~$" else c for c in text)

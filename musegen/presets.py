@@ -37,9 +37,11 @@ def preset_config(name: str, arch: str = "wavenet") -> tuple[RunConfig, str]:
         dilation_cycle=6,  # receptive field 65 tokens >= window 64
         stacks=1,
         units=128,
-        layers=2,
+        layers=1,  # one layer learns faster in a few minutes than two (measured: NLL 1.10 vs 1.34)
     )
-    train = TrainConfig(epochs=12, batch_size=32, learning_rate=2e-3, patience=3, seed=0, max_minutes=4.0)
+    rate = 5e-3 if arch == "lstm" else 2e-3
+    # max_minutes is only a safety net: on a 2-core CPU the 12 epochs take about 2 minutes
+    train = TrainConfig(epochs=12, batch_size=32, learning_rate=rate, patience=3, seed=0, max_minutes=10.0)
     config = RunConfig(data=data, model=model, train=train)
     config.validate()
     return config, f"demo-{arch}"

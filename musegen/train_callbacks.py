@@ -25,6 +25,7 @@ from musegen import runs
 from musegen.errors import TrainingError
 
 HISTORY_EVERY_S = 2.0
+MAX_BATCH_POINTS = 4000  # per-batch history beyond this is thinned (every other point dropped)
 
 
 class RunCallback(keras.callbacks.Callback):
@@ -100,6 +101,8 @@ class RunCallback(keras.callbacks.Callback):
         self.history["batches"].append(
             {"epoch": self.epoch, "batch": batch, "loss": loss, "accuracy": acc, "elapsed_s": round(elapsed, 3)}
         )
+        if len(self.history["batches"]) > MAX_BATCH_POINTS:  # keeps history.json small enough to rewrite often
+            self.history["batches"] = self.history["batches"][1::2]
         self.emit(
             "batch",
             epoch=self.epoch,

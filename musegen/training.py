@@ -195,7 +195,7 @@ def train(
     metrics = None
     if chief and evaluate and (run_dir / runs.MODEL).is_file():
         runs.write_status(run_dir, "running", f"{message}; evaluating on the validation pieces")
-        metrics, eval_note = _evaluate(run_dir, dataset)
+        metrics, eval_note = _evaluate(run_dir, dataset, state, message)
         message += eval_note
     if chief:
         runs.write_status(run_dir, state, message)
@@ -219,7 +219,7 @@ def _fail(run_dir: Path, chief: bool, message: str, emit: Callable[..., None]) -
     emit("status", status="failed", message=message)
 
 
-def _evaluate(run_dir: Path, dataset: Any) -> tuple[dict[str, Any] | None, str]:
+def _evaluate(run_dir: Path, dataset: Any, state: str, message: str) -> tuple[dict[str, Any] | None, str]:
     """Score the best model; an evaluation failure is reported in the message, the training stands."""
     from musegen.evaluation import evaluate_run
 
@@ -227,10 +227,15 @@ def _evaluate(run_dir: Path, dataset: Any) -> tuple[dict[str, Any] | None, str]:
         return evaluate_run(run_dir, dataset=dataset), ""
     except MusegenError as exc:
         return None, f"; evaluation failed: {exc}"
+    except Exception as exc:  # a bug: record it on the run, then let it surface
+        runs.write_status(run_dir, state, f"{message}; evaluation crashed: {type(exc).__name__}: {exc}")
+        raise
 
 
 def _start_history(config: RunConfig, dataset: Any, run_dir: Path, resume: bool, chief: bool) -> dict[str, Any]:
     """Check resume/fresh preconditions, write config, vocab and data (chief), return the history to extend."""
+    if chief and runs.read_status(run_dir)["state"] == "running":  # a dead process reads as "failed"
+        raise TrainingError(f"run {run_dir.name} is being trained by another process; stop it first.")
     history = runs.read_history(run_dir)
     done = int(history["epochs"][-1]["epoch"]) if history.get("epochs") else 0
     if resume:

@@ -214,6 +214,10 @@ def test_bad_inputs_raise_and_mark_the_run_failed(chorales, tmp_path):
     info = runs.load_run(run_dir)
     assert info.status == "failed"
     assert "no training windows" in info.message
+    busy = runs.create_run(tmp_path, config, data.vocab)
+    runs.write_status(busy, "running", "epoch 1/2")  # this (live) process claims it
+    with pytest.raises(TrainingError, match="another process"):
+        train(config, data, busy)
     with pytest.raises(ConfigError, match="epochs must be at least 1"):
         train(tiny_config(epochs=0), data, tmp_path / "zero")
 

@@ -198,5 +198,5 @@ def _print_event(event: Any, out: Any) -> None:
         if event.eta_s:
             parts.append(f"eta {event.eta_s:.0f}s")
         print("  ".join(parts), file=out, flush=True)
-    elif event.kind == "status" and event.message:
+    elif event.kind == "status" and event.status == "running" and event.message:  # the end is summarised apart
         print(f"[{event.status}] {event.message}", file=out, flush=True)

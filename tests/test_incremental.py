@@ -55,12 +55,24 @@ def test_incremental_equals_full_forward(name, seed_length):
     assert_incremental_matches_full(model, x, seed_length)
 
 
-def test_incremental_works_on_a_reloaded_model(tmp_path):
+def test_a_decoded_model_still_saves_and_the_reloaded_one_decodes(tmp_path):
     model = build_model(CASES["wavenet-k3-stacks2"], V, 16)
+    x = np.random.default_rng(0).integers(0, V, (2, 24)).astype(np.int32)
+    assert_incremental_matches_full(model, x, seed_length=4)  # caches compiled steps on the model
     model.save(tmp_path / "model.keras")
     loaded = load_model(tmp_path / "model.keras")
-    x = np.random.default_rng(0).integers(0, V, (2, 24)).astype(np.int32)
     assert_incremental_matches_full(loaded, x, seed_length=4)
+
+
+def test_two_steppers_on_one_model_keep_their_own_state():
+    model = build_model(CASES["lstm"], V, 16)
+    x = np.random.default_rng(0).integers(0, V, (2, 12)).astype(np.int32)
+    full = np.asarray(model(x))
+    a, b = make_stepper(model, 2), make_stepper(model, 2)
+    a.prime(x[:, :4])
+    b.prime(x[:, :8])
+    np.testing.assert_allclose(a.step(x[:, 4]), full[:, 4], atol=1e-4)
+    np.testing.assert_allclose(b.step(x[:, 8]), full[:, 8], atol=1e-4)
 
 
 @pytest.mark.parametrize("arch", ["classic-wavenet", "classic-lstm"])
@@ -88,3 +100,14 @@ def test_step_before_prime_and_wrong_batch_are_refused():
         stepper.step(np.array([3, 4]))
     with pytest.raises(ValueError, match="prime expects"):
         stepper.prime(np.ones((3, 4), np.int32))
+
+
+def test_steps_fall_back_to_plain_compilation_where_xla_cannot(caplog):
+    import tensorflow as tf
+
+    from musegen.models.incremental import _Compiled
+
+    step = _Compiled(lambda x: tf.strings.length(tf.strings.as_string(x)))  # string ops have no XLA kernel
+    assert int(step(tf.constant([1.5]))[0]) == len("1.500000")
+    assert "XLA could not compile" in caplog.text
+    assert int(step(tf.constant([2.5]))[0]) == len("2.500000")

@@ -65,6 +65,7 @@ __all__ = [
     "save_dataset",
     "stop_requested",
     "write_status",
+    "written_by_me",
 ]
 
 CONFIG, VOCAB, DATA, HISTORY = "config.json", "vocab.json", "data.npz", "history.json"
@@ -258,6 +259,11 @@ def read_status(path: str | Path) -> dict[str, Any]:
             "resume the run to continue from its last checkpoint.",
         }
     return status
+
+
+def written_by_me(status: dict[str, Any]) -> bool:
+    """Whether this process wrote ``status`` (a job worker may mark a run running before training it)."""
+    return status.get("pid") == os.getpid() and status.get("host") in (None, socket.gethostname())
 
 
 def _alive(status: dict[str, Any]) -> bool:

@@ -234,7 +234,8 @@ def _evaluate(run_dir: Path, dataset: Any, state: str, message: str) -> tuple[di
 
 def _start_history(config: RunConfig, dataset: Any, run_dir: Path, resume: bool, chief: bool) -> dict[str, Any]:
     """Check resume/fresh preconditions, write config, vocab and data (chief), return the history to extend."""
-    if chief and runs.read_status(run_dir)["state"] == "running":  # a dead process reads as "failed"
+    status = runs.read_status(run_dir)  # a dead process's "running" reads as "failed"
+    if chief and status["state"] == "running" and not runs.written_by_me(status):
         raise TrainingError(f"run {run_dir.name} is being trained by another process; stop it first.")
     history = runs.read_history(run_dir)
     done = int(history["epochs"][-1]["epoch"]) if history.get("epochs") else 0

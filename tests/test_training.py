@@ -215,9 +215,16 @@ def test_bad_inputs_raise_and_mark_the_run_failed(chorales, tmp_path):
     assert info.status == "failed"
     assert "no training windows" in info.message
     busy = runs.create_run(tmp_path, config, data.vocab)
-    runs.write_status(busy, "running", "epoch 1/2")  # this (live) process claims it
-    with pytest.raises(TrainingError, match="another process"):
-        train(config, data, busy)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        runs.write_status(busy, "running", "epoch 1/2")
+        status = json.loads((busy / "status.json").read_text())
+        runs.atomic_write_json(busy / "status.json", {**status, "pid": other.pid})  # another live process trains it
+        with pytest.raises(TrainingError, match="another process"):
+            train(config, data, busy)
+    finally:
+        other.kill()
+        other.wait()
     with pytest.raises(ConfigError, match="epochs must be at least 1"):
         train(tiny_config(epochs=0), data, tmp_path / "zero")
 

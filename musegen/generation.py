@@ -78,18 +78,21 @@ def generate_ids(
     *,
     on_progress: ProgressFn | None = None,
     forbid_ids: Sequence[int] = (PAD_ID, BOS_ID),
+    rng: np.random.Generator | None = None,
 ) -> list[np.ndarray]:
     """Continue ``seed_ids`` (T,) ``cfg.length`` tokens, ``cfg.variations`` pieces in one batch.
 
     Returns one int32 array of ``cfg.length`` new ids per variation (the seed not included).
     Any seed length works: a short one is simply a shorter context (classic models pad it to
-    their window), a long one is read in full. The same ``cfg.seed`` gives the same result.
+    their window), a long one is read in full. The same ``cfg.seed`` gives the same result;
+    ``rng``, when given, is used instead of a generator seeded with ``cfg.seed``.
+    ``on_progress(done, total)`` is called after every token.
     """
     from musegen.models.incremental import make_stepper
 
     seeds = _prepare(seed_ids, cfg, forbid_ids)
     _check_vocab(model, seeds, forbid_ids)
-    rng = np.random.default_rng(cfg.seed)
+    rng = rng if rng is not None else np.random.default_rng(cfg.seed)
     stepper = make_stepper(model, cfg.variations, pad_id=PAD_ID)
     out = np.empty((cfg.variations, cfg.length), dtype=np.int32)
     logits = stepper.prime(seeds)

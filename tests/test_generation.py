@@ -141,3 +141,10 @@ def test_bad_requests_are_refused(models):
         generate_ids(models["lstm"], np.array([3, V + 5]), SamplingConfig(length=4))
     with pytest.raises(ConfigError):
         generate_ids(models["lstm"], np.array([3]), SamplingConfig(length=4, temperature=-1))
+
+
+def test_a_given_generator_replaces_the_config_seed(models):
+    cfg = SamplingConfig(length=8, seed=5)
+    by_seed = generate_ids(models["lstm"], np.array([3]), cfg)
+    by_rng = generate_ids(models["lstm"], np.array([3]), SamplingConfig(length=8), rng=np.random.default_rng(5))
+    np.testing.assert_array_equal(by_seed[0], by_rng[0])

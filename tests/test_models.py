@@ -183,3 +183,14 @@ def test_a_foreign_custom_layer_is_refused(tmp_path):
     keras.Model(inputs, Foreign()(inputs)).save(path)
     with pytest.raises(ModelLoadError, match="Only models trained by musegen"):
         load_model(path)
+
+
+def test_thread_settings_come_from_the_environment_and_are_set_once(monkeypatch):
+    from musegen import tf_setup
+
+    monkeypatch.setenv(tf_setup.THREADS_ENV, "3")
+    assert tf_setup.default_threads() == 3
+    monkeypatch.setenv(tf_setup.THREADS_ENV, "many")
+    assert 1 <= tf_setup.default_threads() <= 4
+    first = tf_setup.configure_tensorflow()  # models were built already: TF is configured
+    assert tf_setup.configure_tensorflow(threads=7) == first

@@ -99,16 +99,24 @@ def receptive_field(model: keras.Model) -> int | None:
     return None
 
 
+def _shape(layer) -> str:
+    try:
+        return str(tuple(layer.output.shape))
+    except (AttributeError, ValueError):  # a nested layer called on several inputs has no single output
+        return "-"
+
+
 def model_summary(model: keras.Model, window: int | None = None) -> str:
-    """Keras' layer table plus the WaveNet's dilations and receptive field (warned if < window)."""
-    lines: list[str] = []
-    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=100)
+    """A plain-text layer table plus the WaveNet's dilations and receptive field (warned if < window)."""
+    lines = [f"Model {model.name!r}: {model.count_params():,} parameters", f"{'layer':<28}{'output shape':<24}params"]
+    for layer in model.layers:
+        lines.append(f"{layer.name + ' (' + type(layer).__name__ + ')':<28}{_shape(layer):<24}{layer.count_params():,}")
     for layer in model.layers:
         if isinstance(layer, _layers.WaveNetStack):
             rf = layer.receptive_field
             lines.append(
                 f"WaveNet: kernel {layer.kernel_size}, dilations {layer.dilations}, "
-                f"{layer.channels} residual / {layer.skip_channels} skip channels"
+                f"{layer.channels} residual / {layer.skip_channels} skip channels, gated tanh x sigmoid units"
             )
             lines.append(f"Receptive field: {rf} tokens")
             if window is not None and rf < window:

@@ -40,9 +40,9 @@ def _causal_conv_step(conv: keras.layers.Conv1D, x_t, buffer):
     d = conv.dilation_rate[0]
     full = ops.concatenate([buffer, x_t], axis=1)  # (B, (k-1)*d + 1, C)
     taps = full[:, ::d, :]  # (B, k, C), oldest first, as the kernel expects
-    y = ops.einsum("bkc,kco->bo", taps, conv.kernel)
+    y = ops.einsum("bkc,kco->bo", taps, ops.cast(conv.kernel, taps.dtype))
     if conv.use_bias:
-        y = y + conv.bias
+        y = y + ops.cast(conv.bias, y.dtype)
     if conv.activation is not None:
         y = conv.activation(y)
     return ops.expand_dims(y, 1), full[:, 1:, :]

@@ -55,7 +55,7 @@ def sample_next(
 
 
 def _prepare(seed_ids: np.ndarray, cfg: SamplingConfig, forbid_ids: Sequence[int]) -> np.ndarray:
-    cfg.validate()
+    cfg.validate(max_length=max(cfg.length, 1))  # the length cap is the caller's (Limits); the rest is checked here
     seed = np.asarray(seed_ids, dtype=np.int64).reshape(-1)
     if seed.size == 0:  # nothing to continue from: start a piece
         seed = np.array([BOS_ID], dtype=np.int64)

@@ -91,7 +91,7 @@ class TrainConfig:
     """How a model is trained."""
 
     epochs: int = 20
-    batch_size: int = 32  # global batch; with tf.distribute it is split over replicas
+    batch_size: int = 32  # windows per batch per replica; with tf.distribute the global batch is this x replicas
     learning_rate: float = 1e-3
     patience: int = 5  # early stopping on validation loss; 0 disables it
     seed: int = 0  # keras.utils.set_random_seed

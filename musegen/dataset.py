@@ -30,6 +30,7 @@ class TokenDataset:
     val: list[np.ndarray] = field(default_factory=list)
     train_names: list[str] = field(default_factory=list)
     val_names: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)  # pieces dropped as exact copies of another
 
     @property
     def n_train_tokens(self) -> int:
@@ -61,13 +62,25 @@ def split_by_piece(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, 
 def build_token_dataset(
     pieces: list[Piece], cfg: DataConfig, *, vocab: Vocabulary | None = None, tokenizer: Tokenizer | None = None
 ) -> TokenDataset:
-    """Tokenize pieces, split them by piece, build (or reuse) the vocabulary, augment the train split."""
+    """Tokenize pieces, drop exact duplicates, split by piece, build (or reuse) the vocabulary, augment the train split.
+
+    A piece whose tokens equal an earlier piece's is left out (and named in ``duplicates``):
+    the music21 corpus holds a few chorales twice, and a copy on each side of the split would
+    make every held-out score look better than it is.
+    """
     cfg.validate()
     if not pieces:
         raise DatasetError("The dataset has no pieces. Upload MIDI files or pick the built-in corpus.")
     tokenizer = tokenizer or make_tokenizer(cfg)
     token_lists = [tokenizer.tokenize(p) for p in pieces]
-    keep = [i for i, t in enumerate(token_lists) if t]
+    keep, duplicates, seen = [], [], set()
+    for i, tokens in enumerate(token_lists):
+        key = hash(tuple(tokens))
+        if key in seen:  # an exact copy would sit on both sides of the split and flatter held-out scores
+            duplicates.append(pieces[i].name)
+        elif tokens:
+            seen.add(key)
+            keep.append(i)
     if not keep:
         raise DatasetError("No piece produced any token. Check the instrument filter and the files.")
     train_idx, val_idx = split_by_piece(len(keep), cfg.val_fraction, cfg.split_seed)
@@ -91,6 +104,7 @@ def build_token_dataset(
         val=[_with_bos(vocab, token_lists[i]) for i in val_idx],
         train_names=train_names,
         val_names=[pieces[i].name for i in val_idx],
+        duplicates=duplicates,
     )
 
 

@@ -77,3 +77,19 @@ def test_bad_dataset_settings():
         DataConfig(window=1).validate()
     with pytest.raises(ConfigError, match="programs"):
         DataConfig(instrument_filter="programs").validate()
+
+
+def test_exact_duplicates_are_dropped_before_the_split(chorales):
+    twice = [*chorales, *chorales[:3]]
+    ds = build_token_dataset(twice, DataConfig(val_fraction=0.25))
+    assert len(ds.train) + len(ds.val) == len(chorales)
+    assert ds.duplicates == [p.name for p in chorales[:3]]
+
+
+def test_builtin_corpus_duplicates_never_straddle_the_split():
+    from musegen.corpus import load_builtin_corpus
+
+    ds = build_token_dataset(load_builtin_corpus(), DataConfig())
+    assert len(ds.duplicates) >= 3  # e.g. bwv25.6, bwv248.12-2 and bwv194.12 have exact copies
+    train = {tuple(s.tolist()) for s in ds.train}
+    assert not any(tuple(s.tolist()) in train for s in ds.val)

@@ -57,6 +57,16 @@ class Composition:
         notes = make_notes(np.concatenate([self.seed.piece.notes, cont]))
         return Piece(self.continuations[i].name, notes, self.continuations[i].tempo)
 
+    def trimmed(self, seconds: float, tempo: float) -> Composition:
+        """A copy whose continuations stop after ``seconds`` at ``tempo`` (notes cut at the end)."""
+        end = seconds * tempo / 60.0
+        cut = []
+        for piece in self.continuations:
+            notes = piece.notes[piece.notes[:, 0] < end].copy()
+            notes[:, 1] = np.minimum(notes[:, 1], end)
+            cut.append(Piece(piece.name, notes, piece.tempo))
+        return Composition(self.seed, cut, self.sampling, self.run_id, self.seconds, self.token_counts)
+
     def midi(self, i: int, *, tempo: float = 100.0, program: int = 0, include_seed: bool = True) -> Any:
         """A PrettyMIDI of continuation ``i``; the seed on its own track named "seed" when included."""
         from musegen.midi_out import piece_to_midi
@@ -182,6 +192,23 @@ class Composer:
             seconds=time.perf_counter() - t0,
             token_counts=[len(ids) for ids in outputs],
         )
+
+    def tokens_for_seconds(self, seconds: float, tempo: float, limits: Limits | None = None) -> int:
+        """Tokens to generate for about ``seconds`` of music at ``tempo``: the run's pieces' tokens
+        per beat, with a margin (trim the result with :meth:`Composition.trimmed`)."""
+        if seconds <= 0:
+            raise ConfigError(f"seconds must be positive, got {seconds}.")
+        limits = limits or Limits.from_env()
+        rate = 1.0 / CLASSIC_STEP
+        if self.vocab.representation != "classic":
+            tokens = beats = 0.0
+            for _, ids in self.pieces()[:50]:
+                decoded = self.vocab.decode(ids)
+                tokens += len(decoded)
+                beats += _time_cursor(decoded, self.vocab)
+            rate = tokens / beats if beats else 8.0
+        wanted = int(np.ceil(1.25 * rate * seconds * tempo / 60.0)) + 8
+        return min(wanted, limits.max_generation_length)
 
     def reference_pieces(self, limit: int = 24) -> list[Piece]:
         """Real pieces to compare generated music with: held-out ones first, decoded from tokens."""

@@ -1,0 +1,122 @@
+"""``python -m musegen generate RUN_DIR``: new music from a trained run, as MIDI (and WAV)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from musegen.cli import print_json
+from musegen.config import SamplingConfig
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "generate",
+        help="continue a seed passage with a trained run and write MIDI (and WAV with --wav)",
+        description="Generate continuations of a seed with RUN_DIR's best model. The seed is a held-out piece of "
+        "the run (--seed-piece, --seed-start), a random passage (--random-seed-passage) or a MIDI file "
+        "(--seed-midi). Several variations are generated together in one batch.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder, e.g. assets/models/demo-wavenet")
+    d = SamplingConfig()
+    p.add_argument("--length", type=int, default=d.length, help=f"tokens to generate (default {d.length})")
+    p.add_argument("--seconds", type=float, help="generate about this many seconds of music instead of --length")
+    p.add_argument("--temperature", type=float, default=d.temperature, help="0 = greedy; higher = more adventurous")
+    p.add_argument("--top-k", type=int, default=d.top_k, help="sample among the k most likely tokens (0 = off)")
+    p.add_argument("--top-p", type=float, default=d.top_p, help="nucleus sampling mass (1 = off)")
+    p.add_argument("--greedy", action="store_true", help="the tutorial's argmax (same as --temperature 0)")
+    p.add_argument("--seed", type=int, default=None, help="random seed: the same seed gives the same music")
+    p.add_argument("--variations", type=int, default=1, help="pieces generated together (default 1)")
+    p.add_argument("--seed-piece", type=int, default=0, help="index of the run's piece used as seed (held-out first)")
+    p.add_argument("--seed-start", type=int, default=0, help="first token of the seed passage in that piece")
+    p.add_argument("--seed-length", type=int, default=64, help="tokens of seed (default 64)")
+    p.add_argument("--seed-midi", metavar="FILE.mid", help="take the seed from this MIDI file instead")
+    p.add_argument("--random-seed-passage", action="store_true", help="a random passage of a random piece as seed")
+    p.add_argument("--tempo", type=float, default=100.0, help="tempo of the output in BPM (default 100)")
+    p.add_argument("--program", type=int, default=0, help="General MIDI program (default 0, Acoustic Grand Piano)")
+    p.add_argument("--no-seed-in-output", action="store_true", help="write the continuation only")
+    p.add_argument("--out", metavar="FILE.mid", default="generated.mid", help="output MIDI (variations get -2, -3...)")
+    p.add_argument("--wav", action="store_true", help="also render each MIDI to WAV with FluidSynth")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from musegen.compose import Composer
+    from musegen.midi_out import write_midi
+
+    composer = Composer(args.run_dir)
+    if args.seed_midi:
+        path = Path(args.seed_midi)
+        seed = composer.seed_from_midi(_read(path), path.name, args.seed_length)
+    elif args.random_seed_passage:
+        seed = composer.random_seed(args.seed, args.seed_length)
+    else:
+        seed = composer.seed_from_piece(args.seed_piece, args.seed_start, args.seed_length)
+    length = composer.tokens_for_seconds(args.seconds, args.tempo) if args.seconds else args.length
+    sampling = SamplingConfig(
+        length=length,
+        temperature=0.0 if args.greedy else args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        greedy=args.greedy,
+        seed=args.seed,
+        variations=args.variations,
+    )
+    show = not args.json and sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if show and (done % 16 == 0 or done == total):
+            print(f"\rgenerating {done}/{total} tokens", end="", file=sys.stderr)
+
+    comp = composer.compose(seed, sampling, on_progress=progress)
+    if show:
+        print(file=sys.stderr)
+    if args.seconds:
+        comp = comp.trimmed(args.seconds, args.tempo)
+    out = Path(args.out)
+    files = []
+    for i in range(len(comp.continuations)):
+        path = out if i == 0 else out.with_name(f"{out.stem}-{i + 1}{out.suffix}")
+        pm = comp.midi(i, tempo=args.tempo, program=args.program, include_seed=not args.no_seed_in_output)
+        write_midi(pm, path)
+        entry = {"midi": str(path), "notes": comp.continuations[i].n_notes, "tokens": comp.token_counts[i]}
+        if args.wav:
+            entry.update(_render(pm, path.with_suffix(".wav")))
+        files.append(entry)
+    summary = {
+        "ok": True,
+        "run_dir": str(args.run_dir),
+        "seed": seed.label,
+        "seconds": round(comp.seconds, 3),
+        "ms_per_token": round(1000 * comp.seconds / max(1, sampling.length), 3),
+        "files": files,
+    }
+    if args.json:
+        print_json(summary)
+    else:
+        print(f"seed: {seed.label}")
+        for f in files:
+            extra = f", {f['wav']} ({f['engine']})" if "wav" in f else ""
+            print(f"wrote {f['midi']}: {f['notes']} notes from {f['tokens']} tokens{extra}")
+        print(f"{sampling.variations} x {sampling.length} tokens in {comp.seconds:.2f} s")
+    return 0
+
+
+def _read(path: Path) -> bytes:
+    from musegen.errors import MidiReadError
+
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise MidiReadError(f"{path}: cannot read the seed file ({exc.strerror or exc}).") from exc
+
+
+def _render(pm, wav_path: Path) -> dict:
+    from musegen.audio import render
+    from musegen.fileio import atomic_write_bytes
+
+    result = render(pm)
+    atomic_write_bytes(wav_path, result.wav)
+    return {"wav": str(wav_path), "engine": result.engine, "audio_seconds": round(result.seconds, 2)}

@@ -80,7 +80,7 @@ def _demo_section() -> None:
 
             with friendly_errors("Rebuild the demo models with `make demo-models`."), st.spinner("Composing…"):
                 composer = load_composer(pick.path)
-                seed = composer.random_seed(None, length=min(64, composer.config.data.window))
+                seed = composer.random_seed(None, length=min(64, composer.config.data.window), held_out=True)
                 sampling = SamplingConfig(length=DEMO_TOKENS, temperature=temperature, top_p=0.95)
                 st.session_state["demo"] = composer.compose(seed, sampling)
         comp = st.session_state.get("demo")
@@ -88,7 +88,7 @@ def _demo_section() -> None:
             from musegen.plots import piano_roll_chart
 
             parts = [("seed", comp.seed.piece, 0.0), ("continuation", comp.continuations[0], comp.seed.end_beats)]
-            st.altair_chart(piano_roll_chart(parts, height=220), width="stretch")
+            st.altair_chart(piano_roll_chart(parts), width="stretch")
             notes = comp.continuations[0].notes
             play(notes, 100.0, seed_notes=comp.seed.piece.notes, seed_end=comp.seed.end_beats)
             st.caption(f"{comp.seed.label} · generated in {comp.seconds:.1f} s by {comp.run_id}")

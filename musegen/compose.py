@@ -94,6 +94,7 @@ class Composer:
         self._model: Any = None
         self._lock = threading.Lock()
         self._pieces: list[tuple[str, np.ndarray]] | None = None
+        self._n_held_out = 0
 
     # ------------------------------------------------------------ the model
 
@@ -119,6 +120,7 @@ class Composer:
                         given = names.get(split, [])
                         out.append((f"{label}: {given[i]}" if i < len(given) else f"{label} piece {i + 1}", ids))
             self._pieces = out
+            self._n_held_out = sum(1 for ids in stored.val if len(ids) > 1)
         return self._pieces
 
     def seed_from_piece(self, index: int, start: int = 0, length: int = 64) -> Seed:
@@ -131,9 +133,14 @@ class Composer:
         label, ids = pieces[index]
         return self._seed(ids, start, length, label)
 
-    def random_seed(self, rng_seed: int | None = None, length: int = 64) -> Seed:
-        """A random passage of ``length`` tokens from a random piece (the same ``rng_seed``, the same seed)."""
+    def random_seed(self, rng_seed: int | None = None, length: int = 64, *, held_out: bool = False) -> Seed:
+        """A random passage of ``length`` tokens from a random piece (the same ``rng_seed``, the same seed).
+
+        With ``held_out`` only pieces the model never trained on are drawn from (when it has any).
+        """
         pieces = self.pieces()
+        if held_out and self._n_held_out:
+            pieces = pieces[: self._n_held_out]
         if not pieces:
             raise DatasetError(f"run {self.run.run_id} stores no pieces to take a seed from; upload a seed MIDI.")
         rng = np.random.default_rng(rng_seed)

@@ -54,12 +54,17 @@ def note_rows(piece: Piece, part: str = "notes", offset: float = 0.0, max_notes:
 
 
 def piano_roll_chart(
-    parts: Sequence[tuple[str, Piece, float]], *, title: str = "", height: int = 260, max_notes: int = MAX_NOTES
+    parts: Sequence[tuple[str, Piece, float]],
+    *,
+    title: str = "",
+    height: int | None = None,
+    max_notes: int = MAX_NOTES,
 ) -> Any:
     """A piano roll of one or more parts (label, piece, offset in beats), one colour per part.
 
     Use ``[("notes", piece, 0)]`` for a single piece, or ``[("seed", seed, 0),
-    ("continuation", cont, seed_end)]`` to show where a model took over.
+    ("continuation", cont, seed_end)]`` to show where a model took over. One row per
+    semitone (C's labelled); ``height`` defaults to about 7 pixels per row.
     """
     import altair as alt
     import pandas as pd
@@ -70,15 +75,22 @@ def piano_roll_chart(
     frame = pd.DataFrame(rows, columns=["start", "end", "pitch", "top", "note", "velocity", "part"])
     labels = [label for label, _, _ in parts]
     colors = [PART_COLORS.get(label, NOTE_COLOR) for label in labels]
-    lo, hi = (int(frame.pitch.min()) - 2, int(frame.pitch.max()) + 3) if len(frame) else (48, 84)
-    chart = (
+    lo, hi = (int(frame.pitch.min()) - 1, int(frame.pitch.max()) + 1) if len(frame) else (48, 84)
+    rows_shown = list(range(hi, lo - 1, -1))  # high pitches on top
+    height = height or int(min(max(7 * len(rows_shown), 160), 480))
+    octave_label = "datum.value % 12 == 0 ? 'C' + (floor(datum.value / 12) - 1) : ''"
+    return (
         alt.Chart(frame)
-        .mark_rect(cornerRadius=1, stroke="white", strokeWidth=0.3)
+        .mark_bar(cornerRadius=1.5)
         .encode(
-            x=alt.X("start:Q", title="beats", scale=alt.Scale(nice=False, zero=True)),
+            x=alt.X("start:Q", title="beats", scale=alt.Scale(nice=False, zero=True), axis=alt.Axis(tickMinStep=1)),
             x2="end:Q",
-            y=alt.Y("pitch:Q", title="pitch", scale=alt.Scale(domain=[lo, hi], nice=False)),
-            y2="top:Q",
+            y=alt.Y(
+                "pitch:O",
+                title=None,
+                scale=alt.Scale(domain=rows_shown, paddingInner=0.12),
+                axis=alt.Axis(labelExpr=octave_label, ticks=False, grid=False, domain=False),
+            ),
             color=alt.Color(
                 "part:N",
                 scale=alt.Scale(domain=labels, range=colors),
@@ -88,7 +100,6 @@ def piano_roll_chart(
         )
         .properties(height=height, title=title)
     )
-    return chart
 
 
 def pitch_histogram_chart(pitch_histogram: Sequence[int], *, height: int = 220) -> Any:
@@ -162,7 +173,8 @@ def loss_chart(history: Mapping[str, Any], *, height: int = 300, title: str = ""
     batch_rows, epoch_rows = _loss_rows(history)
     series = ["loss (batches)", "loss", "validation loss"]
     colors = ["#b8c7dc", NOTE_COLOR, CONTINUATION_COLOR]
-    color = alt.Color("series:N", scale=alt.Scale(domain=series, range=colors), legend=alt.Legend(orient="top"))
+    legend = alt.Legend(orient="top", title=None)
+    color = alt.Color("series:N", scale=alt.Scale(domain=series, range=colors), legend=legend)
     x = alt.X("epoch:Q", title="epoch", scale=alt.Scale(zero=True, nice=False))
     y = alt.Y("loss:Q", title="loss (nats per token)", scale=alt.Scale(zero=False))
     tooltip = ["series:N", alt.Tooltip("epoch:Q", format=".2f"), alt.Tooltip("loss:Q", format=".4f")]
@@ -196,7 +208,7 @@ def runs_loss_chart(histories: Mapping[str, Mapping[str, Any]], *, metric: str =
         .encode(
             x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
             y=alt.Y(f"{metric}:Q", title=f"{label} (nats per token)", scale=alt.Scale(zero=False)),
-            color=alt.Color("run:N", legend=alt.Legend(orient="bottom", columns=1, labelLimit=400)),
+            color=alt.Color("run:N", legend=alt.Legend(title=None, labelLimit=320)),
             tooltip=["run:N", "epoch:Q", alt.Tooltip(f"{metric}:Q", format=".4f")],
         )
         .properties(height=height, title=f"{label.capitalize()} per epoch")

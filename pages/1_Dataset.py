@@ -147,9 +147,13 @@ def _file_table(ds: LoadedDataset) -> None:
             "reason": [r.reason for r in ds.results],
         }
     )
+    height = min(36 * len(table) + 38, 300)
     if skipped:
         table = table.sort_values("status", ascending=False, kind="stable")  # skipped files first
-    st.dataframe(table, hide_index=True, height=min(36 * len(table) + 38, 300), key="file_table")
+        st.dataframe(table, hide_index=True, height=height, key="file_table")
+    else:
+        with st.expander(f"The {len(table):,} files"):
+            st.dataframe(table.drop(columns="reason"), hide_index=True, height=height, key="file_table")
 
 
 def _statistics(ds: LoadedDataset) -> dict:
@@ -182,7 +186,7 @@ def _explore(ds: LoadedDataset) -> None:
     piece = ds.pieces[index]
     lo, hi = piece.pitch_range()
     st.caption(f"{piece.n_notes} notes · {piece.length_beats:.0f} beats · {pitch_name(lo)}–{pitch_name(hi)}")
-    st.altair_chart(piano_roll_chart([("notes", piece, 0.0)], height=240), width="stretch")
+    st.altair_chart(piano_roll_chart([("notes", piece, 0.0)]), width="stretch")
     tempo = float(min(max(piece.tempo or 100.0, 40.0), 240.0))
     play(piece.notes, tempo)
 

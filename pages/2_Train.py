@@ -45,7 +45,9 @@ def _settings(data: DataConfig) -> tuple[RunConfig, int | None]:
     arch = c2.selectbox("Architecture", ARCHITECTURES, format_func=ARCHS.get)
     base = _starting_config(start, arch)
     t, m = base.train, base.model
-    k = f"{start}-{arch}-"  # new defaults when the starting point or the architecture changes
+    while m.receptive_field() < data.window and m.dilation_cycle < 16:  # let the WaveNet see the whole window
+        m.dilation_cycle += 1
+    k = f"{start}-{arch}-{data.window}-"  # new defaults when the starting point, architecture or window change
     c1, c2, c3, c4, c5 = st.columns(5)
     epochs = c1.number_input("Epochs", 1, 1000, t.epochs, key=k + "epochs", help="Passes over the training windows.")
     batch = c2.number_input("Batch size", 1, 4096, t.batch_size, key=k + "batch", help="Windows per update step.")
@@ -215,6 +217,13 @@ if current is None and mine:
     st.session_state["train_run"] = current
 running_mine = [j for j in mine if j.active]
 
+if current and Path(current).is_dir():
+    with friendly_errors():
+        polling = job_status(current).active
+        with st.container(border=True):
+            st.fragment(run_every=2 if polling else None)(_monitor)(current, polling)
+
+
 with st.container(border=True):
     st.markdown("##### New training")
     config, max_pieces = _settings(data_cfg)
@@ -228,11 +237,6 @@ with st.container(border=True):
             run_dir = start_training(config, paths, folder, owner=sid, max_pieces=max_pieces)
             st.session_state["train_run"] = str(run_dir)
             st.rerun()
-
-if current and Path(current).is_dir():
-    with friendly_errors():
-        polling = job_status(current).active
-        st.fragment(run_every=2 if polling else None)(_monitor)(current, polling)
 
 others = [j for j in active_jobs(folder) if j.owner != sid]
 if others:

@@ -104,7 +104,7 @@ def _sampling(lim: Limits) -> tuple[SamplingConfig, float, int]:
         disabled=greedy,
         help="Draw from the smallest set holding this much probability; 1 = off.",
     )
-    c1, c2, c3, c4, c5 = st.columns(5)
+    c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 1.2, 1.8])
     length = c1.number_input(
         "Length (tokens)", 1, lim.max_generation_length, d.length, step=32, help="Timed tokens: about three per note."
     )
@@ -130,7 +130,7 @@ def _sampling(lim: Limits) -> tuple[SamplingConfig, float, int]:
 def _variation(comp, i: int, tempo: float, program: int) -> None:
     cont = comp.continuations[i]
     parts = [("seed", comp.seed.piece, 0.0), ("continuation", cont, comp.seed.end_beats)]
-    st.altair_chart(piano_roll_chart(parts, height=260), width="stretch", key=f"roll-{i}")
+    st.altair_chart(piano_roll_chart(parts), width="stretch", key=f"roll-{i}")
     st.caption(f"{cont.n_notes} new notes from {comp.token_counts[i]} tokens")
     wav = play(cont.notes, tempo, program, seed_notes=comp.seed.piece.notes, seed_end=comp.seed.end_beats)
     from musegen.midi_out import midi_bytes
@@ -233,7 +233,7 @@ with friendly_errors("Pick another model, or train this one again."):
 
     st.subheader("Seed", anchor=False)
     seed = _seed(composer)
-    st.altair_chart(piano_roll_chart([("seed", seed.piece, 0.0)], height=180), width="stretch", key="seed-roll")
+    st.altair_chart(piano_roll_chart([("seed", seed.piece, 0.0)]), width="stretch", key="seed-roll")
     with st.expander(f"Listen to the seed · {seed.label}"):
         play(seed.piece.notes, 100.0)
 

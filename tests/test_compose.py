@@ -69,6 +69,8 @@ def test_midi_has_the_seed_on_its_own_track(composer):
 def test_random_seed_is_reproducible(composer):
     a, b = composer.random_seed(3, 12), composer.random_seed(3, 12)
     assert np.array_equal(a.ids, b.ids) and len(a.ids) <= 12
+    unseen = {composer.random_seed(i, 12, held_out=True).label.split(",")[0] for i in range(5)}
+    assert unseen == {composer.pieces()[0][0]}  # one held-out piece in this run
 
 
 def test_uploaded_midi_seed(composer, chorales):

@@ -42,12 +42,14 @@ def test_piano_roll_of_seed_and_continuation_uses_two_colours(chorales):
     assert len(rows) == seed.n_notes + cont.n_notes
     assert min(r["start"] for r in rows if r["part"] == "continuation") >= 8.0
     assert spec["encoding"]["color"]["scale"]["range"] == [SEED_COLOR, CONTINUATION_COLOR]
-    assert spec["mark"]["type"] == "rect"
+    assert spec["mark"]["type"] == "bar"
+    lo, hi = min(r["pitch"] for r in rows), max(r["pitch"] for r in rows)
+    assert spec["encoding"]["y"]["scale"]["domain"] == list(range(hi + 1, lo - 2, -1))  # one row per semitone
 
 
 def test_piano_roll_of_an_empty_piece_still_draws():
     spec = piano_roll_chart([("notes", Piece("empty", make_notes([])), 0.0)]).to_dict()
-    assert _values(spec) == [] and spec["encoding"]["y"]["scale"]["domain"] == [48, 84]
+    assert _values(spec) == [] and spec["encoding"]["y"]["scale"]["domain"] == list(range(84, 47, -1))
 
 
 def test_histograms_of_a_real_dataset(chorales):

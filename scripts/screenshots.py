@@ -1,0 +1,162 @@
+"""Take the README's screenshots of every page at a desktop width (1400 px) with headless Chromium.
+
+    python scripts/screenshots.py [--out docs] [--demo-dir assets/models] [--minutes 2]
+
+Starts ``streamlit run`` on a free loopback port with a fresh runs folder, walks through the
+app as a person would (built-in dataset, a small WaveNet trained for ``--minutes``, music
+generated from it), and saves ``screenshot-<page>.png`` files, palette-compressed to stay small.
+Uses Debian's ``/usr/bin/chromium``; never downloads a browser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+WIDTH, HEIGHT = 1400, 1000
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(runs_dir: Path, demo_dir: Path, port: int) -> subprocess.Popen:
+    env = {**os.environ, "MUSEGEN_RUNS_DIR": str(runs_dir), "MUSEGEN_DEMO_DIR": str(demo_dir)}
+    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true"]
+    cmd += ["--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+    server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1):
+                return server
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("streamlit did not start")
+
+
+def _save(page, out: Path, name: str, full: bool = True) -> None:
+    """A PNG of the page, quantized to 256 colours (text and charts stay crisp, files stay small)."""
+    from PIL import Image
+
+    page.wait_for_timeout(1500)  # let charts finish drawing
+    if full:  # Streamlit scrolls inside its main block: grow the window to the content instead
+        tall = page.evaluate("document.querySelector('[data-testid=\"stMainBlockContainer\"]').scrollHeight")
+        page.set_viewport_size({"width": WIDTH, "height": max(HEIGHT, int(tall) + 40)})
+        page.wait_for_timeout(1500)
+    png = page.screenshot()
+    page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+    image = Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    path = out / f"screenshot-{name}.png"
+    image.save(path, optimize=True)
+    print(f"{path}: {image.size[0]}x{image.size[1]}, {path.stat().st_size / 1024:.0f} KB")
+
+
+def _idle(page) -> None:
+    page.wait_for_timeout(400)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=180_000)
+
+
+def _goto(page, title: str) -> None:
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
+    page.get_by_role("heading", name=title, exact=True).wait_for()
+    _idle(page)
+
+
+def _number(page, label: str, value: float) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Enter")
+    _idle(page)
+
+
+def walk(page, url: str, out: Path, minutes: float) -> None:
+    page.goto(url)
+    page.get_by_role("heading", name="State of things").wait_for()
+    _idle(page)
+    _goto(page, "Dataset")
+    page.get_by_text("Listen to a piece").wait_for()
+    page.locator("audio").first.wait_for()
+    _save(page, out, "dataset")
+
+    _goto(page, "Train")
+    _number(page, "Epochs", 8)
+    _number(page, "Time limit (min)", minutes)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text(re.compile(r"Epoch [2-9]/8")).first.wait_for(timeout=600_000)
+    page.wait_for_timeout(3000)
+    _save(page, out, "train")
+    page.get_by_text(re.compile(r"\*?\*?(finished|stopped)")).first.wait_for(timeout=900_000)
+    page.get_by_text("n-gram baseline").first.wait_for(timeout=300_000)
+    _idle(page)
+    _save(page, out, "train-finished")
+
+    _goto(page, "Generate")
+    _number(page, "Length (tokens)", 320)
+    page.get_by_role("button", name="Generate").click()
+    page.get_by_role("heading", name="Results").wait_for(timeout=300_000)
+    _idle(page)
+    _save(page, out, "generate")
+
+    _goto(page, "Runs")
+    _save(page, out, "runs")
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Home").click()
+    page.get_by_role("heading", name="State of things").wait_for()
+    _idle(page)
+    page.get_by_role("heading", name="Play a demo").wait_for()
+    _idle(page)
+    play = page.get_by_role("button", name="Play a demo")
+    if play.count():
+        play.click()
+        page.locator("audio").first.wait_for(timeout=120_000)
+        _idle(page)
+    _save(page, out, "home")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument("--demo-dir", type=Path, default=ROOT / "assets" / "models")
+    parser.add_argument("--minutes", type=float, default=2.0, help="time limit of the training shown")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        port = _port()
+        server = _serve(Path(tmp) / "runs", args.demo_dir.resolve(), port)
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
+                page.set_default_timeout(120_000)
+                try:
+                    walk(page, f"http://127.0.0.1:{port}", args.out, args.minutes)
+                except Exception:
+                    page.screenshot(path=str(Path(tmp).parent / "musegen-screenshot-failure.png"), full_page=True)
+                    raise
+                finally:
+                    browser.close()
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

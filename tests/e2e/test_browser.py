@@ -1,7 +1,8 @@
 """The real app in a real browser: streamlit run + Debian's Chromium driven by Playwright.
 
-One user's whole journey: upload a chorale and a corrupt file (the corrupt one is reported),
-train a tiny model and watch the chart update, stop it, generate, hear audio with a positive
+One user's whole journey: upload two chorales and a corrupt file (the corrupt one is reported),
+train a tiny model and watch the chart update, reload the browser and find the job again, stop it,
+generate, hear audio with a positive
 duration, download the MIDI. A screenshot goes to ``test-artifacts/`` when a step fails.
 Never downloads a browser: without ``/usr/bin/chromium`` the test is skipped.
 """
@@ -186,6 +187,12 @@ def test_upload_train_stop_generate_listen_download(page, app_url, chorales, tmp
         timeout=120_000,
     )
     assert chart.count() >= 1
+    # A browser reload (a new Streamlit session) finds the running job again through ?sid= in the URL.
+    assert "sid=" in page.url
+    run_heading = page.get_by_role("heading", name=re.compile(r"wavenet · running"))
+    run_id = run_heading.inner_text().split(" · ")[0].split()[-1]
+    page.reload()
+    page.get_by_role("heading", name=re.compile(re.escape(run_id) + r" · wavenet · running")).wait_for()
     page.get_by_role("button", name="Stop", exact=True).click()
     page.get_by_text("stopped").first.wait_for(timeout=60_000)
 

@@ -14,9 +14,7 @@ from tests.midi_factory import scale_midi
 def test_screen_uploads_rejects_oversized_and_surplus_files():
     limits = Limits(max_upload_mb=1, max_files=2)
     big = b"\0" * (2 * 1024 * 1024)
-    accepted, rejected = screen_uploads(
-        [("a.mid", b"x"), ("huge.zip", big), ("b.mid", b"y"), ("c.mid", b"z")], limits
-    )
+    accepted, rejected = screen_uploads([("a.mid", b"x"), ("huge.zip", big), ("b.mid", b"y"), ("c.mid", b"z")], limits)
     assert [n for n, _ in accepted] == ["a.mid", "b.mid"]
     assert [(r.name, r.ok) for r in rejected] == [("huge.zip", False), ("c.mid", False)]
     assert "over the upload limit of 1 MB" in rejected[0].reason

@@ -2,8 +2,9 @@
 
 One user's whole journey: upload two chorales and a corrupt file (the corrupt one is reported),
 train a tiny model and watch the chart update, reload the browser and find the job again, stop it,
-generate, hear audio with a positive duration, download the MIDI. A screenshot goes to ``test-artifacts/`` when a step fails.
-Never downloads a browser: without ``/usr/bin/chromium`` the test is skipped.
+generate, hear audio with a positive duration, download the MIDI. A screenshot goes to
+``test-artifacts/`` when a step fails. Never downloads a browser: without ``/usr/bin/chromium``
+the test is skipped.
 """
 
 from __future__ import annotations

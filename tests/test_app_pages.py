@@ -160,6 +160,33 @@ def test_main_flow_on_the_builtin_corpus(folders):
     assert not run_dir.exists()
 
 
+def test_a_full_server_shows_the_queue_and_stop_ends_the_waiting_job(folders, monkeypatch):
+    from musegen import runs
+    from musegen.config import RunConfig
+
+    monkeypatch.setenv("MUSEGEN_MAX_CONCURRENT_TRAININGS", "1")
+    busy = folders / "runs" / "another-users-training"  # reads as running: this test process is alive
+    busy.mkdir(parents=True)
+    runs.atomic_write_text(busy / runs.CONFIG, RunConfig().to_json())
+    runs.write_status(busy, "running", "epoch 3/20")
+    at = _app()
+    at.switch_page(PAGES[1]).run()
+    assert "1 other training(s) running" in _texts(at)
+    _widget(at.button, "Start training").click().run()
+    deadline = time.monotonic() + 60
+    while "Waiting for a free training slot" not in _texts(at) and time.monotonic() < deadline:
+        time.sleep(1)
+        at.run()
+    assert "1 of 1 trainings are running; this one is number 1 in the queue" in _texts(at)
+    assert _widget(at.button, "Start training").disabled  # one job per session at a time
+    _widget(at.button, "Stop").click().run()
+    deadline = time.monotonic() + 60
+    while "**stopped**" not in _texts(at) and time.monotonic() < deadline:
+        time.sleep(1)
+        at.run()
+    assert "stopped before training began" in _texts(at)
+
+
 def test_upload_limit_of_the_app_matches_the_library():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == Limits().max_upload_mb

@@ -95,8 +95,10 @@ def main() -> list[dict]:
             print(f"  {arch}: {result.status} after {result.epochs_done} epochs, {seconds:.0f} s", flush=True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nbudget {MINUTES:g} min per model; peak resident memory {peak_mb:.0f} MB\n")
-    print("| model | tokens | epochs | time | held-out NLL | ppl | acc | n-gram NLL (order) | n-gram acc | "
-          "uniform NLL | tokens/s | pieces trained on |")
+    print(
+        "| model | tokens | epochs | time | held-out NLL | ppl | acc | n-gram NLL (order) | n-gram acc | "
+        "uniform NLL | tokens/s | pieces trained on |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(

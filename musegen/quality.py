@@ -32,11 +32,14 @@ def evaluate_music(
     pieces: int = 10,
     sampling: SamplingConfig | None = None,
     seed_length: int = 64,
+    real: list | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Continue ``pieces`` held-out seeds (one each) and compare the continuations with held-out music.
 
     Seed ``k`` uses random seed ``sampling.seed + k`` (or ``k``), so the result is reproducible.
+    ``real`` is the reference set (Pieces); by default the run's held-out pieces decoded from
+    its tokens (pass real notes to compare runs of different representations fairly).
     """
     from musegen.compose import Composer
 
@@ -53,7 +56,8 @@ def evaluate_music(
         generated.append(composer.compose(seed, cfg).continuations[0])
         if on_progress:
             on_progress(k + 1, len(held_out))
-    real = [p for p in composer.reference_pieces(limit=len(composer.pieces())) if p.name.startswith("held-out")]
+    if real is None:
+        real = [p for p in composer.reference_pieces(limit=len(composer.pieces())) if p.name.startswith("held-out")]
     comparison = compare_sets(generated, real)
     return {
         "run_id": composer.run.run_id,

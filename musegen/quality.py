@@ -18,9 +18,11 @@ from musegen.errors import DatasetError
 from musegen.metrics import compare_sets, piece_stats
 
 SUMMARY_STATS = (
+    "n_notes",
     "pitch_class_entropy",
     "scale_consistency",
     "distinct_ngram_ratio",
+    "longest_repeat",
     "longest_repeat_share",
     "polyphony",
 )

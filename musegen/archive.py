@@ -64,10 +64,12 @@ def read_zip(data: bytes, archive_name: str, limits: Limits | None = None) -> Zi
         if reason:
             out.skipped.append((name, reason))
             continue
+        cap = min(limits.max_file_mb * _MB, budget)
         try:
-            payload = _inflate(zf, info, min(limits.max_file_mb * _MB, budget))
-        except _TooBig:
-            if budget < limits.max_file_mb * _MB:
+            payload = _inflate(zf, info, cap)
+        except _TooBig as big:
+            budget -= big.inflated  # skipped members count too: inflating them is the work a bomb asks for
+            if cap < limits.max_file_mb * _MB or budget <= 0:
                 raise UploadError(
                     f"{archive_name} unpacks to more than {limits.max_unpacked_mb} MB (a zip bomb?). "
                     "Upload a smaller archive."
@@ -83,7 +85,9 @@ def read_zip(data: bytes, archive_name: str, limits: Limits | None = None) -> Zi
 
 
 class _TooBig(Exception):
-    pass
+    def __init__(self, inflated: int):
+        super().__init__(inflated)
+        self.inflated = inflated  # bytes inflated before giving up
 
 
 def _member_reason(info: zipfile.ZipInfo) -> str | None:
@@ -111,6 +115,6 @@ def _inflate(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes:
         while chunk := fh.read(64 * 1024):
             total += len(chunk)
             if total > cap:
-                raise _TooBig
+                raise _TooBig(total)
             chunks.append(chunk)
     return b"".join(chunks)

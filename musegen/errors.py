@@ -48,3 +48,15 @@ class SoundFontError(AudioError):
 
 class FluidSynthMissingError(AudioError):
     """The FluidSynth system library or its Python binding is not installed."""
+
+
+class StorageError(MusegenError, OSError):
+    """A file or folder could not be written: the disk is full, read-only or not ours.
+
+    Also an ``OSError`` (with the original ``errno``), so code that handles file-system
+    failures keeps working; UIs show it like any other MusegenError.
+    """
+
+
+class AccessError(MusegenError):
+    """A run belongs to another browser session: only its owner may stop or delete it."""

@@ -159,17 +159,20 @@ def _sniff(data: bytes) -> str:
 
 def parse_midi(data: bytes, name: str, limits: Limits | None = None) -> Any:
     """MIDI bytes to a ``pretty_midi.PrettyMIDI`` with every instrument; MidiReadError says what is wrong."""
-    _check_header(data, name, limits or Limits.from_env())
-    return _parse(data, name)
+    limits = limits or Limits.from_env()
+    _check_header(data, name, limits)
+    return _parse(data, name, limits.max_notes_per_file)
 
 
-def _parse(data: bytes, name: str) -> Any:
+def _parse(data: bytes, name: str, max_notes: int) -> Any:
     import pretty_midi
 
-    from musegen.smf import SMFError, read_smf
+    from musegen.smf import SMFError, TooManyNotes, read_smf
 
     try:
-        midi = read_smf(data)
+        midi = read_smf(data, max_notes=max_notes)  # stops early: a huge file costs no more than the limit
+    except TooManyNotes as exc:
+        raise MidiReadError(f"{name}: over the limit of {max_notes:,} notes per file.") from exc
     except SMFError as exc:
         raise MidiReadError(f"{name}: corrupt or truncated MIDI ({exc}).") from exc
     try:
@@ -251,6 +254,9 @@ def _expand_path(path: Path) -> Iterator[tuple[str, bytes | str]]:
         if not files:
             yield str(path), "folder holds no .mid, .midi or .zip files"
         for f in files:
+            if f.is_symlink():  # inside a folder, as inside a zip: a link may point anywhere
+                yield str(f), "symbolic link (not followed)"
+                continue
             yield from _expand_path(f)
         return
     try:
@@ -317,7 +323,7 @@ def _ingest_one(
     seen[digest] = name
     if len(report.pieces) >= limits.max_files:
         return FileResult(name, False, f"over the limit of {limits.max_files} files per dataset")
-    key = _cache_key(digest, cfg)
+    key = _cache_key(digest, cfg, limits)
     cached = _cache_get(key) if use_cache else None
     if cached is not None:
         piece, reason = cached
@@ -354,9 +360,11 @@ def cache_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[1] / ".cache"
 
 
-def _cache_key(digest: str, cfg: DataConfig) -> str:
+def _cache_key(digest: str, cfg: DataConfig, limits: Limits) -> str:
+    """Content hash + what decides the result: the instrument filter and the per-file limits."""
     programs = ",".join(str(p) for p in sorted(cfg.programs))
-    tag = f"{CACHE_VERSION}|{cfg.instrument_filter}|{programs}"
+    bounds = f"{limits.max_file_mb},{limits.max_notes_per_file},{limits.max_beats_per_file}"
+    tag = f"{CACHE_VERSION}|{cfg.instrument_filter}|{programs}|{bounds}"
     return f"{digest}-{hashlib.blake2b(tag.encode(), digest_size=4).hexdigest()}"
 
 

@@ -23,6 +23,10 @@ class SMFError(ValueError):
     """The bytes are not a well-formed Standard MIDI File."""
 
 
+class TooManyNotes(SMFError):
+    """The file holds more notes than the caller allows (raised as soon as the count is passed)."""
+
+
 class Event:
     """The attributes of a mido message that pretty_midi reads, and nothing else."""
 
@@ -35,8 +39,12 @@ class Event:
             setattr(self, key, value)
 
 
-def read_smf(data: bytes) -> mido.MidiFile:
-    """Decode SMF bytes into a ``mido.MidiFile`` of :class:`Event` objects for pretty_midi."""
+def read_smf(data: bytes, max_notes: int | None = None) -> mido.MidiFile:
+    """Decode SMF bytes into a ``mido.MidiFile`` of :class:`Event` objects for pretty_midi.
+
+    With ``max_notes``, decoding stops with :class:`TooManyNotes` as soon as the file's
+    note-ons (all tracks) pass it: a huge file is refused in time proportional to the limit.
+    """
     if len(data) < 14 or data[:4] != b"MThd":
         raise SMFError("not a MIDI file")
     header_len = int.from_bytes(data[4:8], "big")
@@ -44,13 +52,14 @@ def read_smf(data: bytes) -> mido.MidiFile:
     division = int.from_bytes(data[12:14], "big")
     pos = 8 + header_len
     tracks = []
+    budget = [max_notes if max_notes is not None else -1]  # note-ons left; -1 = no limit
     while pos + 8 <= len(data):
         chunk, length = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "big")
         body = data[pos + 8 : pos + 8 + length]
         if chunk == b"MTrk":
             if len(body) < length:
                 raise SMFError(f"truncated track {len(tracks) + 1}: {len(body)} of {length} bytes")
-            tracks.append(_read_track(body, len(tracks) + 1))
+            tracks.append(_read_track(body, len(tracks) + 1, budget))
         pos += 8 + length
     if pos < len(data) and data[pos:].strip(b"\0"):
         raise SMFError("truncated chunk header at the end of the file")
@@ -61,8 +70,9 @@ def read_smf(data: bytes) -> mido.MidiFile:
     return midi
 
 
-def _read_track(buf: bytes, number: int) -> list[Event]:
+def _read_track(buf: bytes, number: int, budget: list[int]) -> list[Event]:
     events: list[Event] = []
+    left = budget[0]
     append = events.append
     i, n, status, delta = 0, len(buf), 0, 0
     try:
@@ -84,13 +94,17 @@ def _read_track(buf: bytes, number: int) -> list[Event]:
                     raise SMFError(f"truncated meta event in track {number}")
                 i += length
                 if kind == 0x51 and length == 3:
-                    append(Event("set_tempo", delta, tempo=int.from_bytes(payload, "big")))
-                elif kind == 0x58 and length >= 2:
+                    tempo = int.from_bytes(payload, "big")
+                    if tempo == 0:
+                        raise SMFError(f"a tempo of 0 microseconds per beat in track {number}")
+                    append(Event("set_tempo", delta, tempo=tempo))
+                elif kind == 0x58 and length >= 2 and payload[0] > 0:  # a 0/x time signature is skipped
                     append(Event("time_signature", delta, numerator=payload[0], denominator=2 ** payload[1]))
                 elif kind == 0x03:
                     append(Event("track_name", delta, name=payload.decode("latin1")))
                 elif kind == 0x2F:
                     append(Event("end_of_track", delta))
+                    budget[0] = left
                     return events
                 else:
                     continue
@@ -122,12 +136,17 @@ def _read_track(buf: bytes, number: int) -> list[Event]:
                 raise SMFError(f"data byte {second} above 127 in track {number}")
             i += 2
             if kind in (NOTE_ON, NOTE_OFF):
+                if kind == NOTE_ON and second and left >= 0:
+                    left -= 1
+                    if left < 0:
+                        raise TooManyNotes(f"over the note limit in track {number}")
                 name = "note_on" if kind == NOTE_ON else "note_off"
                 append(Event(name, delta, channel=channel, note=first, velocity=second))
                 delta = 0
     except IndexError:
         raise SMFError(f"track {number} ends in the middle of an event (truncated file)") from None
     append(Event("end_of_track", delta))
+    budget[0] = left
     return events
 
 

@@ -10,21 +10,37 @@ written outside the session folder.
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
+import os
 import re
+import shutil
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
 from musegen.config import Limits
 from musegen.errors import UploadError
-from musegen.fileio import atomic_write_bytes
-from musegen.ingest import FileResult
+from musegen.fileio import atomic_write_bytes, make_dirs
+from musegen.ingest import FileResult, IngestReport
+
+log = logging.getLogger(__name__)
 
 SESSIONS = ".sessions"  # hidden folder inside a runs dir: list_runs() skips it
+SESSION_MAX_AGE_H = 24.0  # uploads of a session untouched this long are removed (MUSEGEN_SESSION_MAX_AGE_H)
 _SESSION_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
+_UNSAFE = re.compile(r"[^\w. -]+")  # letters of any script, digits, _ . space -
 _MB = 1024 * 1024
 
-__all__ = ["SESSIONS", "save_uploads", "screen_uploads", "session_folder", "valid_session_id"]
+__all__ = [
+    "SESSIONS",
+    "remove_old_sessions",
+    "save_uploads",
+    "screen_uploads",
+    "session_folder",
+    "usable_uploads",
+    "valid_session_id",
+]
 
 
 def valid_session_id(session_id: str) -> bool:
@@ -63,21 +79,85 @@ def screen_uploads(
     return accepted, rejected
 
 
+def usable_uploads(sources: Iterable[tuple[str, bytes]], report: IngestReport) -> list[tuple[str, bytes]]:
+    """The uploads that gave at least one usable piece in ``report`` (a zip counts by its members).
+
+    Only these are saved for the training worker: a rejected file never lands on disk.
+    """
+    ok = {r.name for r in report.results if r.ok}
+    return [(n, d) for n, d in sources if n in ok or any(o.startswith(n + "/") for o in ok)]
+
+
 def save_uploads(sources: Iterable[tuple[str, bytes]], folder: str | Path) -> Path:
     """Write uploads into ``folder`` (created; atomic writes) and return it, ready for ``--data``.
 
     Each file is stored as ``<hash8>/<safe base name>``: the same bytes land on the same path
     (saving twice costs nothing), different files never collide, and piece names stay clean.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = make_dirs(folder)
     for name, data in sources:
         digest = hashlib.blake2b(data, digest_size=4).hexdigest()
         path = folder / digest / _safe_name(name)
         if not path.exists():
-            path.parent.mkdir(exist_ok=True)
+            make_dirs(path.parent)
             atomic_write_bytes(path, data, durable=False)
     return folder
+
+
+def remove_old_sessions(
+    runs_dir: str | Path, max_age_h: float | None = None, *, keep: Iterable[str] = (), now: float | None = None
+) -> list[Path]:
+    """Delete the upload folders of sessions untouched for ``max_age_h`` hours; return what went.
+
+    A session's folder counts as touched when anything inside it changed. Sessions in ``keep``
+    (the caller's own) and folders a queued or running training still reads are never removed.
+    Trained runs live elsewhere and are not affected. Errors are logged, not raised: cleaning
+    up must never break the page that asked for it.
+    """
+    if max_age_h is None:
+        max_age_h = float(os.environ.get("MUSEGEN_SESSION_MAX_AGE_H") or SESSION_MAX_AGE_H)
+    root = Path(runs_dir) / SESSIONS
+    if not root.is_dir():
+        return []
+    cutoff = (time.time() if now is None else now) - max_age_h * 3600
+    keep = set(keep)
+    in_use = _folders_in_use(Path(runs_dir))
+    removed = []
+    for folder in root.iterdir():
+        if not folder.is_dir() or folder.is_symlink() or folder.name in keep or not valid_session_id(folder.name):
+            continue
+        real = folder.resolve()
+        if any(p == real or real in p.parents for p in in_use):
+            continue
+        try:
+            if _newest_mtime(folder) < cutoff:
+                shutil.rmtree(folder)
+                removed.append(folder)
+        except OSError as exc:
+            log.warning("could not remove the old session folder %s: %s", folder, exc)
+    return removed
+
+
+def _newest_mtime(folder: Path) -> float:
+    newest = folder.stat().st_mtime
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in dirnames + filenames:
+            newest = max(newest, os.lstat(os.path.join(dirpath, name)).st_mtime)
+    return newest
+
+
+def _folders_in_use(runs_dir: Path) -> list[Path]:
+    """Data folders named by the jobs still queued or running in ``runs_dir``."""
+    from musegen.jobs import active_jobs
+
+    paths = []
+    for job in active_jobs(runs_dir):
+        try:
+            data = json.loads((job.run_dir / "job.json").read_text(encoding="utf-8")).get("data") or []
+        except (OSError, ValueError):
+            continue
+        paths.extend(Path(p).resolve() for p in data)
+    return paths
 
 
 def _safe_name(name: str) -> str:

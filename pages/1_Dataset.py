@@ -11,7 +11,7 @@ from musegen.config import DataConfig
 from musegen.ingest import BUILTIN_NAME, ingest_paths, ingest_sources
 from musegen.plots import duration_histogram_chart, piano_roll_chart, pitch_histogram_chart, pitch_name
 from musegen.stats import dataset_stats
-from musegen.uploads import save_uploads, screen_uploads, session_folder
+from musegen.uploads import remove_old_sessions, save_uploads, screen_uploads, session_folder, usable_uploads
 from ui.common import LoadedDataset, current_dataset, friendly_errors, limits, md_escape, play, runs_dir, session_id
 
 BUILTIN, UPLOAD = "Built-in Bach chorales", "Upload MIDI files"
@@ -117,7 +117,9 @@ def _ingest(files: list[tuple[str, bytes]], cfg: DataConfig, lim) -> None:
         accepted, rejected = screen_uploads(files, lim)
         report = ingest_sources(accepted, cfg, limits=lim, on_progress=progress)
         report.results = rejected + report.results
-        folder = save_uploads(accepted, session_folder(runs_dir(), session_id()) / "data" / key)
+        usable = usable_uploads(accepted, report)  # rejected files never land on disk
+        folder = save_uploads(usable, session_folder(runs_dir(), session_id()) / "data" / key)
+        remove_old_sessions(runs_dir(), keep=[session_id()])  # uploads of sessions gone for a day
         shown = ", ".join(n for n, _ in files[:2]) + (f" and {len(files) - 2} more" if len(files) > 2 else "")
         st.session_state["dataset"] = LoadedDataset(shown, key, report.pieces, report.results, cfg, [str(folder)])
     else:

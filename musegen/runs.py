@@ -36,7 +36,7 @@ import numpy as np
 
 from musegen.config import RunConfig
 from musegen.errors import ConfigError, ModelLoadError, MusegenError, RunNotFoundError, TrainingError
-from musegen.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
+from musegen.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, make_dirs, storage_error
 
 if TYPE_CHECKING:
     import keras
@@ -142,8 +142,7 @@ def create_run(
     (e.g. ``demo-wavenet``) an existing run of that name is an error unless ``overwrite``.
     """
     config.validate()
-    runs_dir = Path(runs_dir)
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    runs_dir = make_dirs(runs_dir)
     if name is not None:
         if not _NAME_RE.match(name):
             raise ConfigError(f"run name {name!r} is not allowed: use letters, digits, '.', '_' and '-' (max 100).")
@@ -152,7 +151,10 @@ def create_run(
             if not overwrite:
                 raise ConfigError(f"a run named {name!r} already exists in {runs_dir}; delete it or choose another.")
             delete_run(path)
-        path.mkdir()
+        try:
+            path.mkdir()
+        except OSError as exc:
+            raise storage_error(exc, path, "create the run folder") from exc
     else:
         path = _fresh_dir(runs_dir, config.model.arch)
     atomic_write_text(path / CONFIG, config.to_json())
@@ -168,6 +170,8 @@ def _fresh_dir(runs_dir: Path, arch: str) -> Path:
             (runs_dir / run_id).mkdir()
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise storage_error(exc, runs_dir / run_id, "create the run folder") from exc
         return runs_dir / run_id
     raise TrainingError(f"could not create a unique run folder in {runs_dir}; check that it is writable.")
 
@@ -218,7 +222,10 @@ def delete_run(path: str | Path) -> None:
     status = read_status(path)  # a dead "running" process reads as failed
     if status["state"] == "running":
         raise TrainingError(f"run {path.name} is still training (pid {status.get('pid')}); stop it first.")
-    shutil.rmtree(path)
+    try:
+        shutil.rmtree(path)
+    except OSError as exc:
+        raise storage_error(exc, path, "delete") from exc
 
 
 def load_run_model(path: str | Path, which: str = "best") -> keras.Model:
@@ -231,7 +238,22 @@ def load_run_model(path: str | Path, which: str = "best") -> keras.Model:
         raise ModelLoadError(f"run {info.run_id} has no {file.name} yet; wait for the first epoch to finish.")
     from musegen.models import load_model
 
-    return load_model(file)
+    model = load_model(file)
+    _check_vocabulary(model, info, file)
+    return model
+
+
+def _check_vocabulary(model: keras.Model, info: RunInfo, file: Path) -> None:
+    """A model file copied from another run predicts another vocabulary: refuse it (its tokens would be garbage)."""
+    vocab = info.vocab()
+    if vocab.representation == "pianoroll":
+        return  # frames: the model's width is the keyboard, not a vocabulary
+    width = model.outputs[0].shape[-1]
+    if width is not None and int(width) != len(vocab):
+        raise ModelLoadError(
+            f"{file} predicts {int(width)} tokens but run {info.run_id}'s vocabulary has {len(vocab)}: the model "
+            "comes from another run or dataset. Put back the run's own model, or train this run again."
+        )
 
 
 # ---------------------------------------------------------------- status, history, metrics, stop
@@ -319,11 +341,17 @@ def _read_json(file: Path, default: Any) -> Any:
 def atomic_save_model(model: keras.Model, path: str | Path) -> None:
     """Save a Keras model (with optimizer state) to a temporary ``.keras`` file, then rename it."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.keras")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.keras")
+    except OSError as exc:
+        raise storage_error(exc, path) from exc
     os.close(fd)
     try:
         model.save(tmp)
         os.replace(tmp, path)
+    except OSError as exc:  # disk full, read-only: the older checkpoint of that name stays intact
+        Path(tmp).unlink(missing_ok=True)
+        raise storage_error(exc, path) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

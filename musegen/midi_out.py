@@ -75,6 +75,11 @@ def sanitize_notes(notes: np.ndarray, resolution: int = RESOLUTION) -> tuple[np.
     return ticks[np.lexsort((ticks[:, 2], ticks[:, 0]))], report
 
 
+def check_settings(tempo: float, program: int, velocity: int | None = None) -> None:
+    """Raise ConfigError unless tempo, General MIDI program and velocity can be written (check early)."""
+    _validate(tempo, program, velocity)
+
+
 def _validate(tempo: float, program: int, velocity: int | None) -> None:
     if isinstance(tempo, bool) or not (isinstance(tempo, Real) and TEMPO_RANGE[0] <= tempo <= TEMPO_RANGE[1]):
         raise ConfigError(f"tempo must be between {TEMPO_RANGE[0]:g} and {TEMPO_RANGE[1]:g} BPM, got {tempo!r}.")

@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from musegen.compose import Composer
     from musegen.midi_out import write_midi
 
+    _check_flags(args)  # before anything is loaded: a wrong flag fails at once
     composer = Composer(args.run_dir)
     if args.seed_midi:
         path = Path(args.seed_midi)
@@ -102,6 +103,28 @@ def run(args: argparse.Namespace) -> int:
             print(f"wrote {f['midi']}: {f['notes']} notes from {f['tokens']} tokens{extra}")
         print(f"{sampling.variations} x {sampling.length} tokens in {comp.seconds:.2f} s")
     return 0
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    from musegen.config import Limits
+    from musegen.errors import ConfigError
+    from musegen.midi_out import check_settings
+
+    limit = Limits.from_env().max_generation_length
+    if args.seconds is None and not 1 <= args.length <= limit:
+        raise ConfigError(
+            f"--length must be from 1 to {limit:,} tokens (this machine's limit, MUSEGEN_MAX_GENERATION_LENGTH); "
+            f"got {args.length:,}."
+        )
+    if args.seconds is not None and args.seconds <= 0:
+        raise ConfigError(f"--seconds must be positive, got {args.seconds}.")
+    probe = SamplingConfig(
+        length=1, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, variations=args.variations
+    )
+    probe.validate()
+    if args.seed_length < 1:
+        raise ConfigError(f"--seed-length must be at least 1 token, got {args.seed_length}.")
+    check_settings(args.tempo, args.program)
 
 
 def _read(path: Path) -> bytes:

@@ -22,6 +22,7 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator, Sequence
@@ -31,15 +32,25 @@ from typing import Any
 
 from musegen import runs
 from musegen.config import Limits, RunConfig
-from musegen.errors import ConfigError, MusegenError, RunNotFoundError, TrainingError
-from musegen.fileio import atomic_write_json
+from musegen.errors import AccessError, ConfigError, MusegenError, RunNotFoundError, TrainingError
+from musegen.fileio import atomic_write_json, make_dirs, storage_error
 
 log = logging.getLogger(__name__)
 
 JOB, LOG, LOCK = "job.json", "worker.log", ".jobs.lock"
 POLL_S = 1.0  # how often a queued worker looks for a free slot
 
-__all__ = ["JobStatus", "active_jobs", "job_status", "list_jobs", "start_training"]
+__all__ = [
+    "JobStatus",
+    "active_jobs",
+    "check_owner",
+    "job_status",
+    "list_jobs",
+    "resume_training",
+    "run_owner",
+    "start_training",
+    "visible_to",
+]
 
 
 @dataclass
@@ -60,6 +71,7 @@ class JobStatus:
     elapsed_s: float = 0.0
     eta_s: float | None = None  # an upper bound: early stopping may end sooner
     queue_position: int | None = None  # 1 = next to start; None unless queued
+    resumable: bool = False  # failed or stopped with a checkpoint and epochs left: resume_training() continues it
     running: int = 0  # trainings running in this runs folder now
     limit: int = 0  # Limits.max_concurrent_trainings
     created: float = 0.0
@@ -108,14 +120,41 @@ def start_training(
     return run_dir
 
 
+def resume_training(run_dir: str | Path, *, owner: str | None = None) -> Path:
+    """Queue a failed, killed or stopped run again: it continues from ``last.keras`` to its epochs.
+
+    With ``owner`` (a browser session) only that session's own runs may be resumed. The
+    worker removes any temporary file a killed process left, then trains with ``resume``.
+    """
+    info = runs.load_run(run_dir)
+    if owner is not None:
+        check_owner(info.path, owner)
+    if info.status in runs.ACTIVE_STATES:
+        raise TrainingError(f"run {info.run_id} is still {info.status}; there is nothing to resume.")
+    if not (info.path / runs.LAST).is_file():
+        raise TrainingError(f"run {info.run_id} has no checkpoint (last.keras) yet; start a new training instead.")
+    total = info.config.train.epochs if info.config else 0
+    if info.epochs_done >= total:
+        raise TrainingError(f"run {info.run_id} has done all its {total} epochs; start a new training to train longer.")
+    job = _read_job(info.path)
+    job.update(resume=True, queued=time.time())
+    atomic_write_json(info.path / JOB, job)
+    runs.clear_stop(info.path)
+    runs.write_status(info.path, "queued", "resuming from the last checkpoint")
+    _spawn(info.path)
+    return info.path
+
+
 def _new_run_dir(runs_dir: Path, arch: str) -> Path:
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(runs_dir)
     for _ in range(20):
         path = runs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{arch}-{secrets.token_hex(3)}"
         try:
             path.mkdir()
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise storage_error(exc, path, "create the run folder") from exc
         return path
     raise TrainingError(f"could not create a unique run folder in {runs_dir}; check that it is writable.")
 
@@ -126,7 +165,7 @@ def _spawn(run_dir: Path) -> None:
     package_root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
     with open(run_dir / LOG, "ab") as out:
-        subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, "-m", "musegen.jobs", str(run_dir)],
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -135,6 +174,9 @@ def _spawn(run_dir: Path) -> None:
             start_new_session=True,
             close_fds=True,
         )
+    # Reap the worker as soon as it exits: an unreaped (zombie) worker that was killed would
+    # still answer "alive" to kill(pid, 0), and its run would read as running forever.
+    threading.Thread(target=proc.wait, name=f"reap-{run_dir.name}", daemon=True).start()
 
 
 # ---------------------------------------------------------------- status
@@ -164,6 +206,7 @@ def job_status(run_dir: str | Path, limits: Limits | None = None) -> JobStatus:
         limit=limits.max_concurrent_trainings,
     )
     _fill_progress(js, info.config, state)
+    js.resumable = state in ("failed", "stopped") and (info.path / runs.LAST).is_file() and info.epochs_done < epochs
     if state == "queued":
         queue = _queue(info.path.parent)
         js.running = sum(1 for _, s in _states(info.path.parent) if s == "running")
@@ -209,6 +252,38 @@ def active_jobs(runs_dir: str | Path, owner: str | None = None) -> list[JobStatu
     return [j for j in list_jobs(runs_dir, owner) if j.active]
 
 
+# ---------------------------------------------------------------- who may see and touch a run
+#
+# A run started from the app belongs to the browser session that started it (``owner`` in
+# job.json). Other sessions neither see it nor stop or delete it. A run without an owner was
+# made outside the app (the command line): it is shared, visible to every session, and
+# managed on disk rather than from a page.
+
+
+def run_owner(run_dir: str | Path) -> str | None:
+    """The session that started the run: "" for a run made outside the app, None when job.json is damaged."""
+    try:
+        return str(_read_job(Path(run_dir)).get("owner", "") or "")
+    except RunNotFoundError:
+        return None
+
+
+def visible_to(run_dir: str | Path, session: str) -> bool:
+    """Whether ``session`` may see the run: its own runs and the shared (ownerless) ones."""
+    return run_owner(run_dir) in ("", session)
+
+
+def check_owner(run_dir: str | Path, session: str) -> None:
+    """Raise AccessError unless ``session`` started the run (only its owner stops or deletes it)."""
+    owner = run_owner(run_dir)
+    if not session or owner != session:
+        whose = "another browser session" if owner else "nobody in the app (it was made on the command line)"
+        raise AccessError(
+            f"run {Path(run_dir).name} belongs to {whose}; only the session that started a training "
+            "can stop or delete it."
+        )
+
+
 def _run_dirs(runs_dir: Path) -> list[Path]:
     if not runs_dir.is_dir():
         return []
@@ -240,7 +315,12 @@ def _states(runs_dir: Path) -> Iterator[tuple[Path, str]]:
 def _queue(runs_dir: Path) -> list[Path]:
     """Queued jobs with a live worker, first come first served."""
     queued = [p for p, s in _states(runs_dir) if s == "queued"]
-    return sorted(queued, key=lambda p: (float(_read_job(p).get("created", 0.0)), p.name))
+
+    def when(path: Path) -> float:
+        job = _read_job(path)
+        return float(job.get("queued", job.get("created", 0.0)))
+
+    return sorted(queued, key=lambda p: (when(p), p.name))
 
 
 def _pid_alive(pid: Any) -> bool:
@@ -307,6 +387,14 @@ def _train(run_dir: Path) -> None:
 
     config = RunConfig.load(run_dir / runs.CONFIG)
     job = _read_job(run_dir)
+    if job.get("resume"):  # the stored split and the last checkpoint: no data to read again
+        runs.remove_temporary_files(run_dir)
+        runs.drop_unfinished_epoch(run_dir)
+        dataset = runs.load_dataset(run_dir)
+        print(f"resuming {run_dir.name} from its last checkpoint", flush=True)
+        result = train(config, dataset, run_dir, on_progress=_print_epoch, resume=True)
+        print(f"{result.status}: {result.message}", flush=True)
+        return
     report = ingest_paths(job.get("data") or [], config.data)
     report.require_usable()
     max_pieces = job.get("max_pieces")

@@ -54,6 +54,7 @@ __all__ = [
     "clear_stop",
     "create_run",
     "delete_run",
+    "drop_unfinished_epoch",
     "list_runs",
     "load_dataset",
     "load_run",
@@ -61,6 +62,7 @@ __all__ = [
     "read_history",
     "read_metrics",
     "read_status",
+    "remove_temporary_files",
     "request_stop",
     "save_dataset",
     "stop_requested",
@@ -355,6 +357,35 @@ def atomic_save_model(model: keras.Model, path: str | Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_temporary_files(path: str | Path) -> list[Path]:
+    """Delete the temporary files a killed writer left behind (``.<name>.*.tmp``, ``.*.tmp.keras``).
+
+    Only for a run no live process writes (a worker calls it before resuming). The files
+    under their final names are never touched: they are complete, thanks to the renames.
+    """
+    removed = []
+    for file in Path(path).iterdir():
+        if file.name.startswith(".") and file.name.endswith((".tmp", ".tmp.keras")) and file.is_file():
+            file.unlink(missing_ok=True)
+            removed.append(file)
+    return removed
+
+
+def drop_unfinished_epoch(path: str | Path) -> None:
+    """Forget the batches recorded after the last finished epoch (a killed run's partial epoch).
+
+    A resumed run trains that epoch again from ``last.keras``; without this its loss chart
+    would show the lost batches twice.
+    """
+    history = read_history(path)
+    epochs = history.get("epochs") or []
+    done = int(epochs[-1]["epoch"]) if epochs else 0
+    batches = history.get("batches") or []
+    kept = [b for b in batches if int(b.get("epoch", 0)) <= done]
+    if len(kept) != len(batches):
+        atomic_write_json(Path(path) / HISTORY, {**history, "batches": kept})
 
 
 def save_dataset(path: str | Path, train: list[np.ndarray], val: list[np.ndarray]) -> None:

@@ -71,6 +71,7 @@ def find_soundfont(user_path: str | os.PathLike | None = None) -> Path:
     )
 
 
+PROBE_TIMEOUT_S = 30.0  # a SoundFont that takes longer to load in the test process is refused
 _probe_cache: dict[tuple[str, int, int], str | None] = {}
 _PROBE_FAILED = 3  # exit code of the child when sfload returns -1
 _PROBE = "import sys, fluidsynth; s = fluidsynth.Synth(); sys.exit(0 if s.sfload(sys.argv[1]) >= 0 else 3)"
@@ -82,7 +83,7 @@ def _trusted(path: Path) -> bool:
     return any(real.is_relative_to(d.resolve()) for d in trusted_dirs if d.is_dir())
 
 
-def check_soundfont(path: Path, timeout_s: float = 30.0) -> None:
+def check_soundfont(path: Path, timeout_s: float | None = None) -> None:
     """Raise SoundFontError unless ``path`` looks like a SoundFont FluidSynth can load.
 
     Checks the RIFF ``sfbk`` header here; a font outside the system folders and pretty_midi
@@ -104,7 +105,7 @@ def check_soundfont(path: Path, timeout_s: float = 30.0) -> None:
         return
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if key not in _probe_cache:
-        _probe_cache[key] = _probe(path, timeout_s)
+        _probe_cache[key] = _probe(path, PROBE_TIMEOUT_S if timeout_s is None else timeout_s)
     if _probe_cache[key] is not None:
         raise SoundFontError(_probe_cache[key])
 

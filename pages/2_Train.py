@@ -9,7 +9,7 @@ import streamlit as st
 from musegen import runs
 from musegen.config import ARCHITECTURES, DataConfig, ModelConfig, RunConfig, TrainConfig
 from musegen.errors import RunNotFoundError
-from musegen.jobs import active_jobs, job_status, list_jobs, start_training
+from musegen.jobs import active_jobs, check_owner, job_status, list_jobs, resume_training, start_training
 from musegen.plots import loss_chart
 from musegen.presets import preset_config
 from ui.common import current_dataset, fmt_duration, friendly_errors, runs_dir, session_id, show_metrics
@@ -158,8 +158,10 @@ def _monitor(run_dir: str, polling: bool) -> None:
     if js.active and stop_col.button(
         "Stop", icon=":material/stop:", key=f"stop-{js.run_id}", help="Stops within one batch and keeps the best model."
     ):
-        runs.request_stop(js.run_dir)
-        st.toast("Stopping after the current batch…")
+        with friendly_errors():
+            check_owner(js.run_dir, session_id())
+            runs.request_stop(js.run_dir)
+            st.toast("Stopping after the current batch…")
     if js.state == "queued":
         where = f"number {js.queue_position} in the queue" if js.queue_position else "in the queue"
         st.info(
@@ -169,9 +171,20 @@ def _monitor(run_dir: str, polling: bool) -> None:
         )
     elif js.state == "failed":
         st.error(f"Training failed: {js.message}", icon=":material/error:")
-        st.info("Check the settings (a smaller window, more pieces) and start again.", icon=":material/lightbulb:")
+        if not js.resumable:
+            st.info("Check the settings (a smaller window, more pieces) and start again.", icon=":material/lightbulb:")
     elif js.message:
         st.caption(js.message)
+    done = int(js.history["epochs"][-1]["epoch"]) if js.history.get("epochs") else 0
+    if js.resumable and st.button(
+        f"Resume from epoch {done + 1}",
+        icon=":material/resume:",
+        key=f"resume-{js.run_id}",
+        help="Continue from the last checkpoint (last.keras) to the run's number of epochs.",
+    ):
+        with friendly_errors():
+            resume_training(js.run_dir, owner=session_id())
+            st.rerun()
     if js.batches:
         text = f"Epoch {js.epoch}/{js.epochs} · batch {js.batch}/{js.batches} · {fmt_duration(js.elapsed_s)} elapsed"
         if js.active and js.eta_s is not None:

@@ -238,8 +238,8 @@ def list_jobs(runs_dir: str | Path, owner: str | None = None) -> list[JobStatus]
     """Every run in ``runs_dir`` as a job (optionally only ``owner``'s), newest first."""
     jobs = []
     for path in _run_dirs(Path(runs_dir)):
-        if owner is not None and _read_job(path).get("owner", "") != owner:
-            continue
+        if owner is not None and run_owner(path) != owner:
+            continue  # another session's run, or one whose job.json is damaged
         try:
             jobs.append(job_status(path))
         except MusegenError as exc:
@@ -317,7 +317,10 @@ def _queue(runs_dir: Path) -> list[Path]:
     queued = [p for p, s in _states(runs_dir) if s == "queued"]
 
     def when(path: Path) -> float:
-        job = _read_job(path)
+        try:
+            job = _read_job(path)
+        except RunNotFoundError:  # a damaged job.json: last in line, and the queue goes on
+            return float("inf")
         return float(job.get("queued", job.get("created", 0.0)))
 
     return sorted(queued, key=lambda p: (when(p), p.name))

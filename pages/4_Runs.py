@@ -6,8 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from musegen import runs
+from musegen.jobs import check_owner, run_owner, visible_to
 from musegen.plots import runs_loss_chart
-from ui.common import demo_dir, friendly_errors, runs_dir, show_metrics
+from ui.common import demo_dir, friendly_errors, runs_dir, session_id, show_metrics
 
 
 def _row(info: runs.RunInfo, demo: bool) -> dict:
@@ -28,10 +29,14 @@ def _row(info: runs.RunInfo, demo: bool) -> dict:
 
 
 st.title("Runs", anchor=False)
-st.caption("Every training, its settings and held-out metrics. Compare loss curves: WaveNet against LSTM.")
-folder = runs_dir()
+st.caption(
+    "Your trainings, the shared runs and the bundled demos: settings, held-out metrics, loss curves "
+    "(WaveNet against LSTM). Other people's trainings on this server stay private to them."
+)
+folder, sid = runs_dir(), session_id()
+trained, demos = [], []
 with friendly_errors("A run folder may be damaged; delete it below."):
-    trained = runs.list_runs(folder)
+    trained = [r for r in runs.list_runs(folder) if visible_to(r.path, sid)]
     demos = [r for r in runs.list_runs(demo_dir()) if r.config is not None]
 everything = [(r, False) for r in trained] + [(r, True) for r in demos]
 if not everything:
@@ -80,9 +85,12 @@ if info.config is not None:
         st.json(info.config.to_dict(), expanded=True)
 if demo:
     st.caption("Bundled demo models are rebuilt with `make demo-models`; they are not deleted here.")
+elif run_owner(info.path) != sid:
+    st.caption("A shared run made outside the app (the command line): every session sees it; manage it on disk.")
 elif info.status in runs.ACTIVE_STATES:
     if st.button("Stop this training", icon=":material/stop:"):
         with friendly_errors():
+            check_owner(info.path, sid)
             runs.request_stop(info.path)
             st.toast("Stopping after the current batch…")
 else:
@@ -90,6 +98,7 @@ else:
         st.markdown(f"Delete **{info.run_id}** and its models for good?")
         if st.button("Yes, delete it", type="primary", key="confirm_delete"):
             with friendly_errors():
+                check_owner(info.path, sid)
                 runs.delete_run(info.path)
                 if st.session_state.get("train_run") == str(info.path):
                     st.session_state.pop("train_run")

@@ -154,7 +154,11 @@ class ModelChoice:
 
 
 def model_choices(owner: str = "") -> list[ModelChoice]:
-    """Bundled demo models, then this session's runs, then every other run with a model (newest first)."""
+    """This session's runs with a model, the bundled demos, then the shared runs (newest first).
+
+    Runs that other browser sessions started are not listed: each user sees their own work,
+    the demos, and the runs made outside the app (the command line), which are shared.
+    """
     from musegen.jobs import list_jobs
     from musegen.runs import list_runs
 
@@ -163,9 +167,9 @@ def model_choices(owner: str = "") -> list[ModelChoice]:
         for r in sorted(list_runs(demo_dir()), key=lambda r: r.run_id, reverse=True)
         if r.has_model and r.config is not None
     ]
-    mine, others = [], []
+    mine, shared = [], []
     for job in list_jobs(runs_dir()):
-        if not (job.run_dir / "model.keras").is_file():
+        if not (job.run_dir / "model.keras").is_file() or job.owner not in ("", owner):
             continue
         best = job.history.get("best_value")
         score = f", loss {best:.3f}" if isinstance(best, int | float) else ""
@@ -173,8 +177,8 @@ def model_choices(owner: str = "") -> list[ModelChoice]:
         if owner and job.owner == owner:
             mine.append(ModelChoice(label + " · yours", job.run_dir, False, True))
         else:
-            others.append(ModelChoice(label, job.run_dir, False))
-    return mine + demos + others
+            shared.append(ModelChoice(label + " · shared", job.run_dir, False))
+    return mine + demos + shared
 
 
 def metrics_table(metrics: dict) -> object:

@@ -176,3 +176,17 @@ def test_a_reload_finds_the_sessions_own_job(server):
         heads = [m.value for m in at.markdown if m.value.startswith("#### ")]
         assert heads and expected in heads[0], heads
         assert at.session_state["sid"] == sid
+
+
+def test_an_upload_on_the_dataset_page_clears_idle_sessions(tmp_path, monkeypatch):
+    monkeypatch.setenv("MUSEGEN_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("MUSEGEN_DEMO_DIR", str(tmp_path / "demo"))
+    idle = tmp_path / "runs" / SESSIONS / "idle000000000000" / "data" / "k"
+    idle.mkdir(parents=True)
+    (idle / "old.mid").write_bytes(scale_midi())
+    long_ago = time.time() - 3 * 24 * 3600
+    for path in [*idle.parents[:3], idle, idle / "old.mid"]:
+        os.utime(path, (long_ago, long_ago))
+    at = ui.upload(ui.app(ALICE), [("new.mid", scale_midi())])
+    assert not at.exception
+    assert sorted(p.name for p in (tmp_path / "runs" / SESSIONS).iterdir()) == [ALICE]

@@ -6,6 +6,10 @@ own pieces (``data.npz``; held-out pieces first), at random, or from an uploaded
 a seed shorter than the model's context is simply a shorter context. :meth:`Composer.compose`
 returns a :class:`Composition`: the seed and one continuation per variation as
 :class:`~musegen.notes.Piece` objects, with the beat where the continuations begin.
+
+Piano-roll runs work the same way with frames in place of tokens: a seed is a run of (T, 88)
+frames, "tokens" counts frames, and each key of a new frame is drawn on its own
+(:func:`musegen.pianoroll.generate_frames`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from musegen import runs
 from musegen.config import Limits, SamplingConfig
 from musegen.errors import ConfigError, DatasetError, MidiReadError
 from musegen.notes import Piece, make_notes
+from musegen.pianoroll import frames_to_piece, generate_frames, piece_to_frames
 from musegen.tokens import CLASSIC_STEP, Vocabulary, tokenizer_for_vocab
 
 __all__ = ["Composer", "Composition", "Seed"]
@@ -33,7 +38,7 @@ __all__ = ["Composer", "Composition", "Seed"]
 class Seed:
     """The passage a model continues: token ids, the same as notes, and where it ends."""
 
-    ids: np.ndarray  # int32 token ids fed to the model
+    ids: np.ndarray  # int32 token ids fed to the model ((T, 88) frames for a piano-roll run)
     piece: Piece  # the seed as notes, times from 0
     end_beats: float  # where a continuation begins (the seed's time cursor, not its last note-off)
     label: str  # for people: "held-out piece 3, tokens 0-64"
@@ -91,6 +96,7 @@ class Composer:
         self.config = self.run.config
         self.vocab: Vocabulary = self.run.vocab()
         self.tokenizer = tokenizer_for_vocab(self.vocab)
+        self.frames = self.vocab.representation == "pianoroll"  # (T, 88) frames instead of token ids
         self._model: Any = None
         self._lock = threading.Lock()
         self._pieces: list[tuple[str, np.ndarray]] | None = None
@@ -154,20 +160,37 @@ class Composer:
         from musegen.ingest import read_midi_bytes
 
         piece = read_midi_bytes(data, name, self.config.data)
-        tokens = self.tokenizer.tokenize(piece)
-        if not tokens:
+        if self.frames:
+            ids = piece_to_frames(piece, self._steps_per_beat())
+        else:
+            tokens = self.tokenizer.tokenize(piece)
+            ids = np.concatenate([[self.vocab.bos_id], self.vocab.encode(tokens)]).astype(np.int32)
+        if len(ids) < (1 if self.frames else 2):  # a token seed is <bos> plus at least one token
             raise MidiReadError(f"{name}: no notes this model can read; try another seed file.")
-        ids = np.concatenate([[self.vocab.bos_id], self.vocab.encode(tokens)]).astype(np.int32)
         return self._seed(ids, 0, length, f"uploaded: {name}")
 
     def _seed(self, ids: np.ndarray, start: int, length: int, label: str) -> Seed:
         if length < 1:
             raise ConfigError(f"the seed needs at least one token, got {length}.")
         start = int(np.clip(start, 0, max(0, len(ids) - 1)))
+        if self.frames:
+            frames = np.asarray(ids[start : start + length], dtype=np.uint8)
+            spb = self._steps_per_beat()
+            piece = frames_to_piece(frames, spb, "seed")
+            return Seed(frames, piece, len(frames) / spb, f"{label}, frames {start}-{start + len(frames)}")
         window = np.asarray(ids[start : start + length], dtype=np.int32)
         tokens = self.vocab.decode(window)
         piece = self.tokenizer.detokenize(tokens, name="seed")
         return Seed(window, piece, _time_cursor(tokens, self.vocab), f"{label}, tokens {start}-{start + len(window)}")
+
+    def _steps_per_beat(self) -> int:
+        return int(self.vocab.meta.get("steps_per_beat", self.config.data.steps_per_beat))
+
+    def _decode(self, ids: np.ndarray, name: str) -> Piece:
+        """Notes of generated or stored ids (frames for a piano-roll run)."""
+        if self.frames:
+            return frames_to_piece(np.asarray(ids, np.uint8), self._steps_per_beat(), name)
+        return self.tokenizer.detokenize(self.vocab.decode(ids), name=name)
 
     # ------------------------------------------------------------ generation
 
@@ -186,11 +209,9 @@ class Composer:
         sampling.validate(max_length=limits.max_generation_length)
         model = self.model
         t0 = time.perf_counter()
-        outputs = generate_ids(model, seed.ids, sampling, on_progress=on_progress)
-        continuations = [
-            self.tokenizer.detokenize(self.vocab.decode(ids), name=f"variation {i + 1}")
-            for i, ids in enumerate(outputs)
-        ]
+        generate = generate_frames if self.frames else generate_ids
+        outputs = generate(model, seed.ids, sampling, on_progress=on_progress)
+        continuations = [self._decode(ids, f"variation {i + 1}") for i, ids in enumerate(outputs)]
         return Composition(
             seed=seed,
             continuations=continuations,
@@ -207,7 +228,9 @@ class Composer:
             raise ConfigError(f"seconds must be positive, got {seconds}.")
         limits = limits or Limits.from_env()
         rate = 1.0 / CLASSIC_STEP
-        if self.vocab.representation != "classic":
+        if self.frames:
+            rate = float(self._steps_per_beat())
+        elif self.vocab.representation != "classic":
             tokens = beats = 0.0
             for _, ids in self.pieces()[:50]:
                 decoded = self.vocab.decode(ids)
@@ -221,7 +244,7 @@ class Composer:
         """Real pieces to compare generated music with: held-out ones first, decoded from tokens."""
         out = []
         for label, ids in self.pieces()[:limit]:
-            piece = self.tokenizer.detokenize(self.vocab.decode(ids), name=label)
+            piece = self._decode(ids, label)
             if piece.n_notes:
                 out.append(piece)
         return out

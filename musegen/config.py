@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from musegen.errors import ConfigError
 
-REPRESENTATIONS = ("timed", "classic")
+REPRESENTATIONS = ("timed", "classic", "pianoroll")
 ARCHITECTURES = ("wavenet", "lstm", "classic-wavenet", "classic-lstm")
 INSTRUMENT_FILTERS = ("all", "piano", "programs")
 
@@ -19,14 +19,15 @@ INSTRUMENT_FILTERS = ("all", "piano", "programs")
 class DataConfig:
     """How MIDI becomes training windows."""
 
-    representation: str = "timed"  # "timed" (TSD events) or "classic" (the tutorial's tokens)
-    steps_per_beat: int = 4  # quantization grid: 4 = sixteenths, 12 = sixteenths and triplets
+    # "timed" (TSD events), "classic" (the tutorial's tokens) or "pianoroll" (88-key multi-hot frames)
+    representation: str = "timed"
+    steps_per_beat: int = 4  # quantization grid (pianoroll: frames per beat): 4 = sixteenths, 12 = with triplets
     max_shift_beats: int = 4  # longest single time-shift / duration token; longer ones are chained/clipped
     instrument_filter: str = "all"  # "all" non-drum parts, "piano" programs 0-7 (tutorial), or "programs"
     programs: tuple[int, ...] = ()  # General MIDI programs kept when instrument_filter == "programs"
     min_token_count: int = 1  # classic only: tokens seen fewer times map to <unk>
     transpose: tuple[int, int] = (0, 0)  # augmentation range in semitones, e.g. (-3, 3); train split only
-    window: int = 128  # tokens per training window (the tutorial's 128)
+    window: int = 128  # tokens (pianoroll: frames) per training window (the tutorial's 128)
     stride: int = 64  # step between windows of one piece
     val_fraction: float = 0.1  # share of pieces held out for validation (split by piece)
     split_seed: int = 0  # which pieces are held out
@@ -94,6 +95,7 @@ class TrainConfig:
     batch_size: int = 32  # windows per batch per replica; with tf.distribute the global batch is this x replicas
     learning_rate: float = 1e-3
     patience: int = 5  # early stopping on validation loss; 0 disables it
+    lr_patience: int = 0  # halve the learning rate after this many epochs without improvement; 0 = never
     seed: int = 0  # keras.utils.set_random_seed
     max_minutes: float = 0.0  # stop after this much wall time (0 = no limit), keeping the best model
     distribute: str = ""  # "", "mirrored" or "multiworker"
@@ -104,6 +106,7 @@ class TrainConfig:
         if not 0 < self.learning_rate <= 1:
             raise ConfigError(f"learning_rate must be in (0, 1], got {self.learning_rate}.")
         _positive("patience", self.patience, 10_000, low=0)
+        _positive("lr_patience", self.lr_patience, 10_000, low=0)
         if self.max_minutes < 0:
             raise ConfigError("max_minutes must be >= 0 (0 means no limit).")
         _choice("distribute", self.distribute, ("", "mirrored", "multiworker"))
@@ -178,6 +181,11 @@ class RunConfig:
         self.data.validate()
         self.model.validate()
         self.train.validate()
+        if self.data.representation == "pianoroll" and self.model.arch not in ("wavenet", "lstm"):
+            raise ConfigError(
+                f"{self.model.arch} reads the tutorial's classic tokens, not piano-roll frames; "
+                "choose wavenet or lstm for the pianoroll representation."
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

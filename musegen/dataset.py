@@ -66,9 +66,15 @@ def build_token_dataset(
 
     A piece whose tokens equal an earlier piece's is left out (and named in ``duplicates``):
     the music21 corpus holds a few chorales twice, and a copy on each side of the split would
-    make every held-out score look better than it is.
+    make every held-out score look better than it is. With ``cfg.representation == "pianoroll"``
+    the result is a :class:`~musegen.pianoroll.FrameDataset` ((T, 88) frames per piece instead
+    of token ids; the same split and duplicate rule).
     """
     cfg.validate()
+    if cfg.representation == "pianoroll":  # frames, not tokens: same split, same duplicate rule
+        from musegen.pianoroll import build_frame_dataset
+
+        return build_frame_dataset(pieces, cfg)  # type: ignore[return-value]
     if not pieces:
         raise DatasetError("The dataset has no pieces. Upload MIDI files or pick the built-in corpus.")
     tokenizer = tokenizer or make_tokenizer(cfg)

@@ -105,7 +105,11 @@ def make_tokenizer(cfg: DataConfig) -> Tokenizer:
         return TimedTokenizer(cfg.steps_per_beat, cfg.max_shift_beats * cfg.steps_per_beat)
     if cfg.representation == "classic":
         return ClassicTokenizer(cfg.min_token_count)
-    raise ConfigError(f"unknown representation {cfg.representation!r}; use 'timed' or 'classic'.")
+    if cfg.representation == "pianoroll":  # one token per frame, for statistics (musegen.pianoroll)
+        from musegen.pianoroll import PianoRollTokenizer
+
+        return PianoRollTokenizer(cfg.steps_per_beat)
+    raise ConfigError(f"unknown representation {cfg.representation!r}; use 'timed', 'classic' or 'pianoroll'.")
 
 
 def tokenizer_for_vocab(vocab: Vocabulary) -> Tokenizer:
@@ -114,6 +118,10 @@ def tokenizer_for_vocab(vocab: Vocabulary) -> Tokenizer:
         return TimedTokenizer(int(vocab.meta["steps_per_beat"]), int(vocab.meta["max_steps"]))
     if vocab.representation == "classic":
         return ClassicTokenizer(int(vocab.meta.get("min_token_count", 1)))
+    if vocab.representation == "pianoroll":
+        from musegen.pianoroll import PianoRollTokenizer
+
+        return PianoRollTokenizer(int(vocab.meta["steps_per_beat"]))
     raise ConfigError(f"vocabulary of unknown representation {vocab.representation!r}.")
 
 

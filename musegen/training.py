@@ -12,6 +12,7 @@ Choices worth knowing:
 - ``batch_size`` is per replica (see :mod:`musegen.distribute`); a global batch larger than the
   training windows is clipped to their number, and a ``status`` event says so.
 - ``max_minutes`` limits the wall time of one call of ``train`` (it ends as ``finished``).
+- ``lr_patience`` halves the learning rate when the monitored loss stalls (Keras' ``ReduceLROnPlateau``).
 - A stopped epoch counts as done (marked ``"partial"`` in history.json) and is validated.
 - Without validation windows the best model is chosen by training loss (said in a status event).
 - TensorFlow is imported inside the functions, so importing this module stays cheap.
@@ -82,6 +83,7 @@ class _Data:
     samples: int
     global_batch: int
     tokens_per_sample: int
+    batches: int = 0  # per epoch, when not ceil(samples / global_batch) (length-bucketed frames)
 
 
 def train(
@@ -133,7 +135,7 @@ def train(
             runs.write_status(run_dir, "running", "preparing data")
         keras.utils.set_random_seed(config.train.seed + done)
         data = _make_data(config, dataset, strategy.num_replicas_in_sync)
-        batches = math.ceil(data.samples / data.global_batch)
+        batches = data.batches or math.ceil(data.samples / data.global_batch)
         history.update(
             global_batch=data.global_batch, replicas=strategy.num_replicas_in_sync, batches_per_epoch=batches
         )
@@ -171,7 +173,7 @@ def train(
                 validation_data=data.val,
                 epochs=epochs,
                 initial_epoch=done,
-                callbacks=[callback],
+                callbacks=[callback, *_lr_schedule(config, history["monitor"], keras)],
                 verbose=0,
                 shuffle=False,
             )
@@ -211,6 +213,13 @@ def train(
         history=history,
         metrics=metrics,
     )
+
+
+def _lr_schedule(config: RunConfig, monitor: str, keras: Any) -> list[Any]:
+    """Halve the learning rate when ``monitor`` stalls for ``lr_patience`` epochs (none when 0)."""
+    if not config.train.lr_patience:
+        return []
+    return [keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=config.train.lr_patience)]
 
 
 def _fail(run_dir: Path, chief: bool, message: str, emit: Callable[..., None]) -> None:
@@ -271,6 +280,8 @@ def _start_history(config: RunConfig, dataset: Any, run_dir: Path, resume: bool,
 def _build(config: RunConfig, vocab_size: int, keras: Any) -> Any:
     from musegen.models import build_model, is_classic
 
+    if config.data.representation == "pianoroll":
+        return _build_frames(config, keras)
     model = build_model(config.model, vocab_size, config.data.window)
     loss = keras.losses.SparseCategoricalCrossentropy(
         from_logits=not is_classic(config.model.arch), reduction="mean_with_sample_weight"
@@ -279,6 +290,18 @@ def _build(config: RunConfig, vocab_size: int, keras: Any) -> Any:
         optimizer=keras.optimizers.Adam(learning_rate=config.train.learning_rate, clipnorm=1.0),
         loss=loss,
         weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    return model
+
+
+def _build_frames(config: RunConfig, keras: Any) -> Any:
+    """A piano-roll model trained on the frame NLL (sum over the 88 keys, mean over real frames)."""
+    from musegen.models import FrameNLL, build_frame_model
+    from musegen.pianoroll import N_KEYS
+
+    model = build_frame_model(config.model, N_KEYS)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.train.learning_rate, clipnorm=1.0), loss=FrameNLL()
     )
     return model
 
@@ -298,7 +321,17 @@ def _make_data(config: RunConfig, dataset: Any, replicas: int) -> _Data:
     from musegen.models import is_classic
 
     window, vocab_size = config.data.window, len(dataset.vocab)
-    if is_classic(config.model.arch):
+    val_batch: int | None = None
+    if config.data.representation == "pianoroll":
+        from musegen.pianoroll import frame_windows
+
+        x, y, w = frame_windows(list(dataset.train), window, config.data.stride)
+        val = frame_windows(list(dataset.val), window, window) if len(dataset.val) else None
+        val = None if val is None or len(val[1]) == 0 else val
+        # one validation batch where it fits, so val_loss is exactly the mean frame NLL (Keras
+        # averages batch losses by batch size, not by real frames)
+        val_batch = None if val is None else min(len(val[1]), max(1, 2**20 // (window * 88)))
+    elif is_classic(config.model.arch):
         x, y = classic_windows(list(dataset.train), window, vocab_size)
         w = np.ones(len(y), np.float32)
         val = classic_windows(list(dataset.val), window, vocab_size) if len(dataset.val) else None
@@ -316,15 +349,19 @@ def _make_data(config: RunConfig, dataset: Any, replicas: int) -> _Data:
     global_batch = min(config.train.batch_size * replicas, len(y))
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    train_ds = (
-        tf.data.Dataset.from_tensor_slices((x, y, w))
-        .shuffle(len(y), seed=config.train.seed, reshuffle_each_iteration=True)
-        .batch(global_batch)
-        .prefetch(2)
-        .with_options(options)
+    train_ds = tf.data.Dataset.from_tensor_slices((x, y, w)).shuffle(
+        len(y), seed=config.train.seed, reshuffle_each_iteration=True
     )
+    n_batches = 0
+    if config.data.representation == "pianoroll":  # pieces of like length together, cut to their length
+        from musegen.pianoroll import bucket_by_length
+
+        train_ds, n_batches = bucket_by_length(train_ds, w, global_batch)
+    else:
+        train_ds = train_ds.batch(global_batch)
+    train_ds = train_ds.prefetch(2).with_options(options)
     val_ds = None
     if val is not None:
-        val_batch = min(global_batch, len(val[1]))
+        val_batch = val_batch or min(global_batch, len(val[1]))
         val_ds = tf.data.Dataset.from_tensor_slices(val).batch(val_batch).prefetch(2).with_options(options)
-    return _Data(train_ds, val_ds, len(y), int(global_batch), int(window))
+    return _Data(train_ds, val_ds, len(y), int(global_batch), int(window), n_batches)

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from musegen.cli import print_json
-from musegen.config import DataConfig
+from musegen.config import REPRESENTATIONS, DataConfig
 from musegen.ingest import ingest_paths
 from musegen.stats import dataset_stats
 
@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def add_data_flags(p: argparse.ArgumentParser) -> None:
     """Flags shared by commands that read a dataset."""
-    p.add_argument("--repr", choices=["timed", "classic"], default="timed", help="token representation")
+    p.add_argument("--repr", choices=REPRESENTATIONS, default="timed", help="token kind, or 88-key pianoroll frames")
     p.add_argument("--grid", type=int, default=4, help="quantization steps per beat (4 = 16ths, 12 = with triplets)")
     p.add_argument(
         "--instruments",

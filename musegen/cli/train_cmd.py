@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from musegen.cli import print_json
-from musegen.config import ARCHITECTURES, RunConfig
+from musegen.config import ARCHITECTURES, REPRESENTATIONS, RunConfig
 from musegen.errors import ConfigError
 
 # flag -> (config section, field, type, help); a flag left out keeps the preset's / default value
@@ -44,7 +44,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--data", nargs="+", metavar="PATH", help="MIDI files, folders or .zip archives")
     p.add_argument("--max-pieces", type=int, metavar="N", help="use only the first N pieces (quick trials)")
     p.add_argument("--arch", choices=ARCHITECTURES, help="model architecture (default wavenet)")
-    p.add_argument("--repr", choices=["timed", "classic"], help="tokens (default timed; classic-* default classic)")
+    p.add_argument(
+        "--repr",
+        choices=REPRESENTATIONS,
+        help="tokens (default timed; classic-* default classic) or pianoroll (88-key frames; wavenet, lstm)",
+    )
     for flag, (_, _, kind, text) in CONFIG_FLAGS.items():
         p.add_argument(flag, type=kind, help=text)
     p.add_argument("--distribute", choices=["mirrored", "multiworker"], help="tf.distribute over devices/workers")

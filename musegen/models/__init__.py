@@ -3,6 +3,9 @@
 - ``wavenet`` / ``lstm``: int32 token ids (B, T), any T -> next-token logits (B, T, V) float32,
   causal (position t sees tokens <= t). Train with ``SparseCategoricalCrossentropy(from_logits=True)``
   and sample weights that mask pad targets (pad id 0).
+- piano-roll ``wavenet`` / ``lstm`` (:func:`build_frame_model`): float32 multi-hot frames (B, T, 88) ->
+  per-key logits (B, T, 88), the same backbones behind a Dense adapter; train with
+  :class:`~musegen.models.losses.FrameNLL` (sum over keys of the binary cross-entropy).
 - ``classic-wavenet`` / ``classic-lstm``: the tutorial's models, float32 ``index / n_vocab`` of
   shape (B, window, 1) -> softmax probabilities (B, V) for the one next event.
 
@@ -24,15 +27,26 @@ from musegen.config import ModelConfig
 from musegen.errors import ConfigError, ModelLoadError
 from musegen.models import layers as _layers  # registers the custom layers
 from musegen.models.classic import build_classic_lstm, build_classic_wavenet
-from musegen.models.lstm import build_lstm
-from musegen.models.wavenet import build_wavenet
+from musegen.models.losses import FrameNLL
+from musegen.models.lstm import build_lstm, recurrent_stack
+from musegen.models.sequence import build_sequence_model, frame_adapter, frame_input, logits_head
+from musegen.models.wavenet import build_wavenet, wavenet_stack
 from musegen.tf_setup import configure_tensorflow
 
 log = logging.getLogger(__name__)
 
 CLASSIC_ARCHS = ("classic-wavenet", "classic-lstm")
 
-__all__ = ["CLASSIC_ARCHS", "build_model", "is_classic", "load_model", "model_summary", "receptive_field"]
+__all__ = [
+    "CLASSIC_ARCHS",
+    "FrameNLL",
+    "build_frame_model",
+    "build_model",
+    "is_classic",
+    "load_model",
+    "model_summary",
+    "receptive_field",
+]
 
 
 def is_classic(arch: str) -> bool:
@@ -57,6 +71,24 @@ def build_model(model_cfg: ModelConfig, vocab_size: int, window: int) -> keras.M
     if arch == "classic-wavenet":
         return build_classic_wavenet(vocab_size, window)
     return build_classic_lstm(vocab_size, window)
+
+
+def build_frame_model(model_cfg: ModelConfig, keys: int = 88) -> keras.Model:
+    """A fresh, uncompiled piano-roll model: frames (B, T, keys) -> per-key logits (B, T, keys), causal.
+
+    Dense adapter (``embed_dim`` features per frame) -> the WaveNet or LSTM backbone of
+    ``model_cfg`` -> Dense(keys) logits. Only ``wavenet`` and ``lstm`` read frames.
+    """
+    model_cfg.validate()
+    if model_cfg.arch not in ("wavenet", "lstm"):
+        raise ConfigError(
+            f"{model_cfg.arch} reads the tutorial's classic tokens, not piano-roll frames; choose wavenet or lstm, "
+            "or the classic representation."
+        )
+    configure_tensorflow()
+    backbone = wavenet_stack(model_cfg) if model_cfg.arch == "wavenet" else recurrent_stack(model_cfg)
+    adapter = frame_adapter(model_cfg.embed_dim)
+    return build_sequence_model(frame_input(keys), adapter, backbone, logits_head(keys), model_cfg.arch)
 
 
 def load_model(path: str | Path, *, compile: bool = False) -> keras.Model:

@@ -6,8 +6,9 @@ outputs. Adapters and heads must act on each time step independently (Embedding,
 keeps the model causal and lets :mod:`musegen.models.incremental` run them on one frame at a time.
 
 Token models: ``token_input()`` -> ``token_adapter`` (Embedding) -> backbone -> ``logits_head``
-(Dense(V), logits). A piano-roll model would use a float (B, T, 88) input, a Dense adapter and a
-Dense(88, sigmoid) head around the same backbone.
+(Dense(V), logits). Piano-roll models: ``frame_input(88)`` (float multi-hot frames) ->
+``frame_adapter`` (Dense) -> the same backbone -> ``logits_head(88)``: one logit per key, read
+as 88 independent sigmoids (the loss is :class:`~musegen.models.losses.FrameNLL`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ import keras
 def token_input(name: str = "tokens") -> keras.KerasTensor:
     """int32 token ids (B, T), any T."""
     return keras.Input(shape=(None,), dtype="int32", name=name)
+
+
+def frame_input(keys: int, name: str = "frames") -> keras.KerasTensor:
+    """float32 multi-hot frames (B, T, keys), any T."""
+    return keras.Input(shape=(None, keys), dtype="float32", name=name)
 
 
 def token_adapter(vocab_size: int, embed_dim: int) -> keras.layers.Layer:

@@ -1,0 +1,224 @@
+"""Polyphonic piano-roll data and its score: the frame negative log-likelihood, and two floors.
+
+The benchmark family of Boulanger-Lewandowski, Bengio and Vincent (ICML 2012): JSB Chorales,
+Nottingham, MuseData and Piano-midi.de as ``.mat`` files with ``traindata``, ``validdata`` and
+``testdata``, each a (1, N) object array of (T, 88) 0/1 piano-roll pieces (column k = MIDI
+pitch 21 + k). :func:`load_mat` reads any of them.
+
+What is scored (:func:`frame_nll`), exactly as the TCN code of Bai, Kolter and Koltun (2018,
+``TCN/poly_music/music_test.py``): for every piece, the model reads frames ``0..T-2`` and
+predicts frames ``1..T-1``; the prediction of frame t + 1 may use frames 0..t only (causal
+models). The NLL of one predicted frame is the sum over the 88 keys of the binary
+cross-entropy ``-[y log p + (1 - y) log(1 - p)]`` in nats. The score is the mean over all
+predicted frames of all pieces (``T - 1`` per piece; a piece's first frame is never scored;
+padding never counts). Lower is better.
+
+Floors, fitted on the training pieces and scored on the same frames:
+
+- :class:`BernoulliFloor`: every key on with its training frequency, ignoring the past;
+- :class:`MarkovFloor`: every key a first-order Markov chain (on-probability given whether
+  that key was on in the previous frame).
+
+Both use add-``alpha`` smoothing (alpha 0.5), so unseen keys cost a lot but never infinity.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from musegen.errors import DatasetError
+from musegen.pianoroll import N_KEYS
+
+SPLITS = ("traindata", "validdata", "testdata")
+SMOOTHING = 0.5
+SCORE_BATCH_FRAMES = 2**16  # frames per forward pass when scoring (pieces are batched by length)
+
+
+@dataclass
+class PolyphonicData:
+    """The three splits of a piano-roll benchmark file, (T, 88) uint8 per piece."""
+
+    name: str
+    train: list[np.ndarray]
+    valid: list[np.ndarray]
+    test: list[np.ndarray]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            split: {"pieces": len(pieces), "frames": int(sum(len(p) for p in pieces))}
+            for split, pieces in (("train", self.train), ("valid", self.valid), ("test", self.test))
+        }
+
+
+def load_mat(path: str | Path) -> PolyphonicData:
+    """Read a benchmark ``.mat`` (JSB_Chorales, Nottingham, MuseData, Piano_midi); DatasetError if it is not one."""
+    import scipy.io
+
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(
+            f"no piano-roll benchmark file at {path}; pass --data with a .mat of the polyphonic benchmark "
+            "(JSB_Chorales.mat, Nottingham.mat, MuseData.mat, Piano_midi.mat)."
+        )
+    try:
+        mat = scipy.io.loadmat(str(path))
+    except (ValueError, OSError, TypeError, NotImplementedError) as exc:
+        raise DatasetError(f"{path} is not a readable MATLAB .mat file ({exc}).") from exc
+    missing = [s for s in SPLITS if s not in mat]
+    if missing:
+        raise DatasetError(f"{path} has no {', '.join(missing)}: it is not a polyphonic benchmark file.")
+    splits = [[_piece(p, path, split) for p in np.asarray(mat[split]).ravel()] for split in SPLITS]
+    for split, pieces in zip(SPLITS, splits, strict=True):
+        if not any(len(p) >= 2 for p in pieces):
+            raise DatasetError(f"{path}: {split} has no piece with two frames or more; nothing to predict.")
+    return PolyphonicData(path.stem, *splits)
+
+
+def _piece(raw: Any, path: Path, split: str) -> np.ndarray:
+    arr = np.asarray(raw)
+    if arr.ndim != 2 or arr.shape[1] != N_KEYS:
+        raise DatasetError(f"{path}: a piece of {split} has shape {arr.shape}, not (T, {N_KEYS}).")
+    if arr.size and not np.isin(arr, (0, 1)).all():
+        raise DatasetError(f"{path}: a piece of {split} holds values other than 0 and 1.")
+    return arr.astype(np.uint8)
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def bce_from_logits(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Per-frame NLL (sum over the last axis of the binary cross-entropy), float64, stable for any logit."""
+    z = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(targets, dtype=np.float64)
+    return (np.logaddexp(0.0, z) - y * z).sum(-1)
+
+
+def bce_from_probs(probs: np.ndarray, targets: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    """Per-frame NLL from probabilities (clipped to [eps, 1 - eps])."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), eps, 1.0 - eps)
+    y = np.asarray(targets, dtype=np.float64)
+    return -(y * np.log(p) + (1.0 - y) * np.log1p(-p)).sum(-1)
+
+
+def frame_nll(model: Any, pieces: Sequence[np.ndarray]) -> dict[str, float]:
+    """Score a causal frame model on whole pieces (see the module doc for what is scored).
+
+    ``model(x, training=False)`` maps float32 frames (B, T, 88) to per-key logits (B, T, 88);
+    a Keras piano-roll model or any callable that does the same. Pieces are batched by length
+    and zero-padded at the end (causal models do not see the padding; it is never scored).
+    Returns ``nll`` (mean nats per predicted frame), ``frames`` (how many), ``accuracy`` (the
+    frame-level accuracy of Bay et al. 2009 with keys on where p > 0.5: TP / (TP + FP + FN))
+    and ``perplexity`` (exp of the NLL per key, for the UI).
+    """
+    seqs = [np.asarray(p) for p in pieces if len(p) >= 2]
+    if not seqs:
+        raise DatasetError("no piece with two frames or more to score.")
+    total, frames, tp, wrong = 0.0, 0, 0.0, 0.0
+    for batch in _length_batches(seqs):
+        width = max(len(s) for s in batch) - 1
+        x = np.zeros((len(batch), width, N_KEYS), np.float32)
+        y = np.zeros_like(x)
+        mask = np.zeros((len(batch), width), bool)
+        for b, s in enumerate(batch):
+            x[b, : len(s) - 1], y[b, : len(s) - 1], mask[b, : len(s) - 1] = s[:-1], s[1:], True
+        logits = np.asarray(model(x, training=False), dtype=np.float64)
+        total += float(bce_from_logits(logits, y)[mask].sum())
+        frames += int(mask.sum())
+        on, truth = (logits > 0)[mask], y[mask] > 0.5
+        tp += float((on & truth).sum())
+        wrong += float((on != truth).sum())
+    return _summary(total, frames, tp, wrong)
+
+
+def _length_batches(seqs: list[np.ndarray]) -> list[list[np.ndarray]]:
+    """Pieces sorted by length, cut into batches of at most ``SCORE_BATCH_FRAMES`` padded frames."""
+    batches: list[list[np.ndarray]] = [[]]
+    for seq in sorted(seqs, key=len):
+        if batches[-1] and (len(batches[-1]) + 1) * (len(seq) - 1) > SCORE_BATCH_FRAMES:
+            batches.append([])
+        batches[-1].append(seq)
+    return batches
+
+
+def _summary(total: float, frames: int, tp: float, wrong: float) -> dict[str, float]:
+    nll = total / frames
+    return {
+        "nll": nll,
+        "frames": frames,
+        "accuracy": tp / (tp + wrong) if tp + wrong else 0.0,
+        "perplexity": math.exp(min(nll / N_KEYS, 700.0)),
+    }
+
+
+# --------------------------------------------------------------------------- floors
+
+
+class BernoulliFloor:
+    """Every key independently on with its frequency in the training frames (no memory)."""
+
+    kind = "per-key Bernoulli"
+
+    def __init__(self, alpha: float = SMOOTHING):
+        self.alpha = alpha
+        self.p = np.full(N_KEYS, 0.5)
+
+    def fit(self, pieces: Sequence[np.ndarray]) -> BernoulliFloor:
+        frames = np.concatenate([np.asarray(p, np.float64) for p in pieces])
+        self.p = (frames.sum(0) + self.alpha) / (len(frames) + 2 * self.alpha)
+        return self
+
+    def probs(self, piece: np.ndarray) -> np.ndarray:
+        """On-probabilities of frames 1..T-1 of ``piece`` (T - 1, 88)."""
+        return np.broadcast_to(self.p, (max(len(piece) - 1, 0), N_KEYS))
+
+    def score(self, pieces: Sequence[np.ndarray]) -> dict[str, float]:
+        """The same frames and statistics as :func:`frame_nll`."""
+        total, frames, tp, wrong = 0.0, 0, 0.0, 0.0
+        for piece in pieces:
+            if len(piece) < 2:
+                continue
+            p, y = self.probs(np.asarray(piece)), np.asarray(piece[1:], np.float64)
+            total += float(bce_from_probs(p, y).sum())
+            frames += len(y)
+            on, truth = p > 0.5, y > 0.5
+            tp += float((on & truth).sum())
+            wrong += float((on != truth).sum())
+        if not frames:
+            raise DatasetError("no piece with two frames or more to score.")
+        return {"kind": self.kind, **_summary(total, frames, tp, wrong)}
+
+
+class MarkovFloor(BernoulliFloor):
+    """Every key a first-order Markov chain: P(on at t+1 | on or off at t), fitted per key."""
+
+    kind = "per-key Markov (first order)"
+
+    def __init__(self, alpha: float = SMOOTHING):
+        super().__init__(alpha)
+        self.p_after_on = np.full(N_KEYS, 0.5)
+        self.p_after_off = np.full(N_KEYS, 0.5)
+
+    def fit(self, pieces: Sequence[np.ndarray]) -> MarkovFloor:
+        prev = np.concatenate([np.asarray(p[:-1], np.float64) for p in pieces])
+        nxt = np.concatenate([np.asarray(p[1:], np.float64) for p in pieces])
+        a = self.alpha
+        self.p_after_on = ((prev * nxt).sum(0) + a) / (prev.sum(0) + 2 * a)
+        self.p_after_off = (((1 - prev) * nxt).sum(0) + a) / ((1 - prev).sum(0) + 2 * a)
+        return self
+
+    def probs(self, piece: np.ndarray) -> np.ndarray:
+        return np.where(np.asarray(piece[:-1]) > 0, self.p_after_on, self.p_after_off)
+
+
+def score_floors(train: Sequence[np.ndarray], pieces: Sequence[np.ndarray]) -> dict[str, dict[str, float]]:
+    """Both floors fitted on ``train`` and scored on ``pieces``."""
+    return {
+        "bernoulli": BernoulliFloor().fit(train).score(pieces),
+        "markov": MarkovFloor().fit(train).score(pieces),
+    }

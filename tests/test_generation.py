@@ -31,38 +31,38 @@ def test_greedy_equivalences_give_the_argmax(cfg):
 
 
 def test_plain_sampling_follows_the_softmax():
-    counts = draws(SamplingConfig(), n=20000)
+    counts = draws(SamplingConfig(temperature=1.0, top_k=0), n=20000)
     for row in range(2):
         freq = np.bincount(counts[:, row], minlength=4) / len(counts)
         np.testing.assert_allclose(freq, np.exp(LOGITS[row]), atol=0.015)
 
 
 def test_temperature_sharpens_and_flattens():
-    cold = np.bincount(draws(SamplingConfig(temperature=0.3))[:, 0], minlength=4)
-    hot = np.bincount(draws(SamplingConfig(temperature=3.0))[:, 0], minlength=4)
+    cold = np.bincount(draws(SamplingConfig(temperature=0.3, top_k=0))[:, 0], minlength=4)
+    hot = np.bincount(draws(SamplingConfig(temperature=3.0, top_k=0))[:, 0], minlength=4)
     assert cold[0] > hot[0] and cold[3] < hot[3]
 
 
 def test_top_k_keeps_only_the_k_best():
-    picks = draws(SamplingConfig(top_k=2))
+    picks = draws(SamplingConfig(temperature=1.0, top_k=2))
     assert set(picks[:, 0]) == {0, 1}
     assert set(picks[:, 1]) == {1, 2}
 
 
 def test_top_p_keeps_the_nucleus():
     # row 0: 0.5 + 0.3 reaches 0.7, so the nucleus is {0, 1}; row 1: 0.6 alone is short of 0.7 -> {2, 1}
-    picks = draws(SamplingConfig(top_p=0.7))
+    picks = draws(SamplingConfig(temperature=1.0, top_k=0, top_p=0.7))
     assert set(picks[:, 0]) == {0, 1}
     assert set(picks[:, 1]) == {1, 2}
     freq = np.bincount(picks[:, 0], minlength=4) / len(picks)
     np.testing.assert_allclose(freq[:2], [0.5 / 0.8, 0.3 / 0.8], atol=0.03)  # renormalised inside the nucleus
-    assert set(draws(SamplingConfig(top_p=0.4))[:, 0]) == {0}  # the top token is always kept
+    assert set(draws(SamplingConfig(temperature=1.0, top_k=0, top_p=0.4))[:, 0]) == {0}  # the top token is always kept
 
 
 def test_forbidden_ids_never_come_out_and_the_input_is_untouched():
     logits = np.zeros((3, 5))
     before = logits.copy()
-    picks = draws(SamplingConfig(), n=500, logits=logits, forbid_ids=(0, 2))
+    picks = draws(SamplingConfig(temperature=1.0, top_k=0), n=500, logits=logits, forbid_ids=(0, 2))
     assert set(np.unique(picks)) == {1, 3, 4}
     assert sample_next(logits, SamplingConfig(greedy=True), np.random.default_rng(0), forbid_ids=(0,))[0] == 1
     np.testing.assert_array_equal(logits, before)
@@ -78,7 +78,7 @@ def test_same_seed_same_draws_and_no_log_of_zero():
 
 def test_nan_scores_are_reported():
     with pytest.raises(TrainingError, match="NaN"):
-        sample_next(np.array([[0.0, np.nan]]), SamplingConfig(), np.random.default_rng(0))
+        sample_next(np.array([[0.0, np.nan]]), SamplingConfig(temperature=1.0, top_k=0), np.random.default_rng(0))
 
 
 # --- generation with real (tiny, untrained) models ----------------------------------------------

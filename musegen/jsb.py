@@ -168,7 +168,12 @@ def run_benchmark(
                     "epochs": result.epochs_done,
                     "train_seconds": round(seconds, 1),
                     "stopped_by": result.message,
-                    "settings": {"model": vars(config.model), "train": vars(config.train)},
+                    "settings": {
+                        "model": vars(config.model),
+                        "train": vars(config.train),
+                        "transpose": list(config.data.transpose),
+                        "window": config.data.window,
+                    },
                     "run_dir": str(run_dir) if runs_dir is not None else None,
                 }
             )

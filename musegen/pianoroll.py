@@ -313,9 +313,11 @@ def sample_frames(logits: np.ndarray, cfg: SamplingConfig, rng: np.random.Genera
     z = np.array(logits, dtype=np.float64, ndmin=2)
     if np.isnan(z).any():
         raise TrainingError("the model produced NaN scores; it has diverged. Retrain with a lower learning rate.")
-    if 0 < cfg.top_k < z.shape[1]:
-        kth = np.partition(z, -cfg.top_k, axis=1)[:, -cfg.top_k, None]
-        z = np.where(z < kth, -np.inf, z)
+    if 0 < cfg.top_k < z.shape[1]:  # exactly k candidates per frame, ties broken by position
+        best = np.argpartition(-z, cfg.top_k - 1, axis=1)[:, : cfg.top_k]
+        keep = np.zeros(z.shape, dtype=bool)
+        np.put_along_axis(keep, best, True, axis=1)
+        z = np.where(keep, z, -np.inf)
     if cfg.greedy or cfg.temperature == 0:
         return (z > 0).astype(np.uint8)
     p = 1.0 / (1.0 + np.exp(-z / cfg.temperature))

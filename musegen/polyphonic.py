@@ -68,7 +68,7 @@ def load_mat(path: str | Path) -> PolyphonicData:
         )
     try:
         mat = scipy.io.loadmat(str(path))
-    except (ValueError, OSError, TypeError, NotImplementedError) as exc:
+    except (scipy.io.matlab.MatReadError, ValueError, OSError, TypeError, NotImplementedError) as exc:
         raise DatasetError(f"{path} is not a readable MATLAB .mat file ({exc}).") from exc
     missing = [s for s in SPLITS if s not in mat]
     if missing:
@@ -109,8 +109,8 @@ def bce_from_probs(probs: np.ndarray, targets: np.ndarray, eps: float = 1e-12) -
 def frame_nll(model: Any, pieces: Sequence[np.ndarray]) -> dict[str, float]:
     """Score a causal frame model on whole pieces (see the module doc for what is scored).
 
-    ``model(x, training=False)`` maps float32 frames (B, T, 88) to per-key logits (B, T, 88);
-    a Keras piano-roll model or any callable that does the same. Pieces are batched by length
+    ``model(x, training=False)`` maps float32 frames (B, T, K) to per-key logits (B, T, K)
+    (K = 88 for piano rolls); a Keras piano-roll model or any callable that does the same. Pieces are batched by length
     and zero-padded at the end (causal models do not see the padding; it is never scored).
     Returns ``nll`` (mean nats per predicted frame), ``frames`` (how many), ``accuracy`` (the
     frame-level accuracy of Bay et al. 2009 with keys on where p > 0.5: TP / (TP + FP + FN))
@@ -119,10 +119,11 @@ def frame_nll(model: Any, pieces: Sequence[np.ndarray]) -> dict[str, float]:
     seqs = [np.asarray(p) for p in pieces if len(p) >= 2]
     if not seqs:
         raise DatasetError("no piece with two frames or more to score.")
+    keys = seqs[0].shape[1]
     total, frames, tp, wrong = 0.0, 0, 0.0, 0.0
     for batch in _length_batches(seqs):
         width = max(len(s) for s in batch) - 1
-        x = np.zeros((len(batch), width, N_KEYS), np.float32)
+        x = np.zeros((len(batch), width, keys), np.float32)
         y = np.zeros_like(x)
         mask = np.zeros((len(batch), width), bool)
         for b, s in enumerate(batch):
@@ -133,7 +134,7 @@ def frame_nll(model: Any, pieces: Sequence[np.ndarray]) -> dict[str, float]:
         on, truth = (logits > 0)[mask], y[mask] > 0.5
         tp += float((on & truth).sum())
         wrong += float((on != truth).sum())
-    return _summary(total, frames, tp, wrong)
+    return _summary(total, frames, tp, wrong, keys)
 
 
 def _length_batches(seqs: list[np.ndarray]) -> list[list[np.ndarray]]:
@@ -146,13 +147,13 @@ def _length_batches(seqs: list[np.ndarray]) -> list[list[np.ndarray]]:
     return batches
 
 
-def _summary(total: float, frames: int, tp: float, wrong: float) -> dict[str, float]:
+def _summary(total: float, frames: int, tp: float, wrong: float, keys: int) -> dict[str, float]:
     nll = total / frames
     return {
         "nll": nll,
         "frames": frames,
         "accuracy": tp / (tp + wrong) if tp + wrong else 0.0,
-        "perplexity": math.exp(min(nll / N_KEYS, 700.0)),
+        "perplexity": math.exp(min(nll / keys, 700.0)),
     }
 
 
@@ -175,11 +176,11 @@ class BernoulliFloor:
 
     def probs(self, piece: np.ndarray) -> np.ndarray:
         """On-probabilities of frames 1..T-1 of ``piece`` (T - 1, 88)."""
-        return np.broadcast_to(self.p, (max(len(piece) - 1, 0), N_KEYS))
+        return np.broadcast_to(self.p, (max(len(piece) - 1, 0), len(self.p)))
 
     def score(self, pieces: Sequence[np.ndarray]) -> dict[str, float]:
         """The same frames and statistics as :func:`frame_nll`."""
-        total, frames, tp, wrong = 0.0, 0, 0.0, 0.0
+        total, frames, tp, wrong, keys = 0.0, 0, 0.0, 0.0, len(self.p)
         for piece in pieces:
             if len(piece) < 2:
                 continue
@@ -191,7 +192,7 @@ class BernoulliFloor:
             wrong += float((on != truth).sum())
         if not frames:
             raise DatasetError("no piece with two frames or more to score.")
-        return {"kind": self.kind, **_summary(total, frames, tp, wrong)}
+        return {"kind": self.kind, **_summary(total, frames, tp, wrong, keys)}
 
 
 class MarkovFloor(BernoulliFloor):

@@ -19,6 +19,7 @@ GRIDS = {4: "sixteenth notes (4 per beat)", 8: "32nd notes (8 per beat)", 12: "s
 REPRS = {
     "timed": "timed — exact pitches, durations and rests (TSD tokens)",
     "classic": "classic — the tutorial's notes and chords, every event ½ beat",
+    "pianoroll": "piano roll — 88-key frames on the grid: true polyphony (WaveNet, LSTM)",
 }
 FILTERS = {"all": "all pitched parts", "piano": "piano parts only (the tutorial)", "programs": "chosen GM programs"}
 

@@ -78,10 +78,11 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_plain))
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=json_default))
 
 
-def _plain(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """``json.dumps`` fallback: numpy scalars and arrays become plain values, anything else its str."""
     if hasattr(value, "item"):
         return value.item()
     if hasattr(value, "tolist"):

@@ -189,7 +189,7 @@ def job_status(run_dir: str | Path, limits: Limits | None = None) -> JobStatus:
     job = _read_job(info.path)
     status = runs.read_status(info.path)
     state, message = info.status, info.message
-    if state == "queued" and not _pid_alive(status.get("pid")):
+    if state == "queued" and not runs.pid_alive(status.get("pid")):
         state, message = "failed", "the training worker ended before training began; start the training again."
     epochs = info.config.train.epochs if info.config else 0
     js = JobStatus(
@@ -307,7 +307,7 @@ def _states(runs_dir: Path) -> Iterator[tuple[Path, str]]:
             status = runs.read_status(path)
         except MusegenError:
             continue
-        if status["state"] == "queued" and not _pid_alive(status.get("pid")):
+        if status["state"] == "queued" and not runs.pid_alive(status.get("pid")):
             continue
         yield path, status["state"]
 
@@ -324,18 +324,6 @@ def _queue(runs_dir: Path) -> list[Path]:
         return float(job.get("queued", job.get("created", 0.0)))
 
     return sorted(queued, key=lambda p: (when(p), p.name))
-
-
-def _pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # ---------------------------------------------------------------- the worker process

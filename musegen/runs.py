@@ -295,6 +295,13 @@ def _alive(status: dict[str, Any]) -> bool:
     pid = status.get("pid")
     if not isinstance(pid, int) or status.get("host") not in (None, socket.gethostname()):
         return True
+    return pid_alive(pid)
+
+
+def pid_alive(pid: Any) -> bool:
+    """Whether a process of this id exists on this machine (one of another user's counts)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -56,12 +56,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def print_json(obj: Any) -> None:
     """Print one JSON object on stdout (numpy scalars and paths become plain values)."""
-    print(json.dumps(obj, indent=2, default=_jsonable))
+    from musegen.fileio import json_default
 
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
+    print(json.dumps(obj, indent=2, default=json_default))

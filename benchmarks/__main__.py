@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 import platform
 import sys
 import time
@@ -13,15 +12,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+    from musegen.jsb import machine as cores_and_cpu
+
+    return f"{cores_and_cpu()}, Python {platform.python_version()}"
 
 
 def main(argv: list[str]) -> int:

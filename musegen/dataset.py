@@ -118,6 +118,14 @@ def _with_bos(vocab: Vocabulary, tokens: list[str]) -> np.ndarray:
     return np.concatenate([[vocab.bos_id], vocab.encode(tokens)]).astype(np.int32)
 
 
+def window_starts(n: int, window: int, stride: int) -> list[int]:
+    """Starts of windows over ``n`` positions: every ``stride``, plus one aligned to the end, so none is lost."""
+    starts = list(range(0, max(n - window, 0) + 1, stride))
+    if starts[-1] + window < n:
+        starts.append(n - window)
+    return starts
+
+
 def next_token_windows(
     seqs: list[np.ndarray], window: int, stride: int, pad_id: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -133,10 +141,7 @@ def next_token_windows(
         n = len(inputs)
         if n == 0:
             continue
-        starts = list(range(0, max(n - window, 0) + 1, stride))
-        if starts[-1] + window < n:
-            starts.append(n - window)
-        for s in starts:
+        for s in window_starts(n, window, stride):
             x = np.full(window, pad_id, dtype=np.int32)
             y = np.full(window, pad_id, dtype=np.int32)
             chunk = inputs[s : s + window]

@@ -243,6 +243,8 @@ def frame_windows(seqs: Sequence[np.ndarray], window: int, stride: int) -> tuple
     real targets, 0 on padding. Every target appears in at least one window; a piece shorter
     than the window is one zero-padded window (padding at the end keeps causal models exact).
     """
+    from musegen.dataset import window_starts  # dataset imports this module for its frame path
+
     xs, ys, ws = [], [], []
     for seq in seqs:
         seq = np.asarray(seq)
@@ -250,10 +252,7 @@ def frame_windows(seqs: Sequence[np.ndarray], window: int, stride: int) -> tuple
         n = len(inputs)
         if n == 0:
             continue
-        starts = list(range(0, max(n - window, 0) + 1, stride))
-        if starts[-1] + window < n:
-            starts.append(n - window)
-        for s in starts:
+        for s in window_starts(n, window, stride):
             x = np.zeros((window, N_KEYS), np.float32)
             y = np.zeros((window, N_KEYS), np.float32)
             w = np.zeros(window, np.float32)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 from tests.midi_factory import scale_midi
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "musegen", "ingest", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "musegen", "ingest", *args], capture_output=True, text=True, timeout=120, env=env
     )
 
 
@@ -24,6 +25,14 @@ def test_ingest_json_reports_files_and_stats(tmp_path):
     assert out["ok"] == 1 and out["skipped"] == 1
     assert out["stats"]["notes"] == 8 and out["stats"]["pitch_range"] == [60, 72]
     assert "not a MIDI file" in next(r for r in out["results"] if not r["ok"])["reason"]
+
+
+def test_json_output_stays_one_object_when_ci_is_set(tmp_path):
+    # pyfluidsynth prints "'fluidsynth' was found at ..." on stdout on import when CI is set
+    (tmp_path / "a.mid").write_bytes(scale_midi())
+    proc = _run(str(tmp_path), "--json", env={**os.environ, "CI": "true"})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["ok"] == 1
 
 
 def test_ingest_builtin_summary():

@@ -9,6 +9,7 @@ Domain errors go to stderr with exit code 2; no traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import sys
@@ -39,7 +40,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _import_fluidsynth_quietly() -> None:
+    """Import the FluidSynth binding with its stdout chatter sent to stderr.
+
+    pyfluidsynth prints "'fluidsynth' was found at ..." on stdout when the ``CI`` variable is
+    set, and pretty_midi imports it, so ``--json`` output would no longer be one JSON object.
+    Importing it first, here, keeps stdout for the command's own output.
+    """
+    with contextlib.redirect_stdout(sys.stderr), contextlib.suppress(ImportError, OSError):
+        import fluidsynth  # noqa: F401  (optional; musegen.audio says what is missing)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _import_fluidsynth_quietly()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -28,8 +28,8 @@ from musegen import runs
 from musegen.config import Limits, SamplingConfig
 from musegen.errors import ConfigError, DatasetError, MidiReadError
 from musegen.notes import Piece, make_notes
-from musegen.pianoroll import frames_to_piece, generate_frames, piece_to_frames
-from musegen.tokens import CLASSIC_STEP, Vocabulary, tokenizer_for_vocab
+from musegen.pianoroll import LOWEST_PITCH, N_KEYS, frames_to_piece, generate_frames, piece_to_frames
+from musegen.tokens import CLASSIC_STEP, Vocabulary, parse_pitch_name, pitch_name, tokenizer_for_vocab
 
 __all__ = ["Composer", "Composition", "Seed"]
 
@@ -156,10 +156,23 @@ class Composer:
         return self._seed(ids, start, length, pieces[index][0])
 
     def seed_from_midi(self, data: bytes, name: str, length: int = 64) -> Seed:
-        """The first ``length`` tokens of an uploaded MIDI file, read with the run's data settings."""
+        """The first ``length`` tokens of an uploaded MIDI file, read with the run's data settings.
+
+        When the file's notes lie outside what the model knows (a classic vocabulary's pitches, the
+        88 keys of a piano roll), it is moved by whole octaves to where the most of them fit, and the
+        label says so; a file of which the model knows nothing at all is refused with a message.
+        """
         from musegen.ingest import read_midi_bytes
 
         piece = read_midi_bytes(data, name, self.config.data)
+        shift, known, total = self._best_octave(piece, length)
+        if total and not known:
+            raise MidiReadError(
+                f"{name}: none of its first {total} notes or chords is one this model knows "
+                f"({self._known_range()}), in any octave; pick a seed closer to the music it trained on."
+            )
+        if shift:
+            piece = piece.transposed(shift)
         if self.frames:
             ids = piece_to_frames(piece, self._steps_per_beat())
         else:
@@ -167,7 +180,48 @@ class Composer:
             ids = np.concatenate([[self.vocab.bos_id], self.vocab.encode(tokens)]).astype(np.int32)
         if len(ids) < (1 if self.frames else 2):  # a token seed is <bos> plus at least one token
             raise MidiReadError(f"{name}: no notes this model can read; try another seed file.")
-        return self._seed(ids, 0, length, f"uploaded: {name}")
+        label = f"uploaded: {name}"
+        if shift:
+            octaves = abs(shift) // 12
+            label += f" (moved {'up' if shift > 0 else 'down'} {octaves} octave{'s' * (octaves > 1)} to fit the model)"
+        if known < total:
+            label += f" ({total - known} of its first {total} events unknown to the model)"
+        return self._seed(ids, 0, length, label)
+
+    def _best_octave(self, piece: Piece, length: int) -> tuple[int, int, int]:
+        """(semitones, known, total): the octave shift under which the model knows most of the
+        seed's first ``length`` onsets (ties go to the smallest shift), and how many it knows."""
+        starts = np.unique(piece.notes[:, 0])
+        head = piece
+        if len(starts) > length:
+            head = Piece(piece.name, piece.notes[piece.notes[:, 0] < starts[length]], piece.tempo)
+
+        def score(shift: int) -> tuple[int, int]:
+            moved = head.transposed(shift) if shift else head
+            if self.frames:
+                pitches = moved.notes[:, 2]
+                lost = len(head.notes) - len(moved.notes)  # notes pushed off 0-127
+                return int(np.sum((pitches >= LOWEST_PITCH) & (pitches < LOWEST_PITCH + N_KEYS))), len(pitches) + lost
+            ids = self.vocab.encode(self.tokenizer.tokenize(moved))
+            return int(np.sum(ids != self.vocab.unk_id)), len(ids)
+
+        known, total = score(0)
+        best = (0, known, total)
+        if known < total:
+            for shift in sorted((12 * k for k in range(-5, 6) if k), key=abs):
+                k, t = score(shift)
+                if k > best[1]:
+                    best = (shift, k, t)
+        return best
+
+    def _known_range(self) -> str:
+        """The pitches the model knows, for messages: 'pitches C2-A5' or 'the 88 piano keys'."""
+        if self.frames:
+            return "the 88 piano keys"
+        midis = [m for m in (parse_pitch_name(t) for t in self.vocab.tokens) if m is not None]
+        if not midis:
+            return "no single pitches, only chords"
+        return f"pitches {pitch_name(min(midis))}-{pitch_name(max(midis))}"
 
     def _seed(self, ids: np.ndarray, start: int, length: int, label: str) -> Seed:
         if length < 1:

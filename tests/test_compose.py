@@ -12,6 +12,7 @@ from musegen.dataset import build_token_dataset
 from musegen.errors import ConfigError, MidiReadError
 from musegen.midi_out import midi_bytes
 from musegen.training import train
+from tests.midi_factory import midi_bytes as notes_midi
 from tests.midi_factory import piece_midi
 from tests.training_helpers import tiny_config
 
@@ -79,6 +80,29 @@ def test_uploaded_midi_seed(composer, chorales):
     assert seed.label.startswith("uploaded: mine.mid")
     with pytest.raises(MidiReadError, match="not a MIDI file"):
         composer.seed_from_midi(b"<html></html>", "page.mid")
+
+
+def test_an_uploaded_seed_out_of_the_models_range_moves_by_octaves(composer, chorales):
+    high = chorales[8].transposed(36)  # three octaves above anything the chorales use
+    seed = composer.seed_from_midi(piece_midi(high), "high.mid", length=24)
+    if composer.vocab.representation == "classic":  # its vocabulary holds the pitches it saw
+        assert "moved down 3 octaves to fit the model" in seed.label
+        plain = composer.seed_from_midi(piece_midi(chorales[8]), "plain.mid", length=24)
+        assert np.array_equal(seed.ids, plain.ids)
+    else:  # every MIDI pitch is a token
+        assert "moved" not in seed.label and seed.piece.pitch_range()[0] >= high.pitch_range()[0]
+        assert np.sum(seed.ids == composer.vocab.unk_id) == 0
+
+
+def test_an_uploaded_seed_the_model_knows_nothing_of_is_refused(composer):
+    # six-note chromatic clusters: chords no chorale has, in any octave
+    clusters = [(i * 0.5, (i + 1) * 0.5, 50 + i + k) for i in range(8) for k in range(6)]
+    data = notes_midi(clusters)
+    if composer.vocab.representation == "classic":
+        with pytest.raises(MidiReadError, match="none of its first 8 notes or chords is one this model knows"):
+            composer.seed_from_midi(data, "clusters.mid")
+    else:
+        assert composer.seed_from_midi(data, "clusters.mid", length=200).piece.n_notes == 48
 
 
 def test_bad_settings_say_what_to_change(composer):

@@ -222,6 +222,17 @@ def test_a_frame_run_generates_valid_frames_and_midi(trained):
     assert composer.reference_pieces(2)[0].n_notes > 0
 
 
+def test_a_frame_seed_below_the_keyboard_moves_up_an_octave(trained):
+    from musegen.compose import Composer
+    from tests.midi_factory import midi_bytes
+
+    composer = Composer(trained[3].run_dir)
+    low = midi_bytes([(i * 0.5, (i + 1) * 0.5, p) for i, p in enumerate([9, 11, 12, 14, 16])])  # below A0
+    seed = composer.seed_from_midi(low, "low.mid")
+    assert "moved up 1 octave to fit the model" in seed.label
+    assert seed.piece.pitch_range() == (21, 28) and int(seed.ids.sum()) > 0
+
+
 def test_a_frame_run_resumes_with_its_loss(trained, tmp_path):
     from musegen import runs
     from musegen.training import train

@@ -124,7 +124,7 @@ def resume_training(run_dir: str | Path, *, owner: str | None = None) -> Path:
     """Queue a failed, killed or stopped run again: it continues from ``last.keras`` to its epochs.
 
     With ``owner`` (a browser session) only that session's own runs may be resumed. The
-    worker removes any temporary file a killed process left, then trains with ``resume``.
+    worker trains with ``resume``, which first clears what a killed process left.
     """
     info = runs.load_run(run_dir)
     if owner is not None:
@@ -379,8 +379,6 @@ def _train(run_dir: Path) -> None:
     config = RunConfig.load(run_dir / runs.CONFIG)
     job = _read_job(run_dir)
     if job.get("resume"):  # the stored split and the last checkpoint: no data to read again
-        runs.remove_temporary_files(run_dir)
-        runs.drop_unfinished_epoch(run_dir)
         dataset = runs.load_dataset(run_dir)
         print(f"resuming {run_dir.name} from its last checkpoint", flush=True)
         result = train(config, dataset, run_dir, on_progress=_print_epoch, resume=True)

@@ -54,7 +54,6 @@ __all__ = [
     "clear_stop",
     "create_run",
     "delete_run",
-    "drop_unfinished_epoch",
     "list_runs",
     "load_dataset",
     "load_run",
@@ -369,7 +368,7 @@ def atomic_save_model(model: keras.Model, path: str | Path) -> None:
 def remove_temporary_files(path: str | Path) -> list[Path]:
     """Delete the temporary files a killed writer left behind (``.<name>.*.tmp``, ``.*.tmp.keras``).
 
-    Only for a run no live process writes (a worker calls it before resuming). The files
+    Only for a run no live process writes (``train(resume=True)`` calls it first). The files
     under their final names are never touched: they are complete, thanks to the renames.
     """
     removed = []
@@ -378,21 +377,6 @@ def remove_temporary_files(path: str | Path) -> list[Path]:
             file.unlink(missing_ok=True)
             removed.append(file)
     return removed
-
-
-def drop_unfinished_epoch(path: str | Path) -> None:
-    """Forget the batches recorded after the last finished epoch (a killed run's partial epoch).
-
-    A resumed run trains that epoch again from ``last.keras``; without this its loss chart
-    would show the lost batches twice.
-    """
-    history = read_history(path)
-    epochs = history.get("epochs") or []
-    done = int(epochs[-1]["epoch"]) if epochs else 0
-    batches = history.get("batches") or []
-    kept = [b for b in batches if int(b.get("epoch", 0)) <= done]
-    if len(kept) != len(batches):
-        atomic_write_json(Path(path) / HISTORY, {**history, "batches": kept})
 
 
 def save_dataset(path: str | Path, train: list[np.ndarray], val: list[np.ndarray]) -> None:

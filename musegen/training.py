@@ -261,7 +261,10 @@ def _start_history(config: RunConfig, dataset: Any, run_dir: Path, resume: bool,
             raise TrainingError(
                 f"run {run_dir.name} already has {done} epochs; set epochs above {done} to train further."
             )
-        history.setdefault("batches", [])
+        if chief:  # what a killed process left: its temporary files, and the batches of its unfinished epoch
+            runs.remove_temporary_files(run_dir)
+        # that epoch is trained again from last.keras; keeping its batches would chart them twice
+        history["batches"] = [b for b in history.get("batches") or [] if int(b.get("epoch", 0)) <= done]
     else:
         if done:
             raise TrainingError(

@@ -56,9 +56,17 @@ def test_resume_and_evaluate_from_the_command_line(cli_run, tmp_path, capsys):
 
     run_dir = tmp_path / "copy"
     shutil.copytree(cli_run[0]["run_dir"], run_dir)
+    # what a process killed in the middle of epoch 3 leaves: its batches and a temporary file
+    history = runs.read_history(run_dir)
+    lost = [{**b, "epoch": 3} for b in history["batches"][:2]]
+    runs.atomic_write_json(run_dir / runs.HISTORY, {**history, "batches": history["batches"] + lost})
+    (run_dir / ".last.keras.1234.tmp.keras").write_bytes(b"half a model")
     assert main(["train", "--resume", str(run_dir), "--epochs", "3"]) == 0
     out = capsys.readouterr().out
     assert "epoch 3/3" in out and "epoch 1/3" not in out
+    batches = runs.read_history(run_dir)["batches"]
+    assert sum(b["epoch"] == 3 for b in batches) == sum(b["epoch"] == 1 for b in batches)  # epoch 3 charted once
+    assert not list(run_dir.glob(".*.tmp*"))
     assert "n-gram baseline" in out and f"run folder: {run_dir}" in out
     assert main(["evaluate", str(run_dir), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

@@ -37,6 +37,7 @@ import numpy as np
 from musegen.config import RunConfig
 from musegen.errors import ConfigError, ModelLoadError, MusegenError, RunNotFoundError, TrainingError
 from musegen.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, make_dirs, storage_error
+from musegen.modelfile import check_model_file
 
 if TYPE_CHECKING:
     import keras
@@ -237,6 +238,7 @@ def load_run_model(path: str | Path, which: str = "best") -> keras.Model:
     file = info.path / (MODEL if which == "best" else LAST)
     if not file.is_file():
         raise ModelLoadError(f"run {info.run_id} has no {file.name} yet; wait for the first epoch to finish.")
+    check_model_file(file)  # a damaged file is refused before TensorFlow is imported
     from musegen.models import load_model
 
     model = load_model(file)

@@ -95,6 +95,23 @@ def test_cli_generate_exits_2_with_the_reason(demo_dir, kind, tmp_path):
     assert not out.exists() and not list(tmp_path.iterdir())  # nothing half-written
 
 
+@pytest.mark.parametrize("kind", ["truncated", "not-a-model"])
+def test_a_file_that_is_no_archive_is_refused_before_tensorflow_loads(demo_dir, kind):
+    check = (
+        "import sys\n"
+        "from musegen import runs\n"
+        "from musegen.errors import ModelLoadError\n"
+        "try:\n"
+        f"    runs.load_run_model({str(demo_dir / kind)!r})\n"
+        "except ModelLoadError as exc:\n"
+        "    print('refused:', exc)\n"
+        "print('tensorflow imported:', 'tensorflow' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert "refused:" in proc.stdout and CASES[kind] in proc.stdout, proc.stderr[-2000:]
+    assert "tensorflow imported: False" in proc.stdout
+
+
 def _pick(at, run_name: str) -> None:
     picker = ui.widget(at.selectbox, "Model")
     picker.select_index(next(i for i, label in enumerate(picker.options) if label.startswith(run_name + " "))).run()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import zipfile
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -25,6 +24,7 @@ import keras
 
 from musegen.config import ModelConfig
 from musegen.errors import ConfigError, ModelLoadError
+from musegen.modelfile import check_model_file
 from musegen.models import layers as _layers  # registers the custom layers
 from musegen.models.classic import build_classic_lstm, build_classic_wavenet
 from musegen.models.losses import FrameNLL
@@ -93,15 +93,8 @@ def build_frame_model(model_cfg: ModelConfig, keys: int = 88) -> keras.Model:
 
 def load_model(path: str | Path, *, compile: bool = False) -> keras.Model:
     """Load a ``.keras`` model with ``safe_mode=True``; any failure becomes :class:`ModelLoadError`."""
+    p = check_model_file(path)  # before anything costly
     configure_tensorflow()
-    p = Path(path)
-    if not p.is_file():
-        raise ModelLoadError(f"No model file at {p}. Train a model first, or pick a run that finished.")
-    if not zipfile.is_zipfile(p):
-        raise ModelLoadError(
-            f"{p} is not a Keras model archive (.keras is a zip): it is truncated or another kind of file. "
-            "Retrain the model or use the run's other checkpoint (model.keras / last.keras)."
-        )
     try:
         model = keras.saving.load_model(p, compile=compile, safe_mode=True)
     # Keras raises a wide, undocumented range of errors on broken or foreign archives (ValueError

@@ -14,7 +14,6 @@ frames, "tokens" counts frames, and each key of a new frame is drawn on its own
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -118,7 +117,7 @@ class Composer:
         """(label, token ids) of the run's pieces: held-out ones first, then training ones."""
         if self._pieces is None:
             stored = runs.load_dataset(self.run.path)
-            names = _piece_names(self.run.path)
+            names = runs.piece_names(self.run.path)
             out = []
             for split, seqs, label in (("val", stored.val, "held-out"), ("train", stored.train, "training")):
                 for i, ids in enumerate(seqs):
@@ -310,12 +309,3 @@ def _time_cursor(tokens: list[str], vocab: Vocabulary) -> float:
         return len(tokens) * CLASSIC_STEP  # the classic decoder places token i at i * CLASSIC_STEP
     steps = sum(int(t.rpartition("_")[2]) for t in tokens if t.startswith("TimeShift_"))
     return steps / float(vocab.meta.get("steps_per_beat", 4))
-
-
-def _piece_names(run_dir: Path) -> dict[str, list[str]]:
-    """Names of the run's pieces when its worker recorded them (``pieces.json``); else empty."""
-    try:
-        names = json.loads((run_dir / "pieces.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return names if isinstance(names, dict) else {}

@@ -390,7 +390,6 @@ def _train(run_dir: Path) -> None:
     pieces = report.pieces[:max_pieces] if max_pieces else report.pieces
     print(f"{report.n_ok} usable files, {report.n_skipped} skipped; training on {len(pieces)} pieces", flush=True)
     dataset = build_token_dataset(pieces, config.data)
-    atomic_write_json(run_dir / "pieces.json", {"train": dataset.train_names, "val": dataset.val_names})
     if runs.stop_requested(run_dir):
         runs.write_status(run_dir, "stopped", "stopped before training began")
         return

@@ -59,6 +59,7 @@ __all__ = [
     "load_dataset",
     "load_run",
     "load_run_model",
+    "piece_names",
     "read_history",
     "read_metrics",
     "read_status",
@@ -71,6 +72,7 @@ __all__ = [
 ]
 
 CONFIG, VOCAB, DATA, HISTORY = "config.json", "vocab.json", "data.npz", "history.json"
+PIECES = "pieces.json"  # names of the stored pieces, for seed pickers
 MODEL, LAST, STATUS, METRICS, STOP = "model.keras", "last.keras", "status.json", "metrics.json", "stop"
 STATES = ("queued", "running", "stopped", "finished", "failed")
 ACTIVE_STATES = ("queued", "running")
@@ -381,8 +383,14 @@ def remove_temporary_files(path: str | Path) -> list[Path]:
     return removed
 
 
-def save_dataset(path: str | Path, train: list[np.ndarray], val: list[np.ndarray]) -> None:
-    """Store the token ids of the split as ``data.npz`` (flat ids + lengths, no pickle)."""
+def save_dataset(
+    path: str | Path,
+    train: list[np.ndarray],
+    val: list[np.ndarray],
+    names: tuple[list[str], list[str]] | None = None,
+) -> None:
+    """Store the token ids of the split as ``data.npz`` (flat ids + lengths, no pickle), and the
+    pieces' names, when given as (train names, validation names), as ``pieces.json``."""
     arrays: dict[str, np.ndarray] = {}
     for split, seqs in (("train", train), ("val", val)):
         lengths = np.array([len(s) for s in seqs], dtype=np.int64)
@@ -391,6 +399,17 @@ def save_dataset(path: str | Path, train: list[np.ndarray], val: list[np.ndarray
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     atomic_write_bytes(Path(path) / DATA, buf.getvalue())
+    if names is not None:
+        atomic_write_json(Path(path) / PIECES, {"train": list(names[0]), "val": list(names[1])})
+
+
+def piece_names(path: str | Path) -> dict[str, list[str]]:
+    """{"train": [...], "val": [...]}: the names of a run's stored pieces, or {} when it has none."""
+    try:
+        names = json.loads((Path(path) / PIECES).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return names if isinstance(names, dict) else {}
 
 
 def load_dataset(path: str | Path) -> StoredDataset:

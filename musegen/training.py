@@ -276,7 +276,8 @@ def _start_history(config: RunConfig, dataset: Any, run_dir: Path, resume: bool,
         runs.atomic_write_text(run_dir / runs.CONFIG, config.to_json())
         if not resume:
             runs.atomic_write_json(run_dir / runs.VOCAB, dataset.vocab.to_dict())
-            runs.save_dataset(run_dir, list(dataset.train), list(dataset.val))
+            names = (getattr(dataset, "train_names", []), getattr(dataset, "val_names", []))
+            runs.save_dataset(run_dir, list(dataset.train), list(dataset.val), names if any(names) else None)
     return history
 
 

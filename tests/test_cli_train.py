@@ -49,6 +49,8 @@ def test_train_json_prints_one_object_with_the_run(cli_run):
     config = runs.load_run(run_dir).config
     assert (config.data.window, config.model.channels, config.train.batch_size) == (32, 16, 32)
     assert config.dataset_name == "bach-chorales (first 8 pieces)"
+    names = runs.piece_names(run_dir)  # the Generate page's seed picker shows them
+    assert len(names["train"]) + len(names["val"]) >= 8 and all(names["val"])
 
 
 def test_resume_and_evaluate_from_the_command_line(cli_run, tmp_path, capsys):

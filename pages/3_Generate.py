@@ -37,17 +37,28 @@ def _programs() -> list[str]:
     return [f"{p} · {pretty_midi.program_to_instrument_name(p)}" for p in range(128)]
 
 
+def _units(composer) -> tuple[str, str]:
+    """What one step of this model is called, and what it means in music (for labels and help)."""
+    data = composer.config.data
+    if composer.frames:
+        return "frames", f"Piano-roll frames: one per 1/{data.steps_per_beat} beat, every key on or off."
+    if data.representation == "classic":
+        return "events", "The tutorial's events: one note or chord each, every one half a beat long."
+    return "tokens", "Timed tokens: about three per note (time shift, pitch, duration)."
+
+
 def _seed(composer):
     """The seed widgets; returns a Seed (or stops the page with a hint)."""
     window = composer.config.data.window
+    unit, _ = _units(composer)
     mode = st.radio("Seed", [FROM_DATA, RANDOM, UPLOAD], horizontal=True, label_visibility="collapsed")
     c1, c2 = st.columns([3, 1])
     length = c2.number_input(
-        "Seed length (tokens)",
+        f"Seed length ({unit})",
         1,
         4 * window,
         min(64, window),
-        help=f"Context given to the model; it was trained on windows of {window} tokens.",
+        help=f"Context given to the model; it was trained on windows of {window} {unit}.",
     )
     if mode == FROM_DATA:
         pieces = composer.pieces()
@@ -61,7 +72,7 @@ def _seed(composer):
             help="Held-out pieces come first: the model never trained on them.",
         )
         start = st.slider(
-            "Start at token", 0, max(0, len(pieces[index][1]) - 1), 0, help="Where in the piece the seed begins."
+            f"Start at {unit[:-1]}", 0, max(0, len(pieces[index][1]) - 1), 0, help="Where in the piece the seed begins."
         )
         return composer.seed_from_piece(index, start, int(length))
     if mode == RANDOM:
@@ -74,8 +85,9 @@ def _seed(composer):
     return composer.seed_from_midi(upload.getvalue(), upload.name, int(length))
 
 
-def _sampling(lim: Limits) -> tuple[SamplingConfig, float, int]:
+def _sampling(lim: Limits, units: tuple[str, str]) -> tuple[SamplingConfig, float, int]:
     d = SamplingConfig()
+    unit, unit_help = units
     c1, c2, c3, c4 = st.columns(4)
     greedy = (
         c1.radio(
@@ -105,9 +117,7 @@ def _sampling(lim: Limits) -> tuple[SamplingConfig, float, int]:
         help="Draw from the smallest set holding this much probability; 1 = off.",
     )
     c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 1.2, 1.8])
-    length = c1.number_input(
-        "Length (tokens)", 1, lim.max_generation_length, d.length, step=32, help="Timed tokens: about three per note."
-    )
+    length = c1.number_input(f"Length ({unit})", 1, lim.max_generation_length, d.length, step=32, help=unit_help)
     seed = c2.number_input("Random seed", 0, 2**31 - 1, 0, help="The same seed gives the same music.")
     variations = c3.number_input(
         "Variations", 1, 8, 2, help="Pieces generated together; 2 or more are compared with the real music as a set."
@@ -127,11 +137,11 @@ def _sampling(lim: Limits) -> tuple[SamplingConfig, float, int]:
     return cfg, float(tempo), int(program)
 
 
-def _variation(comp, i: int, tempo: float, program: int) -> None:
+def _variation(comp, i: int, tempo: float, program: int, unit: str) -> None:
     cont = comp.continuations[i]
     parts = [("seed", comp.seed.piece, 0.0), ("continuation", cont, comp.seed.end_beats)]
     st.altair_chart(piano_roll_chart(parts), width="stretch", key=f"roll-{i}")
-    st.caption(f"{cont.n_notes} new notes from {comp.token_counts[i]} tokens")
+    st.caption(f"{cont.n_notes} new notes from {comp.token_counts[i]} {unit}")
     wav = play(cont.notes, tempo, program, seed_notes=comp.seed.piece.notes, seed_end=comp.seed.end_beats)
     from musegen.midi_out import midi_bytes
 
@@ -226,7 +236,7 @@ with friendly_errors("Pick another model, or train this one again."):
     cfg = composer.config
     best = composer.run.best_val_loss
     st.caption(
-        f"{cfg.model.arch} · {cfg.data.representation} tokens · window {cfg.data.window} · trained on "
+        f"{cfg.model.arch} · {cfg.data.representation} {_units(composer)[0]} · window {cfg.data.window} · trained on "
         f"{cfg.dataset_name} · {composer.run.epochs_done} epochs"
         + (f" · best loss {best:.3f}" if best is not None else "")
     )
@@ -238,32 +248,32 @@ with friendly_errors("Pick another model, or train this one again."):
         play(seed.piece.notes, 100.0)
 
     st.subheader("Sampling", anchor=False)
-    sampling, tempo, program = _sampling(lim)
+    sampling, tempo, program = _sampling(lim, _units(composer))
     if st.button("Generate", type="primary", icon=":material/auto_awesome:"):
         bar = st.progress(0.0, text="Loading the model…")
 
         def progress(done: int, total: int) -> None:
             if done % 16 == 0 or done == total:
-                bar.progress(done / total, text=f"Generating: {done}/{total} tokens")
+                bar.progress(done / total, text=f"Generating: {done}/{total} {_units(composer)[0]}")
 
         comp = composer.compose(seed, sampling, on_progress=progress, limits=lim)
         bar.empty()
-        st.session_state["composition"] = (str(pick.path), comp)
+        st.session_state["composition"] = (str(pick.path), comp, _units(composer)[0])
 
 result = st.session_state.get("composition")
 if result is None or result[0] != str(pick.path):
     st.info("Set the seed and the sampling, then press **Generate**.", icon=":material/auto_awesome:")
     st.stop()
-comp = result[1]
+comp, unit = result[1], result[2]
 st.subheader("Results", anchor=False)
 st.caption(
-    f"{len(comp.continuations)} variation(s) of {comp.sampling.length} tokens in {comp.seconds:.1f} s · "
+    f"{len(comp.continuations)} variation(s) of {comp.sampling.length} {unit} in {comp.seconds:.1f} s · "
     f"grey: the seed, orange: the model"
 )
 with friendly_errors():
     tabs = st.tabs([f"Variation {i + 1}" for i in range(len(comp.continuations))])
     for i, tab in enumerate(tabs):
         with tab:
-            _variation(comp, i, tempo, program)
+            _variation(comp, i, tempo, program, unit)
     model_file = pick.path / "model.keras"
     _metrics(comp, str(pick.path), model_file.stat().st_mtime if model_file.is_file() else 0.0)

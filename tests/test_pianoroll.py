@@ -315,7 +315,10 @@ def test_the_app_trains_and_generates_a_pianoroll_model(tmp_path, monkeypatch):
         time.sleep(1)
     assert job_status(run_dir).state == "finished", job_status(run_dir).message
     at.switch_page("pages/3_Generate.py").run()
+    labels = [n.label for n in at.number_input]
+    assert "Length (frames)" in labels and "Seed length (frames)" in labels  # not "tokens"
     next(n for n in at.number_input if n.label.startswith("Length")).set_value(32).run()
     next(b for b in at.button if b.label == "Generate").click().run()
     assert not at.exception and not at.error
     assert len(at.get("audio")) >= 3  # the seed and one per variation
+    assert any("of 32 frames" in c.value for c in at.caption)

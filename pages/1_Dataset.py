@@ -166,8 +166,13 @@ def _statistics(ds: LoadedDataset) -> dict:
     cols = st.columns(5)
     cols[0].metric("Pieces", f"{stats['pieces']:,}")
     cols[1].metric("Notes", f"{stats['notes']:,}")
-    cols[2].metric("Tokens", f"{stats['events']:,}", help=f"{ds.data.representation} tokens of the whole dataset")
-    cols[3].metric("Vocabulary", f"{stats['vocab_size']:,}", help="distinct tokens, with <pad>, <unk> and <bos>")
+    if ds.data.representation == "pianoroll":
+        step = f"one per 1/{ds.data.steps_per_beat} beat"
+        cols[2].metric("Frames", f"{stats['events']:,}", help=f"piano-roll frames of the whole dataset, {step}")
+        cols[3].metric("Keys", "88", help="each frame is 88 keys, on or off; the model gives each its own probability")
+    else:
+        cols[2].metric("Tokens", f"{stats['events']:,}", help=f"{ds.data.representation} tokens of the whole dataset")
+        cols[3].metric("Vocabulary", f"{stats['vocab_size']:,}", help="distinct tokens, with <pad>, <unk> and <bos>")
     cols[4].metric("Pitch range", f"{pitch_name(lo)}–{pitch_name(hi)}", help=f"MIDI {lo}–{hi}")
     left, right = st.columns(2)
     left.altair_chart(pitch_histogram_chart(stats["pitch_histogram"]), width="stretch")

@@ -299,7 +299,7 @@ def test_the_app_trains_and_generates_a_pianoroll_model(tmp_path, monkeypatch):
     next(s for s in at.selectbox if s.label == "Representation").set_value("pianoroll").run()
     next(n for n in at.number_input if n.label.startswith("Window length")).set_value(32).run()
     assert not at.exception and at.session_state["dataset"].data.representation == "pianoroll"
-    assert [m.label for m in at.metric][2] == "Tokens"  # frames, counted by the pianoroll tokenizer
+    assert [m.label for m in at.metric][2:4] == ["Frames", "Keys"]
     at.switch_page("pages/2_Train.py").run()
     next(s for s in at.selectbox if s.label == "Architecture").set_value("lstm").run()
     for label, value in [("Epochs", 1), ("Use at most", 6), ("Embedding", 8), ("LSTM units", 16)]:
@@ -314,6 +314,11 @@ def test_the_app_trains_and_generates_a_pianoroll_model(tmp_path, monkeypatch):
     while job_status(run_dir).active and time.time() < deadline:
         time.sleep(1)
     assert job_status(run_dir).state == "finished", job_status(run_dir).message
+    at.run()  # the Train page shows the held-out scores per frame
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["lstm", "per-key Markov floor", "uniform guess"]
+    assert table["perplexity"].iloc[2] == pytest.approx(2.0)  # a fair coin per key
+    assert any("frames**" in m.value for m in at.markdown)
     at.switch_page("pages/3_Generate.py").run()
     labels = [n.label for n in at.number_input]
     assert "Length (frames)" in labels and "Seed length (frames)" in labels  # not "tokens"

@@ -182,10 +182,18 @@ def model_choices(owner: str = "") -> list[ModelChoice]:
 
 
 def metrics_table(metrics: dict) -> object:
-    """Held-out NLL, perplexity and accuracy of the model beside the n-gram baseline and a uniform guess."""
+    """Held-out NLL, perplexity and accuracy of the model beside the baseline and a uniform guess.
+
+    Piano-roll runs are scored per frame (the NLL sums the 88 keys; perplexity is per key, so a
+    fair coin per key reads 2), token runs per token (a uniform guess reads the vocabulary size).
+    """
+    import math
+
     import pandas as pd
 
     m, b = metrics["model"], metrics["baseline"]
+    frames = metrics.get("unit") == "frame"
+    per = metrics["vocab_size"] if frames else 1  # perplexity is per key for frames
     rows = [
         {
             "model": metrics.get("arch", "model"),
@@ -194,7 +202,7 @@ def metrics_table(metrics: dict) -> object:
             "accuracy": m["accuracy"],
         },
         {
-            "model": f"{b.get('order')}-gram baseline",
+            "model": "per-key Markov floor" if frames else f"{b.get('order')}-gram baseline",
             "NLL": b["nll"],
             "perplexity": b["perplexity"],
             "accuracy": b["accuracy"],
@@ -202,7 +210,7 @@ def metrics_table(metrics: dict) -> object:
         {
             "model": "uniform guess",
             "NLL": metrics["uniform_nll"],
-            "perplexity": float(metrics["vocab_size"]),
+            "perplexity": math.exp(metrics["uniform_nll"] / per),
             "accuracy": None,
         },
     ]
@@ -214,18 +222,32 @@ def show_metrics(metrics: dict | None) -> None:
     if not metrics:
         st.caption("No held-out metrics (the run was not evaluated: no validation pieces, or it ended early).")
         return
+    frames = metrics.get("unit") == "frame"
+    unit = "frames" if frames else "tokens"
     verdict = "beats" if metrics.get("beats_baseline") else "does not beat yet"
     st.markdown(
-        f"Held out: **{metrics['val_pieces']} pieces, {metrics['val_tokens']:,} tokens**. "
-        f"The model **{verdict}** the n-gram baseline (lower NLL is better)."
+        f"Held out: **{metrics['val_pieces']} pieces, {metrics['val_tokens']:,} {unit}**. "
+        f"The model **{verdict}** the {'floor' if frames else 'n-gram baseline'} (lower NLL is better)."
     )
+    if frames:
+        helps = (
+            "mean negative log-likelihood per frame, nats: the sum over the 88 keys (the JSB benchmark's measure)",
+            "per key: exp(NLL / 88); a fair coin per key is 2",
+            "frame accuracy (Bay et al. 2009): TP / (TP + FP + FN), keys on where p > 0.5",
+        )
+    else:
+        helps = (
+            "mean negative log-likelihood per token, nats",
+            "exp(NLL): as unsure as a uniform choice among this many tokens",
+            "top-1 next-token accuracy",
+        )
     st.dataframe(
         metrics_table(metrics),
         hide_index=True,
         column_config={
-            "NLL": st.column_config.NumberColumn(format="%.4f", help="mean negative log-likelihood per token, nats"),
-            "perplexity": st.column_config.NumberColumn(format="%.2f"),
-            "accuracy": st.column_config.NumberColumn(format="%.3f", help="top-1 next-token accuracy"),
+            "NLL": st.column_config.NumberColumn(format="%.4f", help=helps[0]),
+            "perplexity": st.column_config.NumberColumn(format="%.2f", help=helps[1]),
+            "accuracy": st.column_config.NumberColumn(format="%.3f", help=helps[2]),
         },
     )
 

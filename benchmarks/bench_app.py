@@ -11,29 +11,16 @@ four-line Streamlit app: the difference is what musegen adds to Streamlit's own 
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+from tests.e2e.browser import CHROMIUM, ROOT, VIEWPORT, free_port, launch, start_app, stop_app, wait_healthy
+
 REPEATS = 3
 GOAL_S = 3.0
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 BARE_APP = """import streamlit as st
 st.title("musegen")
@@ -42,36 +29,17 @@ st.write("FluidSynth")
 """
 
 
-def _start(port: int, folder: str, app: Path) -> subprocess.Popen:
-    env = {**os.environ, "MUSEGEN_RUNS_DIR": folder}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true"]
-    cmd += ["--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
-    out = subprocess.DEVNULL
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True)
-
-
-def _healthy(url: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("the server did not start within 60 s")
-
-
 def _one(browser, folder: str, app: Path) -> tuple[float, float | None]:
-    port = _port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     t0 = time.monotonic()
-    server = _start(port, folder, app)
+    server = start_app(app, port, {"MUSEGEN_RUNS_DIR": folder}, stdout=subprocess.DEVNULL)
     try:
-        _healthy(url, t0 + 60)
+        wait_healthy(url, timeout=60, poll=0.05)
         ready = time.monotonic() - t0
         shown = None
         if browser is not None:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport=VIEWPORT)
             page.goto(url)
             page.get_by_role("heading", name="State of things").wait_for(timeout=60_000)
             page.get_by_text("FluidSynth").first.wait_for(timeout=60_000)
@@ -79,8 +47,7 @@ def _one(browser, folder: str, app: Path) -> tuple[float, float | None]:
             page.close()
         return ready, shown
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        stop_app(server)
 
 
 def main() -> None:
@@ -94,7 +61,7 @@ def main() -> None:
             from playwright.sync_api import sync_playwright
 
             playwright = sync_playwright().start()
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = launch(playwright)
         else:
             print(f"({CHROMIUM} not found: measuring the server start only)\n")
         try:

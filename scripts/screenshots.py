@@ -1,53 +1,28 @@
 """Take the README's screenshots of every page at a desktop width (1400 px) with headless Chromium.
 
-    python scripts/screenshots.py [--out docs] [--demo-dir assets/models] [--minutes 2]
+    python -m scripts.screenshots [--out docs] [--demo-dir assets/models] [--minutes 2]
 
 Starts ``streamlit run`` on a free loopback port with a fresh runs folder, walks through the
 app as a person would (built-in dataset, a small WaveNet trained for ``--minutes``, music
 generated from it), and saves ``screenshot-<page>.png`` files, palette-compressed to stay small.
-Uses Debian's ``/usr/bin/chromium``; never downloads a browser.
+Uses Debian's ``/usr/bin/chromium``; never downloads a browser. Run it from the repository root:
+the server and browser helpers come from ``tests/e2e/browser.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
-import os
 import re
-import signal
-import socket
-import subprocess
+import shutil
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
-WIDTH, HEIGHT = 1400, 1000
+from musegen.tf_setup import default_threads
+from tests.e2e.browser import ROOT, VIEWPORT, goto, idle, launch, run_app, set_number
 
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve(runs_dir: Path, demo_dir: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "MUSEGEN_RUNS_DIR": str(runs_dir), "MUSEGEN_DEMO_DIR": str(demo_dir)}
-    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true"]
-    cmd += ["--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
-    server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1):
-                return server
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("streamlit did not start")
+WIDTH, HEIGHT = VIEWPORT["width"], VIEWPORT["height"]
 
 
 def _save(page, out: Path, name: str, full: bool = True) -> None:
@@ -68,20 +43,16 @@ def _save(page, out: Path, name: str, full: bool = True) -> None:
 
 
 def _idle(page) -> None:
-    page.wait_for_timeout(400)
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=180_000)
+    idle(page, settle_ms=400, timeout_ms=180_000)
 
 
 def _goto(page, title: str) -> None:
-    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
-    page.get_by_role("heading", name=title, exact=True).wait_for()
+    goto(page, title)
     _idle(page)
 
 
 def _number(page, label: str, value: float) -> None:
-    box = page.get_by_label(label, exact=True)
-    box.fill(str(value))
-    box.press("Enter")
+    set_number(page, label, value)
     _idle(page)
 
 
@@ -137,24 +108,25 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        port = _port()
-        server = _serve(Path(tmp) / "runs", args.demo_dir.resolve(), port)
+    threads = {"MUSEGEN_TF_THREADS": str(default_threads())}  # the app's own default, not the tests' one thread
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        run_app(Path(tmp), demo_dir=args.demo_dir.resolve(), extra_env=threads) as url,
+        sync_playwright() as p,
+    ):
+        browser = launch(p)
+        page = browser.new_page(viewport=VIEWPORT)
+        page.set_default_timeout(120_000)
         try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-                page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
-                page.set_default_timeout(120_000)
-                try:
-                    walk(page, f"http://127.0.0.1:{port}", args.out, args.minutes)
-                except Exception:
-                    page.screenshot(path=str(Path(tmp).parent / "musegen-screenshot-failure.png"), full_page=True)
-                    raise
-                finally:
-                    browser.close()
+            walk(page, url, args.out, args.minutes)
+        except Exception:
+            failure = Path(tmp).parent / "musegen-screenshot-failure"
+            page.screenshot(path=f"{failure}.png", full_page=True)
+            shutil.copyfile(Path(tmp) / "streamlit.log", f"{failure}.log")
+            print(f"failed: the page is in {failure}.png, the server's output in {failure}.log", file=sys.stderr)
+            raise
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+            browser.close()
     return 0
 
 

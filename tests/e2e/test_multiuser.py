@@ -9,92 +9,59 @@ timings are printed (``-s``) for BENCHMARKS.md; nothing here asserts on speed.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_browser import (
+from tests.e2e.browser import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    _free_port,
-    _goto,
-    _idle,
-    _set_number,
-    _stop_workers,
-    _wait_healthy,
+    ROOT,
+    VIEWPORT,
+    goto,
+    idle,
+    launch,
+    run_app,
+    set_number,
+    start_tiny_wavenet,
+    wait_for_audio,
 )
 from tests.midi_factory import piece_midi
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "assets" / "models" / "demo-lstm"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[tuple[str, Path]]:
+def server(chromium, tmp_path_factory) -> Iterator[tuple[str, Path]]:
     """``streamlit run`` on a free port with its own runs folder and the LSTM demo model."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); the browser test needs it")
-    pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
     if not (DEMO / "model.keras").is_file():
         pytest.skip("needs the bundled demo models (make demo-models)")
     base = tmp_path_factory.mktemp("multiuser")
     shutil.copytree(DEMO, base / "demo" / "demo-lstm", ignore=shutil.ignore_patterns("last.keras"))
-    port = _free_port()
-    env = {
-        **os.environ,
-        "MUSEGEN_RUNS_DIR": str(base / "runs"),
-        "MUSEGEN_DEMO_DIR": str(base / "demo"),
-        "MUSEGEN_TF_THREADS": "1",
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-    }
-    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true"]
-    cmd += ["--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
-    log = open(base / "streamlit.log", "wb")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
+    with run_app(base) as url:
         yield url, base / "runs"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-        log.close()
-        _stop_workers(base / "runs")
 
 
 def _upload_and_train(page, url: str, files: list[tuple[str, bytes]]) -> None:
     page.goto(url)
     page.get_by_role("heading", name="musegen").wait_for()
-    _goto(page, "Dataset")
+    goto(page, "Dataset")
     page.get_by_text("Upload MIDI files").click()
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
         [{"name": n, "mimeType": "audio/midi", "buffer": d} for n, d in files]
     )
     page.get_by_text(f"All {len(files)} files are used.").wait_for()
     page.get_by_text("Token and window settings").click()
-    _set_number(page, "Window length (tokens)", 32)
-    _idle(page)
-    _goto(page, "Train")
+    set_number(page, "Window length (tokens)", 32)
+    idle(page)
+    goto(page, "Train")
     page.get_by_text(files[0][0]).first.wait_for()  # this session's dataset
-    _set_number(page, "Epochs", 500)
-    _set_number(page, "Patience", 0)  # no early stop: it trains until its owner stops it
-    page.get_by_text("Advanced: model size and data split").click()
-    _set_number(page, "Embedding size", 8)
-    _set_number(page, "WaveNet channels", 8)
-    _set_number(page, "WaveNet dilation cycle", 5)
-    _idle(page)
-    page.get_by_role("button", name="Start training").click()
+    start_tiny_wavenet(page, epochs=500, patience=0)  # no early stop: it trains until its owner stops it
 
 
 def _running_run_id(page) -> str:
@@ -106,7 +73,7 @@ def _running_run_id(page) -> str:
 
 def _runs_listed(page) -> list[str]:
     """The run ids the Runs page offers in its Details picker."""
-    _goto(page, "Runs")
+    goto(page, "Runs")
     page.get_by_role("heading", name="Details").wait_for()
     box = page.get_by_label("Run", exact=True)
     box.click()
@@ -125,8 +92,8 @@ def test_two_trainings_and_a_listener_do_not_meet(server, chorales):
     bob_files = [("bob-1.mid", piece_midi(chorales[2])), ("bob-2.mid", piece_midi(chorales[3]))]
     figures: dict[str, float | str] = {}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(3)]
+        browser = launch(p)
+        contexts = [browser.new_context(viewport=VIEWPORT) for _ in range(3)]
         alice, bob, carol = (c.new_page() for c in contexts)
         for page in (alice, bob, carol):
             page.set_default_timeout(90_000)
@@ -147,19 +114,15 @@ def test_two_trainings_and_a_listener_do_not_meet(server, chorales):
             carol.goto(url)
             carol.get_by_role("heading", name="musegen").wait_for()
             figures["third user: home page (s)"] = round(time.monotonic() - t1, 1)
-            _goto(carol, "Generate")
+            goto(carol, "Generate")
             carol.get_by_text("trained on bach-chorales").first.wait_for()  # the demo model is picked
-            _set_number(carol, "Length (tokens)", 48)
-            _set_number(carol, "Variations", 1)
-            _idle(carol)
+            set_number(carol, "Length (tokens)", 48)
+            set_number(carol, "Variations", 1)
+            idle(carol)
             t2 = time.monotonic()
             carol.get_by_role("button", name="Generate").click()
             carol.get_by_role("heading", name="Results").wait_for(timeout=180_000)
-            carol.wait_for_function(
-                "() => [...document.querySelectorAll('audio')].some(a => { if (a.readyState === 0) a.load();"
-                " return a.duration > 0 && Number.isFinite(a.duration); })",
-                timeout=60_000,
-            )
+            wait_for_audio(carol)
             figures["third user: generate 48 tokens with audio (s)"] = round(time.monotonic() - t2, 1)
             assert a_run not in carol.locator("body").inner_text() and b_run not in carol.locator("body").inner_text()
 
@@ -171,7 +134,7 @@ def test_two_trainings_and_a_listener_do_not_meet(server, chorales):
 
             # A reload (a new Streamlit session, same address) finds each one's own job, still running.
             for page, run_id in ((alice, a_run), (bob, b_run)):
-                _goto(page, "Train")
+                goto(page, "Train")
                 page.reload()
                 page.get_by_role("heading", name=re.compile(re.escape(run_id) + r" · wavenet · running")).wait_for()
                 page.get_by_text("1 other training(s) running on this server").wait_for()  # only a number

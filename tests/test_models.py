@@ -194,3 +194,36 @@ def test_thread_settings_come_from_the_environment_and_are_set_once(monkeypatch)
     assert 1 <= tf_setup.default_threads() <= 4
     first = tf_setup.configure_tensorflow()  # models were built already: TF is configured
     assert tf_setup.configure_tensorflow(threads=7) == first
+
+
+def test_tensorflow_starts_quietly_with_the_threads_asked_for():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from musegen.models import build_model\n"
+        "from musegen import tf_setup\n"
+        "import tensorflow as tf\n"
+        "print('threads', tf_setup.configure_tensorflow(), tf.config.threading.get_intra_op_parallelism_threads())\n"
+        "print('a warning of our own', file=sys.stderr)\n"
+    )
+    env = {**os.environ, "MUSEGEN_TF_THREADS": "3"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "threads 3 3" in proc.stdout  # probing the devices did not fix the thread pools
+    assert proc.stderr.strip() == "a warning of our own"  # no oneDNN, CUDA or absl start-up lines
+
+
+def test_only_known_startup_chatter_is_dropped():
+    from musegen.tf_setup import without_startup_chatter
+
+    text = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "I0000 00:00:1.2 1 port.cc:153] oneDNN custom operations are on. You may see slightly different\n"
+        "E0000 00:00:1.3 1 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error\n"
+        "\n"
+        "ImportError: libcudnn.so.9: cannot open shared object file\n"
+    )
+    assert without_startup_chatter(text) == "ImportError: libcudnn.so.9: cannot open shared object file\n"

@@ -12,13 +12,15 @@
 Importing this package imports Keras (and so TensorFlow): UI code imports it lazily.
 """
 
+# ruff: noqa: E402  (TensorFlow is imported quietly, below, before Keras imports it)
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+from musegen.tf_setup import import_tensorflow
+
+import_tensorflow()  # before Keras loads it: TensorFlow's start-up chatter stays off the terminal
 
 import keras
 

@@ -34,11 +34,11 @@ class TokenDataset:
 
     @property
     def n_train_tokens(self) -> int:
-        return int(sum(len(s) - 1 for s in self.train))
+        return int(sum(max(len(s) - 1, 0) for s in self.train))
 
     @property
     def n_val_tokens(self) -> int:
-        return int(sum(len(s) - 1 for s in self.val))
+        return int(sum(max(len(s) - 1, 0) for s in self.val))
 
     def summary(self) -> dict[str, int]:
         return {

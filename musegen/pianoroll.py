@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from musegen.config import DataConfig, SamplingConfig
+from musegen.dataset import TokenDataset
 from musegen.errors import ConfigError, DatasetError, TrainingError
 from musegen.notes import END, PITCH, START, Piece, make_notes
 from musegen.tokens import DEFAULT_VELOCITY, SPECIALS, Vocabulary
@@ -163,35 +164,10 @@ def frame_token(frame: np.ndarray) -> str:
 # --------------------------------------------------------------------------- datasets and windows
 
 
-@dataclass
-class FrameDataset:
-    """Frames per piece, split by piece; what :func:`musegen.training.train` needs of a dataset."""
-
-    vocab: Vocabulary
-    config: DataConfig
-    train: list[np.ndarray] = field(default_factory=list)  # (T, 88) uint8 per piece
-    val: list[np.ndarray] = field(default_factory=list)
-    train_names: list[str] = field(default_factory=list)
-    val_names: list[str] = field(default_factory=list)
-    duplicates: list[str] = field(default_factory=list)
-
-    @property
-    def n_train_tokens(self) -> int:
-        """Predicted frames (every frame after the first) of the training pieces."""
-        return int(sum(max(len(s) - 1, 0) for s in self.train))
-
-    @property
-    def n_val_tokens(self) -> int:
-        return int(sum(max(len(s) - 1, 0) for s in self.val))
-
-    def summary(self) -> dict[str, int]:
-        return {
-            "train_pieces": len(self.train),
-            "val_pieces": len(self.val),
-            "train_tokens": self.n_train_tokens,
-            "val_tokens": self.n_val_tokens,
-            "vocab_size": len(self.vocab),
-        }
+class FrameDataset(TokenDataset):
+    """Frames per piece, split by piece: ``train`` and ``val`` hold (T, 88) uint8 arrays, and the
+    token counts count predicted frames (every frame after the first). The same fields as a
+    :class:`~musegen.dataset.TokenDataset`, which is what :func:`musegen.training.train` reads."""
 
 
 def build_frame_dataset(pieces: list[Piece], cfg: DataConfig) -> FrameDataset:

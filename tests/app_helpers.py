@@ -1,7 +1,8 @@
-"""Small AppTest helpers shared by the hardening page tests (the app with its own folders)."""
+"""Small AppTest helpers shared by the page tests (the app with its own folders: the ``folders`` fixture)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -40,3 +41,16 @@ def upload(at: AppTest, files: list[tuple[str, bytes]]) -> AppTest:
     kinds = {".zip": "application/zip"}
     at.file_uploader[0].set_value([(n, d, kinds.get(Path(n).suffix, "audio/midi")) for n, d in files]).run()
     return at
+
+
+def wait_for_training(at: AppTest, timeout: float = 300) -> str:
+    """Re-run the Train page until its job ends; its final state (finished, stopped or failed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        at.run()
+        heads = [m.value for m in at.markdown if m.value.startswith("#### ")]
+        for state in ("finished", "stopped", "failed"):
+            if heads and f"**{state}**" in heads[0]:
+                return state
+        time.sleep(2)
+    raise AssertionError(f"the training did not end in {timeout} s: {texts(at)[-2000:]}")

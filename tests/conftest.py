@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MUSEGEN_TF_THREADS", "2")
@@ -28,3 +29,11 @@ def cache_dir(tmp_path, monkeypatch):
     folder = tmp_path / "cache"
     monkeypatch.setenv("MUSEGEN_CACHE_DIR", str(folder))
     return folder
+
+
+@pytest.fixture()
+def folders(tmp_path, monkeypatch) -> Path:
+    """The app's runs and demo-model folders, empty, in this test's own temporary folder."""
+    monkeypatch.setenv("MUSEGEN_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("MUSEGEN_DEMO_DIR", str(tmp_path / "demo"))
+    return tmp_path

@@ -14,65 +14,40 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from musegen.config import Limits
+from tests import app_helpers as ui
 from tests.midi_factory import piece_midi
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "streamlit_app.py")
-TIMEOUT = 240  # seconds per script run: generous on a shared 2-core machine
-PAGES = ["pages/1_Dataset.py", "pages/2_Train.py", "pages/3_Generate.py", "pages/4_Runs.py"]
-
-
-@pytest.fixture()
-def folders(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("MUSEGEN_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("MUSEGEN_DEMO_DIR", str(tmp_path / "demo"))
-    return tmp_path
-
-
-def _app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    assert not at.exception
-    return at
-
-
-def _widget(items, label: str):
-    return next(w for w in items if w.label.startswith(label))
-
-
-def _texts(at: AppTest) -> str:
-    parts = [e.value for kind in (at.markdown, at.caption, at.info, at.error, at.warning, at.success) for e in kind]
-    return "\n".join(str(p) for p in parts)
+PAGES = [ui.DATASET, ui.TRAIN, ui.GENERATE, ui.RUNS]
 
 
 def test_home_explains_what_is_missing(folders):
-    at = _app()
+    at = ui.app()
     assert at.title[0].value == "musegen"
     assert "make demo-models" in at.info[0].value  # no demo model yet: a friendly note, no button
-    assert "built-in Bach chorales" in _texts(at)
-    assert "FluidSynth" in _texts(at)
+    assert "built-in Bach chorales" in ui.texts(at)
+    assert "FluidSynth" in ui.texts(at)
 
 
 @pytest.mark.parametrize("page", PAGES)
 def test_each_page_runs_on_an_empty_server(folders, page):
-    at = _app()
+    at = ui.app()
     at.switch_page(page).run()
     assert not at.exception
     assert not at.error
     if page == PAGES[0]:
-        assert _widget(at.radio, "Source").options == ["Built-in Bach chorales", "Upload MIDI files"]
-        assert _widget(at.number_input, "Window length").value == 128
+        assert ui.widget(at.radio, "Source").options == ["Built-in Bach chorales", "Upload MIDI files"]
+        assert ui.widget(at.number_input, "Window length").value == 128
         assert [m.label for m in at.metric] == ["Pieces", "Notes", "Tokens", "Vocabulary", "Pitch range"]
         assert at.metric[0].value == "371"
     elif page == PAGES[1]:
-        assert _widget(at.selectbox, "Architecture").options[:2] == [
+        assert ui.widget(at.selectbox, "Architecture").options[:2] == [
             "WaveNet — gated dilated causal convolutions (fast, parallel)",
             "LSTM — two recurrent layers",
         ]
         assert {"Epochs", "Batch size", "Learning rate"} <= {n.label for n in at.number_input}
-        assert _widget(at.button, "Start training")
+        assert ui.widget(at.button, "Start training")
     elif page == PAGES[2]:
         assert "No trained model yet" in at.info[0].value
     else:
@@ -80,9 +55,9 @@ def test_each_page_runs_on_an_empty_server(folders, page):
 
 
 def test_dataset_upload_reports_the_bad_file_and_uses_the_rest(folders, chorales):
-    at = _app()
+    at = ui.app()
     at.switch_page(PAGES[0]).run()
-    _widget(at.radio, "Source").set_value("Upload MIDI files").run()
+    ui.widget(at.radio, "Source").set_value("Upload MIDI files").run()
     assert "Upload MIDI files or pick the built-in corpus." in at.info[0].value
     uploads = [
         ("good.mid", piece_midi(chorales[0]), "audio/midi"),
@@ -102,61 +77,49 @@ def test_dataset_upload_reports_the_bad_file_and_uses_the_rest(folders, chorales
     assert len(at.get("audio")) == 1  # the preview of the first piece
 
 
-def _wait_for_training(at: AppTest, timeout: float = 300) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        at.run()
-        heads = [m.value for m in at.markdown if m.value.startswith("#### ")]
-        for state in ("finished", "stopped", "failed"):
-            if heads and f"**{state}**" in heads[0]:
-                return state
-        time.sleep(2)
-    raise AssertionError(f"training did not end in {timeout} s: {_texts(at)[-2000:]}")
-
-
 def test_main_flow_on_the_builtin_corpus(folders):
-    at = _app()
+    at = ui.app()
     # Dataset: the built-in chorales with a small window.
     at.switch_page(PAGES[0]).run()
-    _widget(at.number_input, "Window length").set_value(32).run()
+    ui.widget(at.number_input, "Window length").set_value(32).run()
     assert at.session_state["dataset"].data.window == 32
     # Train: a tiny WaveNet on a few pieces, in the background worker.
     at.switch_page(PAGES[1]).run()
     for label, value in [("Epochs", 1), ("Use at most", 8), ("Embedding", 16), ("WaveNet channels", 16)]:
-        _widget(at.number_input, label).set_value(value)
+        ui.widget(at.number_input, label).set_value(value)
     at.run()
-    _widget(at.button, "Start training").click().run()
+    ui.widget(at.button, "Start training").click().run()
     assert not at.exception and not at.error
     run_dir = Path(at.session_state["train_run"])
     assert run_dir.parent == folders / "runs"
-    assert _wait_for_training(at) == "finished", (run_dir / "worker.log").read_text()[-2000:]
+    assert ui.wait_for_training(at) == "finished", (run_dir / "worker.log").read_text()[-2000:]
     assert any(p.value == 100 for p in at.get("progress"))
-    assert "n-gram baseline" in _texts(at)
+    assert "n-gram baseline" in ui.texts(at)
     assert at.dataframe[0].value["model"].iloc[0] == "wavenet"  # held-out metrics beside the baseline
     # Generate: the new run is picked, two variations, audio and downloads.
     at.switch_page(PAGES[2]).run()
-    assert "yours" in _widget(at.selectbox, "Model").value.label
-    _widget(at.number_input, "Length").set_value(48).run()
-    _widget(at.button, "Generate").click().run()
+    assert "yours" in ui.widget(at.selectbox, "Model").value.label
+    ui.widget(at.number_input, "Length").set_value(48).run()
+    ui.widget(at.button, "Generate").click().run()
     assert not at.exception and not at.error
     assert len(at.get("audio")) >= 3  # the seed and one per variation
     assert len(at.get("download_button")) == 4  # MIDI and WAV per variation
-    assert "Overlap with the real music" in _texts(at)
+    assert "Overlap with the real music" in ui.texts(at)
     # Runs: the run with its metrics, its loss curve, and delete with confirmation.
     at.switch_page(PAGES[3]).run()
     assert not at.exception
     assert list(at.dataframe[0].value["run"]) == [run_dir.name]
-    assert _widget(at.multiselect, "Runs to compare").value == [run_dir.name]
+    assert ui.widget(at.multiselect, "Runs to compare").value == [run_dir.name]
     # The home page's demo player, with this run standing in for a bundled demo model.
     shutil.copytree(run_dir, folders / "demo" / "demo-wavenet")
     at.switch_page("streamlit_app.py").run()
-    _widget(at.button, "Play a demo").click().run()
+    ui.widget(at.button, "Play a demo").click().run()
     assert not at.exception and not at.error
     assert len(at.get("audio")) == 1
-    assert "1 bundled demo model" in _texts(at)
+    assert "1 bundled demo model" in ui.texts(at)
     # Delete the run from the Runs page (a confirmation first).
     at.switch_page(PAGES[3]).run()
-    _widget(at.button, "Yes, delete it").click().run()
+    ui.widget(at.button, "Yes, delete it").click().run()
     assert not run_dir.exists()
 
 
@@ -169,33 +132,33 @@ def test_a_full_server_shows_the_queue_and_stop_ends_the_waiting_job(folders, mo
     busy.mkdir(parents=True)
     runs.atomic_write_text(busy / runs.CONFIG, RunConfig().to_json())
     runs.write_status(busy, "running", "epoch 3/20")
-    at = _app()
+    at = ui.app()
     at.switch_page(PAGES[1]).run()
-    assert "1 other training(s) running" in _texts(at)
-    _widget(at.button, "Start training").click().run()
+    assert "1 other training(s) running" in ui.texts(at)
+    ui.widget(at.button, "Start training").click().run()
     deadline = time.monotonic() + 60
-    while "Waiting for a free training slot" not in _texts(at) and time.monotonic() < deadline:
+    while "Waiting for a free training slot" not in ui.texts(at) and time.monotonic() < deadline:
         time.sleep(1)
         at.run()
-    assert "1 of 1 trainings are running; this one is number 1 in the queue" in _texts(at)
-    assert _widget(at.button, "Start training").disabled  # one job per session at a time
-    _widget(at.button, "Stop").click().run()
+    assert "1 of 1 trainings are running; this one is number 1 in the queue" in ui.texts(at)
+    assert ui.widget(at.button, "Start training").disabled  # one job per session at a time
+    ui.widget(at.button, "Stop").click().run()
     deadline = time.monotonic() + 60
-    while "**stopped**" not in _texts(at) and time.monotonic() < deadline:
+    while "**stopped**" not in ui.texts(at) and time.monotonic() < deadline:
         time.sleep(1)
         at.run()
-    assert "stopped before training began" in _texts(at)
+    assert "stopped before training began" in ui.texts(at)
 
 
 def test_upload_limit_of_the_app_matches_the_library():
-    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    config = tomllib.loads((ui.ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == Limits().max_upload_mb
 
 
 def test_home_page_does_not_import_tensorflow(folders):
     code = (
         "import sys; from streamlit.testing.v1 import AppTest; "
-        f"at = AppTest.from_file({APP!r}, default_timeout=60).run(); "
+        f"at = AppTest.from_file({ui.APP!r}, default_timeout=60).run(); "
         "assert not at.exception, at.exception; "
         "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )

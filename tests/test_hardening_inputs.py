@@ -273,13 +273,6 @@ def test_cli_ingest_reports_hostile_zips(tmp_path):
 # ------------------------------------------------------------------ the page
 
 
-@pytest.fixture()
-def folders(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("MUSEGEN_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("MUSEGEN_DEMO_DIR", str(tmp_path / "demo"))
-    return tmp_path
-
-
 def _saved_files(folders: Path) -> list[Path]:
     return sorted(p for p in (folders / "runs" / ".sessions").rglob("*") if p.is_file())
 

@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -202,25 +201,6 @@ def test_cli_generate_refuses_bad_settings_at_once(case, tmp_path):
 # ------------------------------------------------------------------ the pages
 
 
-@pytest.fixture()
-def folders(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("MUSEGEN_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("MUSEGEN_DEMO_DIR", str(tmp_path / "demo"))
-    return tmp_path
-
-
-def _wait_for_end(at, timeout: float = 240) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        at.run()
-        heads = [m.value for m in at.markdown if m.value.startswith("#### ")]
-        for state in ("finished", "stopped", "failed"):
-            if heads and f"**{state}**" in heads[0]:
-                return state
-        time.sleep(2)
-    raise AssertionError(f"the training did not end in {timeout} s: {ui.texts(at)[-2000:]}")
-
-
 def test_pages_take_edge_settings_and_say_what_cannot_train(folders):
     at = ui.upload(ui.app(), [(f"monotone-{k}.mid", _monotone(k)) for k in range(4)])
     ui.widget(at.selectbox, "Representation").set_value("classic").run()
@@ -236,7 +216,7 @@ def test_pages_take_edge_settings_and_say_what_cannot_train(folders):
     ui.widget(at.number_input, "Batch size").set_value(4096).run()
     ui.widget(at.button, "Start training").click().run()
     assert not at.exception and not at.error
-    assert _wait_for_end(at) == "failed"
+    assert ui.wait_for_training(at, 240) == "failed"
     shown = ui.texts(at)
     assert "Training failed: no training windows" in shown and "lower the window" in shown
     assert not at.exception

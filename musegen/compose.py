@@ -26,7 +26,7 @@ import numpy as np
 from musegen import runs
 from musegen.config import Limits, SamplingConfig
 from musegen.errors import ConfigError, DatasetError, MidiReadError
-from musegen.notes import Piece, make_notes
+from musegen.notes import PITCH, START, Piece, make_notes
 from musegen.pianoroll import LOWEST_PITCH, N_KEYS, frames_to_piece, generate_frames, piece_to_frames
 from musegen.tokens import CLASSIC_STEP, Vocabulary, parse_pitch_name, pitch_name, tokenizer_for_vocab
 
@@ -190,17 +190,16 @@ class Composer:
     def _best_octave(self, piece: Piece, length: int) -> tuple[int, int, int]:
         """(semitones, known, total): the octave shift under which the model knows most of the
         seed's first ``length`` onsets (ties go to the smallest shift), and how many it knows."""
-        starts = np.unique(piece.notes[:, 0])
+        starts = np.unique(piece.notes[:, START])
         head = piece
         if len(starts) > length:
-            head = Piece(piece.name, piece.notes[piece.notes[:, 0] < starts[length]], piece.tempo)
+            head = Piece(piece.name, piece.notes[piece.notes[:, START] < starts[length]], piece.tempo)
 
         def score(shift: int) -> tuple[int, int]:
-            moved = head.transposed(shift) if shift else head
+            moved = head.transposed(shift) if shift else head  # notes pushed off 0-127 are dropped
             if self.frames:
-                pitches = moved.notes[:, 2]
-                lost = len(head.notes) - len(moved.notes)  # notes pushed off 0-127
-                return int(np.sum((pitches >= LOWEST_PITCH) & (pitches < LOWEST_PITCH + N_KEYS))), len(pitches) + lost
+                pitches = moved.notes[:, PITCH]
+                return int(np.sum((pitches >= LOWEST_PITCH) & (pitches < LOWEST_PITCH + N_KEYS))), len(head.notes)
             ids = self.vocab.encode(self.tokenizer.tokenize(moved))
             return int(np.sum(ids != self.vocab.unk_id)), len(ids)
 

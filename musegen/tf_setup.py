@@ -48,9 +48,7 @@ def import_tensorflow() -> ModuleType:
     with _import_lock:
         if "tensorflow" in sys.modules:
             return sys.modules["tensorflow"]
-        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        with tempfile.TemporaryFile() as captured:
+        with tempfile.TemporaryFile() as captured:  # KERAS_BACKEND and the log level: musegen/__init__.py
             sys.stderr.flush()
             saved = os.dup(2)
             os.dup2(captured.fileno(), 2)
@@ -84,7 +82,7 @@ def default_threads() -> int:
 
 
 def configure_tensorflow(threads: int | None = None) -> int:
-    """Set the Keras backend, TF log level and thread pools once; return the thread count in use.
+    """Import TensorFlow quietly and set its thread pools once; return the thread count in use.
 
     ``threads`` overrides ``MUSEGEN_TF_THREADS``. A second call is a no-op. If TensorFlow already
     ran an op (its pools are fixed), the settings cannot change: this is logged, not raised.

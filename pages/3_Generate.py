@@ -47,10 +47,9 @@ def _units(composer) -> tuple[str, str]:
     return "tokens", "Timed tokens: about three per note (time shift, pitch, duration)."
 
 
-def _seed(composer):
+def _seed(composer, unit: str):
     """The seed widgets; returns a Seed (or stops the page with a hint)."""
     window = composer.config.data.window
-    unit, _ = _units(composer)
     mode = st.radio("Seed", [FROM_DATA, RANDOM, UPLOAD], horizontal=True, label_visibility="collapsed")
     c1, c2 = st.columns([3, 1])
     length = c2.number_input(
@@ -85,9 +84,8 @@ def _seed(composer):
     return composer.seed_from_midi(upload.getvalue(), upload.name, int(length))
 
 
-def _sampling(lim: Limits, units: tuple[str, str]) -> tuple[SamplingConfig, float, int]:
+def _sampling(lim: Limits, unit: str, unit_help: str) -> tuple[SamplingConfig, float, int]:
     d = SamplingConfig()
-    unit, unit_help = units
     c1, c2, c3, c4 = st.columns(4)
     greedy = (
         c1.radio(
@@ -234,31 +232,32 @@ pick = st.selectbox(
 with friendly_errors("Pick another model, or train this one again."):
     composer = load_composer(pick.path)
     cfg = composer.config
+    unit, unit_help = _units(composer)
     best = composer.run.best_val_loss
     st.caption(
-        f"{cfg.model.arch} · {cfg.data.representation} {_units(composer)[0]} · window {cfg.data.window} · trained on "
+        f"{cfg.model.arch} · {cfg.data.representation} {unit} · window {cfg.data.window} · trained on "
         f"{cfg.dataset_name} · {composer.run.epochs_done} epochs"
         + (f" · best loss {best:.3f}" if best is not None else "")
     )
 
     st.subheader("Seed", anchor=False)
-    seed = _seed(composer)
+    seed = _seed(composer, unit)
     st.altair_chart(piano_roll_chart([("seed", seed.piece, 0.0)]), width="stretch", key="seed-roll")
     with st.expander(f"Listen to the seed · {seed.label}"):
         play(seed.piece.notes, 100.0)
 
     st.subheader("Sampling", anchor=False)
-    sampling, tempo, program = _sampling(lim, _units(composer))
+    sampling, tempo, program = _sampling(lim, unit, unit_help)
     if st.button("Generate", type="primary", icon=":material/auto_awesome:"):
         bar = st.progress(0.0, text="Loading the model…")
 
         def progress(done: int, total: int) -> None:
             if done % 16 == 0 or done == total:
-                bar.progress(done / total, text=f"Generating: {done}/{total} {_units(composer)[0]}")
+                bar.progress(done / total, text=f"Generating: {done}/{total} {unit}")
 
         comp = composer.compose(seed, sampling, on_progress=progress, limits=lim)
         bar.empty()
-        st.session_state["composition"] = (str(pick.path), comp, _units(composer)[0])
+        st.session_state["composition"] = (str(pick.path), comp, unit)
 
 result = st.session_state.get("composition")
 if result is None or result[0] != str(pick.path):

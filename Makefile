@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
 
-.PHONY: run test lint bench setup setup-dev demo-models clean
+.PHONY: run test test-fast lint bench setup setup-dev demo-models clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ lint: setup-dev
 
 test: setup-dev lint
 	$(PY) -m pytest
+
+test-fast: setup-dev
+	$(PY) -m pytest -m "not slow"
 
 bench: setup-dev
 	$(PY) -m benchmarks

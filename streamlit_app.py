@@ -8,22 +8,24 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.common import composer as load_composer
-from ui.common import current_dataset, demo_dir, friendly_errors, model_choices, play, runs_dir, session_id
+from musegen.config import SamplingConfig
+from musegen.output.plots import piano_roll_chart
+from musegen.training.jobs import active_jobs
+from musegen.training.visibility import demo_dir, model_choices, runs_dir
+from pages.common import composer as load_composer
+from pages.common import current_dataset, friendly_errors, play, session_id
 
 DEMO_TOKENS = 192  # about 20 seconds of music from a demo model
 
 
 @st.cache_data(ttl=300, show_spinner=False)
 def _sound_status() -> tuple[bool, str]:
-    from musegen.audio import fluidsynth_status
+    from musegen.output.audio import fluidsynth_status
 
     return fluidsynth_status()
 
 
 def _status_section() -> None:
-    from musegen.jobs import active_jobs
-
     st.subheader("State of things")
     c1, c2, c3 = st.columns(3)
     with c1, st.container(border=True):
@@ -32,11 +34,11 @@ def _status_section() -> None:
         if ds is None:
             st.markdown("Nothing loaded yet: trainings use the **built-in Bach chorales**.")
         else:
-            st.markdown(f"**{ds.name}**: {len(ds.pieces)} pieces, {sum(p.n_notes for p in ds.pieces):,} notes.")
+            st.markdown(f"**{ds.name}**: {len(ds.pieces)} pieces, {ds.n_notes:,} notes.")
         st.page_link("pages/1_Dataset.py", label="Choose a dataset", icon=":material/arrow_forward:")
     with c2, st.container(border=True):
         st.markdown("**:material/model_training: Models**")
-        choices = model_choices(session_id())
+        choices = model_choices(runs_dir(), demo_dir(), session_id())
         demos = sum(c.demo for c in choices)
         trained = len(choices) - demos
         running = len(active_jobs(runs_dir()))
@@ -57,7 +59,7 @@ def _status_section() -> None:
 
 def _demo_section() -> None:
     st.subheader("Play a demo")
-    demos = [c for c in model_choices() if c.demo]
+    demos = [c for c in model_choices(runs_dir(), demo_dir()) if c.demo]
     if not demos:
         st.info(
             f"The bundled demo models are not here yet (looked in `{demo_dir()}`). Build them with "
@@ -83,8 +85,6 @@ def _demo_section() -> None:
             "The grey notes are the real seed, the orange ones are the model's."
         )
         if go:
-            from musegen.config import SamplingConfig
-
             with friendly_errors("Rebuild the demo models with `make demo-models`."), st.spinner("Composing…"):
                 composer = load_composer(pick.path)
                 seed = composer.random_seed(None, length=min(64, composer.config.data.window), held_out=True)
@@ -93,8 +93,6 @@ def _demo_section() -> None:
                 st.session_state["demo"] = composer.compose(seed, sampling)
         comp = st.session_state.get("demo")
         if comp is not None:
-            from musegen.plots import piano_roll_chart
-
             parts = [("seed", comp.seed.piece, 0.0), ("continuation", comp.continuations[0], comp.seed.end_beats)]
             st.altair_chart(piano_roll_chart(parts), width="stretch")
             notes = comp.continuations[0].notes

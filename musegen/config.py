@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 from musegen.errors import ConfigError
 
-REPRESENTATIONS = ("timed", "classic", "pianoroll")
-ARCHITECTURES = ("wavenet", "lstm", "classic-wavenet", "classic-lstm")
+ARCHITECTURES = ("wavenet", "lstm", "transformer", "classic-wavenet", "classic-lstm")
+CLASSIC_ARCHS = ("classic-wavenet", "classic-lstm")  # the tutorial's one-target-per-window models
 INSTRUMENT_FILTERS = ("all", "piano", "programs")
 
 
@@ -19,7 +19,7 @@ INSTRUMENT_FILTERS = ("all", "piano", "programs")
 class DataConfig:
     """How MIDI becomes training windows."""
 
-    # "timed" (TSD events), "classic" (the tutorial's tokens) or "pianoroll" (88-key multi-hot frames)
+    # a name of musegen.representations.registry: how music is written for the model
     representation: str = "timed"
     steps_per_beat: int = 4  # quantization grid (pianoroll: frames per beat): 4 = sixteenths, 12 = with triplets
     max_shift_beats: int = 4  # longest single time-shift / duration token; longer ones are chained/clipped
@@ -33,7 +33,8 @@ class DataConfig:
     split_seed: int = 0  # which pieces are held out
 
     def validate(self) -> None:
-        _choice("representation", self.representation, REPRESENTATIONS)
+        if not isinstance(self.representation, str) or not self.representation:
+            raise ConfigError(f"representation must be a name, got {self.representation!r}.")
         _choice("instrument_filter", self.instrument_filter, INSTRUMENT_FILTERS)
         _positive("steps_per_beat", self.steps_per_beat, 48)
         _positive("max_shift_beats", self.max_shift_beats, 64)
@@ -57,7 +58,7 @@ class DataConfig:
 class ModelConfig:
     """Architecture and size of a model. Fields not used by an architecture are ignored."""
 
-    arch: str = "wavenet"  # wavenet | lstm | classic-wavenet | classic-lstm
+    arch: str = "wavenet"  # wavenet | lstm | transformer | classic-wavenet | classic-lstm
     embed_dim: int = 64  # learned token embedding size (not used by the classic models)
     dropout: float = 0.1
     # WaveNet
@@ -69,6 +70,12 @@ class ModelConfig:
     # LSTM
     units: int = 256  # per LSTM layer
     layers: int = 2  # stacked LSTM layers
+    # Transformer (decoder-only, rotary positions; musegen/models/transformer.py)
+    d_model: int = 128  # width of every block (the embedding or frame adapter is projected to it)
+    heads: int = 4  # attention heads; d_model / heads must be even (rotary embeddings turn channel pairs)
+    transformer_layers: int = 4  # pre-LayerNorm blocks, each self-attention then a feed-forward
+    ff_mult: int = 4  # the feed-forward's hidden width is ff_mult x d_model
+    attention_span: int = 0  # positions each one attends to, and the generation cache; 0 = the training window
 
     def validate(self) -> None:
         _choice("arch", self.arch, ARCHITECTURES)
@@ -80,6 +87,21 @@ class ModelConfig:
         _positive("dilation_cycle", self.dilation_cycle, 16)
         _positive("stacks", self.stacks, 16)
         _positive("layers", self.layers, 8)
+        _positive("d_model", self.d_model, 4096, low=8)
+        _positive("heads", self.heads, 64)
+        _positive("transformer_layers", self.transformer_layers, 32)
+        _positive("ff_mult", self.ff_mult, 16)
+        _positive("attention_span", self.attention_span, 8192, low=0)
+        if self.arch == "transformer" and (self.d_model % self.heads or (self.d_model // self.heads) % 2):
+            raise ConfigError(
+                f"d_model ({self.d_model}) must be a multiple of heads ({self.heads}) with an even quotient "
+                "(the size of each head, whose channels rotary embeddings turn in pairs); e.g. 128 with 4 heads."
+            )
+
+    @property
+    def is_classic(self) -> bool:
+        """The tutorial's one-target-per-window models (scalar input, softmax output)."""
+        return self.arch in CLASSIC_ARCHS
 
     def receptive_field(self) -> int:
         """Tokens of context the WaveNet sees (input convolution included)."""
@@ -150,22 +172,34 @@ class Limits:
     max_zip_members: int = 10_000  # entries in one zip archive
     max_unpacked_mb: int = 1000  # total unpacked size of one zip
     max_notes_per_file: int = 200_000  # more is not music a model can learn from
+    max_events_per_file: int = 1_000_000  # every MIDI event counts: a file of controllers stops early too
     max_beats_per_file: int = 100_000  # about 14 hours at 120 BPM
+    max_decode_mb: int = 1024  # memory a decoding worker may take for one file, on top of its own
+    max_decode_seconds: int = 20  # CPU seconds a decoding worker may spend on one file
+    max_folder_depth: int = 32  # folders inside folders searched for MIDI files
     max_generation_length: int = 10_000  # tokens per generated piece
     max_concurrent_trainings: int = 2  # more wait in a queue
 
     @classmethod
     def from_env(cls) -> Limits:
+        """The defaults, each overridden by ``MUSEGEN_<FIELD>`` when set (a whole number, at least 1)."""
         import os
 
         limits = cls()
         for f in dataclasses.fields(cls):
-            raw = os.environ.get(f"MUSEGEN_{f.name.upper()}")
-            if raw:
-                try:
-                    setattr(limits, f.name, int(raw))
-                except ValueError as exc:
-                    raise ConfigError(f"MUSEGEN_{f.name.upper()} must be a whole number, got {raw!r}.") from exc
+            name = f"MUSEGEN_{f.name.upper()}"
+            raw = os.environ.get(name, "").strip()
+            if not raw:
+                continue
+            try:
+                value = int(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{name} must be a whole number, got {raw!r}.") from exc
+            if value < 1:
+                raise ConfigError(
+                    f"{name} must be at least 1, got {raw!r}; unset it to use the default ({f.default:,})."
+                )
+            setattr(limits, f.name, value)
         return limits
 
 
@@ -182,11 +216,6 @@ class RunConfig:
         self.data.validate()
         self.model.validate()
         self.train.validate()
-        if self.data.representation == "pianoroll" and self.model.arch not in ("wavenet", "lstm"):
-            raise ConfigError(
-                f"{self.model.arch} reads the tutorial's classic tokens, not piano-roll frames; "
-                "choose wavenet or lstm for the pianoroll representation."
-            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -13,6 +13,10 @@ import numpy as np
 
 # Column indices of ``Piece.notes``.
 START, END, PITCH, VELOCITY = 0, 1, 2, 3
+DEFAULT_VELOCITY = 80  # of notes whose source has no velocity (decoded tokens and frames)
+# The 88 keys of a piano: MIDI 21 (A0) to 108 (C8).
+LOWEST_PIANO_PITCH = 21
+PIANO_KEYS = 88
 
 
 def make_notes(rows: list[tuple[float, float, int, int]] | np.ndarray) -> np.ndarray:

@@ -19,13 +19,13 @@ leaves half a file. Nothing here imports TensorFlow until a model is loaded.
 from __future__ import annotations
 
 import io
-import json
+import math
 import os
 import re
 import secrets
 import shutil
 import socket
-import tempfile
+import stat
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -36,13 +36,21 @@ import numpy as np
 
 from musegen.config import RunConfig
 from musegen.errors import ConfigError, ModelLoadError, MusegenError, RunNotFoundError, TrainingError
-from musegen.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, make_dirs, storage_error
-from musegen.modelfile import check_model_file
+from musegen.fileio import (
+    atomic_write,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    make_dirs,
+    storage_error,
+)
+from musegen.modelfile import JsonError, check_model_file, parse_json
+from musegen.records import History, Metrics
+from musegen.representations.registry import check, for_vocab
+from musegen.representations.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
     import keras
-
-    from musegen.tokens import Vocabulary
 
 __all__ = [
     "STATES",
@@ -59,14 +67,18 @@ __all__ = [
     "load_dataset",
     "load_run",
     "load_run_model",
+    "new_run_dir",
     "piece_names",
     "read_history",
+    "read_json",
     "read_metrics",
     "read_status",
     "remove_temporary_files",
     "request_stop",
     "save_dataset",
     "stop_requested",
+    "write_history",
+    "write_metrics",
     "write_status",
     "written_by_me",
 ]
@@ -77,6 +89,13 @@ MODEL, LAST, STATUS, METRICS, STOP = "model.keras", "last.keras", "status.json",
 STATES = ("queued", "running", "stopped", "finished", "failed")
 ACTIVE_STATES = ("queued", "running")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+MB = 1024 * 1024
+# What a run folder's files may hold (a shared runs folder is read by every page: a damaged or hostile
+# file must cost little and give a reason). history.json grows with the batches recorded; the rest are small.
+MAX_JSON_BYTES = {HISTORY: 64 * MB}
+MAX_OTHER_JSON_BYTES = 16 * MB  # config, status, metrics, vocab, pieces, job.json (a few KB in practice)
+MAX_DATA_BYTES = 2048 * MB  # data.npz's arrays, unpacked (a 5,000-file dataset of timed tokens is ~100 MB)
+DATA_MEMBERS = ("train_ids", "train_lengths", "val_ids", "val_lengths")
 
 
 @dataclass
@@ -94,8 +113,8 @@ class RunInfo:
     message: str = ""
     updated: float = 0.0  # time.time() of the last status change
     pid: int | None = None
-    history: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] | None = None
+    history: History = field(default_factory=History)
+    metrics: Metrics | None = None
 
     @property
     def has_model(self) -> bool:
@@ -107,17 +126,14 @@ class RunInfo:
 
     @property
     def epochs_done(self) -> int:
-        epochs = self.history.get("epochs", [])
-        return int(epochs[-1]["epoch"]) if epochs else 0
+        return self.history.epochs_done
 
     @property
     def best_val_loss(self) -> float | None:
-        value = self.history.get("best_value")
+        value = self.history.best_value
         return None if value is None else float(value)
 
     def vocab(self) -> Vocabulary:
-        from musegen.tokens import Vocabulary
-
         return Vocabulary.load(self.path / VOCAB)
 
     def load_model(self, which: str = "best") -> keras.Model:
@@ -126,7 +142,7 @@ class RunInfo:
 
 @dataclass
 class StoredDataset:
-    """The token split saved with a run: what ``training.train`` and evaluation need of a TokenDataset."""
+    """The token split saved with a run: what ``training.train`` and evaluation need of a SequenceDataset."""
 
     vocab: Vocabulary
     train: list[np.ndarray]
@@ -145,7 +161,7 @@ def create_run(
     processes create runs at once (the folder is created with ``exist_ok=False``). With ``name``
     (e.g. ``demo-wavenet``) an existing run of that name is an error unless ``overwrite``.
     """
-    config.validate()
+    check(config)
     runs_dir = make_dirs(runs_dir)
     if name is not None:
         if not _NAME_RE.match(name):
@@ -160,14 +176,19 @@ def create_run(
         except OSError as exc:
             raise storage_error(exc, path, "create the run folder") from exc
     else:
-        path = _fresh_dir(runs_dir, config.model.arch)
+        path = new_run_dir(runs_dir, config.model.arch)
     atomic_write_text(path / CONFIG, config.to_json())
     atomic_write_json(path / VOCAB, vocab.to_dict())
     write_status(path, "queued")
     return path
 
 
-def _fresh_dir(runs_dir: Path, arch: str) -> Path:
+def new_run_dir(runs_dir: str | Path, arch: str) -> Path:
+    """A new, empty run folder ``<YYYYmmdd-HHMMSS>-<arch>-<random>``: the one run-id scheme.
+
+    Unique even when several processes create runs at once (``mkdir`` without ``exist_ok``).
+    """
+    runs_dir = make_dirs(runs_dir)
     for _ in range(20):
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{arch}-{secrets.token_hex(3)}"
         try:
@@ -185,21 +206,45 @@ def load_run(path: str | Path) -> RunInfo:
     path = Path(path)
     if not path.is_dir():
         raise RunNotFoundError(f"no run folder at {path}; pick one listed by the Runs page or under runs/.")
-    if not (path / CONFIG).is_file():
+    if not os.path.lexists(path / CONFIG):
         raise RunNotFoundError(f"{path} is not a musegen run (no {CONFIG}); train a model to create one.")
-    config = RunConfig.load(path / CONFIG)
+    config = _read_config(path / CONFIG)  # a folder or a device where the file should be: a reason, not a hang
     status = read_status(path)
+    updated = status.get("updated", 0.0)
+    pid = status.get("pid")
     return RunInfo(
         path=path,
         run_id=path.name,
         config=config,
         status=status["state"],
-        message=status.get("message", ""),
-        updated=float(status.get("updated", 0.0)),
-        pid=status.get("pid"),
+        message=str(status.get("message", "") or ""),
+        updated=float(updated) if _is_number(updated) and updated == updated else 0.0,
+        pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
         history=read_history(path),
         metrics=read_metrics(path),
     )
+
+
+def _read_config(file: Path) -> RunConfig:
+    """The run's config.json, parsed with limits and validated; RunNotFoundError or ConfigError says what is wrong."""
+    raw = read_json(file, default=None)
+    if raw is None:
+        raise RunNotFoundError(f"{file.parent} is not a musegen run (no {CONFIG}); train a model to create one.")
+    try:
+        config = RunConfig.from_dict(raw)
+        config.validate()
+    except ConfigError as exc:
+        raise ConfigError(f"{file} is not a valid musegen configuration: {exc} Train the run again.") from exc
+    except (AttributeError, TypeError, ValueError, KeyError) as exc:  # a field of the wrong type or shape
+        raise ConfigError(
+            f"{file} is not a valid musegen configuration ({type(exc).__name__}: {exc}); the run folder is "
+            "damaged. Train the run again."
+        ) from exc
+    return config
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def list_runs(runs_dir: str | Path) -> list[RunInfo]:
@@ -208,14 +253,31 @@ def list_runs(runs_dir: str | Path) -> list[RunInfo]:
     if not runs_dir.is_dir():
         return []
     runs = []
-    for path in runs_dir.iterdir():
-        if not (path / CONFIG).is_file() or path.name.startswith("."):
+    try:
+        entries = sorted(runs_dir.iterdir())
+    except OSError as exc:
+        raise storage_error(exc, runs_dir, "list the runs in") from exc  # a StorageError: the pages show it
+    for path in entries:
+        if path.name.startswith(".") or not _looks_like_run(path):
             continue  # not a run (a stray file or folder): nothing to report
         try:
             runs.append(load_run(path))
         except MusegenError as exc:
             runs.append(RunInfo(path=path, run_id=path.name, config=None, status="broken", message=str(exc)))
+        except Exception as exc:  # one damaged folder must never hide the others
+            message = (
+                f"the run folder is damaged ({type(exc).__name__}: {str(exc)[:200]}); delete it or train it again."
+            )
+            runs.append(RunInfo(path=path, run_id=path.name, config=None, status="broken", message=message))
     return sorted(runs, key=lambda r: (r.updated, r.run_id), reverse=True)
+
+
+def _looks_like_run(path: Path) -> bool:
+    """A folder with something named config.json in it (a file, or a folder or link where the file should be)."""
+    try:
+        return path.is_dir() and os.path.lexists(path / CONFIG)
+    except OSError:
+        return False
 
 
 def delete_run(path: str | Path) -> None:
@@ -251,12 +313,11 @@ def load_run_model(path: str | Path, which: str = "best") -> keras.Model:
 def _check_vocabulary(model: keras.Model, info: RunInfo, file: Path) -> None:
     """A model file copied from another run predicts another vocabulary: refuse it (its tokens would be garbage)."""
     vocab = info.vocab()
-    if vocab.representation == "pianoroll":
-        return  # frames: the model's width is the keyboard, not a vocabulary
+    expected = for_vocab(vocab).output_width()  # the vocabulary, or the keys of a piano roll
     width = model.outputs[0].shape[-1]
-    if width is not None and int(width) != len(vocab):
+    if width is not None and int(width) != expected:
         raise ModelLoadError(
-            f"{file} predicts {int(width)} tokens but run {info.run_id}'s vocabulary has {len(vocab)}: the model "
+            f"{file} predicts {int(width)} tokens but run {info.run_id}'s vocabulary has {expected}: the model "
             "comes from another run or dataset. Put back the run's own model, or train this run again."
         )
 
@@ -275,9 +336,15 @@ def write_status(path: str | Path, state: str, message: str = "", **extra: Any) 
 
 def read_status(path: str | Path) -> dict[str, Any]:
     """The status dict; a run whose training process died while running reads as ``failed``."""
-    status = _read_json(Path(path) / STATUS, default={"state": "queued", "message": ""})
-    if status.get("state") not in STATES:
-        raise RunNotFoundError(f"{Path(path) / STATUS} has an unknown state {status.get('state')!r}.")
+    file = Path(path) / STATUS
+    status = read_json(file, default={"state": "queued", "message": ""})
+    if not isinstance(status, dict):
+        raise RunNotFoundError(
+            f"{file} holds a {type(status).__name__}, not a run status; the run folder is damaged. Train it again."
+        )
+    state = status.get("state")
+    if not isinstance(state, str) or state not in STATES:
+        raise RunNotFoundError(f"{file} has an unknown state {str(state)[:40]!r}; the run folder is damaged.")
     if status["state"] == "running" and not _alive(status):
         status = {
             **status,
@@ -314,12 +381,33 @@ def pid_alive(pid: Any) -> bool:
     return True
 
 
-def read_history(path: str | Path) -> dict[str, Any]:
-    return _read_json(Path(path) / HISTORY, default={})
+def read_history(path: str | Path) -> History:
+    """The run's history.json (empty before the first epoch)."""
+    file = Path(path) / HISTORY
+    try:
+        return History.from_dict(read_json(file, default={}))
+    except (TypeError, ValueError) as exc:
+        raise RunNotFoundError(f"{file} does not hold a training history ({exc}); the run folder is damaged.") from exc
 
 
-def read_metrics(path: str | Path) -> dict[str, Any] | None:
-    return _read_json(Path(path) / METRICS, default=None)
+def write_history(path: str | Path, history: History) -> None:
+    atomic_write_json(Path(path) / HISTORY, history.to_dict())
+
+
+def read_metrics(path: str | Path) -> Metrics | None:
+    """The run's metrics.json, or None when it was not evaluated."""
+    file = Path(path) / METRICS
+    raw = read_json(file, default=None)
+    if raw is None:
+        return None
+    try:
+        return Metrics.from_dict(raw)
+    except (TypeError, ValueError) as exc:
+        raise RunNotFoundError(f"{file} does not hold held-out metrics ({exc}); the run folder is damaged.") from exc
+
+
+def write_metrics(path: str | Path, metrics: Metrics) -> None:
+    atomic_write_json(Path(path) / METRICS, metrics.to_dict())
 
 
 def request_stop(path: str | Path) -> None:
@@ -338,12 +426,35 @@ def clear_stop(path: str | Path) -> None:
     (Path(path) / STOP).unlink(missing_ok=True)
 
 
-def _read_json(file: Path, default: Any) -> Any:
+def read_json(file: str | Path, default: Any, *, max_bytes: int | None = None) -> Any:
+    """A run folder's JSON file, or ``default`` when there is none; RunNotFoundError when it is damaged.
+
+    Never more than ``max_bytes`` (the file's own limit by default) is read, nesting is limited
+    (:func:`musegen.modelfile.parse_json`), and a folder, device or FIFO where the file should be
+    is refused without being opened: one damaged file costs milliseconds and gives a reason.
+    """
+    file = Path(file)
+    limit = max_bytes or MAX_JSON_BYTES.get(file.name, MAX_OTHER_JSON_BYTES)
     try:
-        return json.loads(file.read_text(encoding="utf-8"))
+        info = file.stat()
     except FileNotFoundError:
         return default
-    except (OSError, json.JSONDecodeError) as exc:
+    except OSError as exc:
+        raise RunNotFoundError(f"{file} is unreadable ({exc}); the run folder is damaged.") from exc
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise RunNotFoundError(f"{file} is {kind}; the run folder is damaged. Remove it, or train the run again.")
+    if info.st_size > limit:
+        raise RunNotFoundError(
+            f"{file} is {info.st_size / MB:,.1f} MB, over the limit of {limit / MB:.0f} MB; the run folder is damaged."
+        )
+    try:
+        with file.open("rb") as fh:
+            data = fh.read(limit + 1)
+        return parse_json(data, str(file), max_bytes=limit)
+    except JsonError as exc:
+        raise RunNotFoundError(f"{exc}; the run folder is damaged. Train the run again.") from None
+    except OSError as exc:
         raise RunNotFoundError(f"{file} is unreadable ({exc}); the run folder is damaged.") from exc
 
 
@@ -352,21 +463,7 @@ def _read_json(file: Path, default: Any) -> Any:
 
 def atomic_save_model(model: keras.Model, path: str | Path) -> None:
     """Save a Keras model (with optimizer state) to a temporary ``.keras`` file, then rename it."""
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.keras")
-    except OSError as exc:
-        raise storage_error(exc, path) from exc
-    os.close(fd)
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:  # disk full, read-only: the older checkpoint of that name stays intact
-        Path(tmp).unlink(missing_ok=True)
-        raise storage_error(exc, path) from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: model.save(tmp), suffix=".tmp.keras")
 
 
 def remove_temporary_files(path: str | Path) -> list[Path]:
@@ -395,6 +492,7 @@ def save_dataset(
     for split, seqs in (("train", train), ("val", val)):
         lengths = np.array([len(s) for s in seqs], dtype=np.int64)
         flat = np.concatenate([np.asarray(s, dtype=np.int32) for s in seqs]) if seqs else np.zeros(0, np.int32)
+        flat = np.ascontiguousarray(flat)  # C order (frames read from a .mat file come in Fortran order)
         arrays[f"{split}_ids"], arrays[f"{split}_lengths"] = flat, lengths
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
@@ -406,29 +504,93 @@ def save_dataset(
 def piece_names(path: str | Path) -> dict[str, list[str]]:
     """{"train": [...], "val": [...]}: the names of a run's stored pieces, or {} when it has none."""
     try:
-        names = json.loads((Path(path) / PIECES).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        names = read_json(Path(path) / PIECES, default={})
+    except RunNotFoundError:
+        return {}  # the names are for people: a damaged file only costs the labels
+    if not isinstance(names, dict):
         return {}
-    return names if isinstance(names, dict) else {}
+    return {
+        split: [str(n)[:200] for n in names[split]]
+        for split in ("train", "val")
+        if isinstance(names.get(split), list) and all(isinstance(n, str) for n in names[split])
+    }
 
 
 def load_dataset(path: str | Path) -> StoredDataset:
     """The vocabulary and train/validation token ids stored with a run."""
-    from musegen.tokens import Vocabulary
-
     path = Path(path)
     file = path / DATA
     if not file.is_file():
         raise RunNotFoundError(f"run {path.name} has no {DATA} (its training never started); train it again.")
+    vocab = Vocabulary.load(path / VOCAB)
+    width = for_vocab(vocab).output_width()
     try:
-        with np.load(file, allow_pickle=False) as npz:
-            splits = {s: _split(npz[f"{s}_ids"], npz[f"{s}_lengths"]) for s in ("train", "val")}
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        raise RunNotFoundError(f"{file} is damaged ({exc}); train the run again.") from exc
-    return StoredDataset(vocab=Vocabulary.load(path / VOCAB), train=splits["train"], val=splits["val"])
+        arrays = _read_npz(file)
+        splits = {s: _split(arrays[f"{s}_ids"], arrays[f"{s}_lengths"], len(vocab), width) for s in ("train", "val")}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise RunNotFoundError(f"{file} is damaged ({str(exc)[:300]}); train the run again.") from exc
+    return StoredDataset(vocab=vocab, train=splits["train"], val=splits["val"])
 
 
-def _split(flat: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
-    if int(lengths.sum()) != len(flat):
+def _read_npz(file: Path) -> dict[str, np.ndarray]:
+    """data.npz's four arrays, read with limits: the unpacked sizes from the zip's directory and every
+    array's header (dtype and shape) are checked before its data is inflated, so a 4 MB file that
+    would unpack to 4 GB is refused at once (``np.load`` would inflate whatever a member holds)."""
+    with zipfile.ZipFile(file) as zf:
+        infos = zf.infolist()
+        if len(infos) > 2 * len(DATA_MEMBERS):
+            raise ValueError(f"it holds {len(infos)} members; a run's data has {len(DATA_MEMBERS)}")
+        by_name = {i.filename.removesuffix(".npy"): i for i in infos}
+        missing = [n for n in DATA_MEMBERS if n not in by_name]
+        if missing:
+            raise KeyError(f"no array {missing[0]!r}")
+        members = [by_name[n] for n in DATA_MEMBERS]
+        if any(i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) for i in members):
+            raise ValueError("an array is compressed with a method numpy does not write")
+        unpacked = sum(i.file_size for i in members)
+        if unpacked > MAX_DATA_BYTES:
+            raise ValueError(
+                f"its arrays unpack to {unpacked / MB:,.0f} MB, over the limit of {MAX_DATA_BYTES / MB:,.0f} MB"
+            )
+        arrays = {}
+        for name, info in zip(DATA_MEMBERS, members, strict=True):
+            with zf.open(info) as fh:
+                arrays[name] = _read_array(fh, name, info.file_size)
+    return arrays
+
+
+def _read_array(fh: Any, name: str, member_bytes: int) -> np.ndarray:
+    """One .npy member: its header checked (integers, at most 2-D, no more data than the member holds)."""
+    version = np.lib.format.read_magic(fh)
+    if version == (1, 0):
+        shape, _fortran, dtype = np.lib.format.read_array_header_1_0(fh, max_header_size=10_000)
+    else:
+        shape, _fortran, dtype = np.lib.format.read_array_header_2_0(fh, max_header_size=10_000)
+    if dtype.kind not in "iu" or dtype.hasobject:
+        raise ValueError(f"{name} holds {dtype} values, not integers")
+    if len(shape) > 2:
+        raise ValueError(f"{name} has the shape {shape}; musegen writes 1-D or 2-D arrays")
+    declared = math.prod(shape) * dtype.itemsize
+    if declared > member_bytes:
+        raise ValueError(f"{name} declares {declared:,} bytes but its member holds {member_bytes:,}")
+    data = fh.read(declared)
+    if len(data) != declared:
+        raise ValueError(f"{name} is truncated")
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
+
+
+def _split(flat: np.ndarray, lengths: np.ndarray, vocab_size: int, width: int) -> list[np.ndarray]:
+    """The stored sequences; ValueError when the arrays do not fit together or the vocabulary."""
+    if lengths.ndim != 1 or (len(lengths) and int(lengths.min()) < 0):
+        raise ValueError("the piece lengths are not a list of counts")
+    if int(lengths.sum(dtype=np.int64)) != len(flat):
         raise ValueError("lengths do not add up to the stored ids")
+    if flat.ndim == 1 and len(flat) and not (int(flat.min()) >= 0 and int(flat.max()) < vocab_size):
+        raise ValueError(
+            f"token ids run from {int(flat.min())} to {int(flat.max())}, outside the vocabulary of {vocab_size}"
+        )
+    if flat.ndim == 2 and (flat.shape[1] != width or (flat.size and not 0 <= int(flat.min()) <= int(flat.max()) <= 1)):
+        raise ValueError(f"the frames have shape {flat.shape} or values outside 0-1; the model reads {width} keys")
+    if flat.ndim != (2 if width != vocab_size else 1) and len(flat):
+        raise ValueError(f"the stored ids have {flat.ndim} dimensions; this run's representation needs another shape")
     return [a.astype(np.int32) for a in np.split(flat, np.cumsum(lengths)[:-1])] if len(lengths) else []

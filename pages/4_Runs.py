@@ -6,62 +6,50 @@ import pandas as pd
 import streamlit as st
 
 from musegen import runs
-from musegen.jobs import check_owner, run_owner, visible_to
-from musegen.plots import runs_loss_chart
-from ui.common import demo_dir, friendly_errors, runs_dir, session_id, show_metrics
-
-
-def _row(info: runs.RunInfo, demo: bool) -> dict:
-    cfg, metrics = info.config, info.metrics or {}
-    model, base = metrics.get("model", {}), metrics.get("baseline", {})
-    return {
-        "run": info.run_id,
-        "status": "demo" if demo else info.status,
-        "model": f"{cfg.model.arch} · {cfg.data.representation}" if cfg else "",
-        "dataset": cfg.dataset_name if cfg else "",
-        "epochs": info.epochs_done,
-        "best loss": info.best_val_loss,
-        "held-out NLL": model.get("nll"),
-        "accuracy": model.get("accuracy"),
-        "n-gram NLL": base.get("nll"),
-        "beats n-gram": metrics.get("beats_baseline"),
-    }
-
+from musegen.evaluation.report import loss_unit, run_row
+from musegen.output.plots import runs_loss_chart
+from musegen.training.visibility import delete_run, demo_dir, runs_dir, stop_run, visible_runs
+from pages.common import friendly_errors, session_id, show_metrics, stop_with
 
 st.title("Runs", anchor=False)
 st.caption(
     "Your trainings, the shared runs and the bundled demos: settings, held-out metrics, loss curves "
     "(WaveNet against LSTM). Other people's trainings on this server stay private to them."
 )
-folder, sid = runs_dir(), session_id()
-trained, demos = [], []
+sid = session_id()
+everything = []
 with friendly_errors("A run folder may be damaged; delete it below."):
-    trained = [r for r in runs.list_runs(folder) if visible_to(r.path, sid)]
-    demos = [r for r in runs.list_runs(demo_dir()) if r.config is not None]
-everything = [(r, False) for r in trained] + [(r, True) for r in demos]
+    everything = visible_runs(runs_dir(), demo_dir(), sid)
 if not everything:
-    st.info("No runs yet. Start a training on the Train page.", icon=":material/model_training:")
-    st.page_link("pages/2_Train.py", label="Train a model", icon=":material/arrow_forward:")
-    st.stop()
+    stop_with(
+        "No runs yet. Start a training on the Train page.",
+        ":material/model_training:",
+        page="pages/2_Train.py",
+        label="Train a model",
+    )
 
-table = pd.DataFrame([_row(r, demo) for r, demo in everything])
+table = pd.DataFrame([run_row(r.info, r.demo) for r in everything])
 st.dataframe(
     table,
     hide_index=True,
     column_config={
         "run": st.column_config.TextColumn(width="medium"),
-        "beats n-gram": st.column_config.CheckboxColumn(help="lower held-out NLL than the n-gram baseline"),
+        "beats floor": st.column_config.CheckboxColumn(help="lower held-out NLL than the representation's floor"),
         "best loss": st.column_config.NumberColumn(format="%.4f", help="best validation loss during training"),
-        "held-out NLL": st.column_config.NumberColumn(format="%.4f", help="nats per token on held-out pieces"),
+        "held-out NLL": st.column_config.NumberColumn(
+            format="%.4f", help="nats per token (per frame for a piano roll) on held-out pieces"
+        ),
         "accuracy": st.column_config.NumberColumn(format="%.3f"),
-        "n-gram NLL": st.column_config.NumberColumn(format="%.4f", help="the n-gram baseline on the same tokens"),
+        "floor NLL": st.column_config.NumberColumn(
+            format="%.4f", help="the floor on the same targets: an n-gram baseline, or per-key Markov chains for frames"
+        ),
     },
     key="runs_table",
 )
 
 st.subheader("Loss curves", anchor=False)
-with_history = [r for r, _ in everything if r.history.get("epochs")]
-by_id = {r.run_id: r for r, _ in everything}
+with_history = [r.info for r in everything if r.info.history.epochs]
+by_id = {r.info.run_id: r.info for r in everything}
 c1, c2 = st.columns([3, 1])
 chosen = c1.multiselect(
     "Runs to compare", [r.run_id for r in with_history], default=[r.run_id for r in with_history][:4], key="compare"
@@ -70,36 +58,38 @@ metric = c2.radio(
     "Curve", ["val_loss", "loss"], format_func={"val_loss": "validation", "loss": "training"}.get, horizontal=True
 )
 if chosen:
-    st.altair_chart(runs_loss_chart({rid: by_id[rid].history for rid in chosen}, metric=metric), width="stretch")
+    unit = loss_unit([by_id[rid] for rid in chosen])
+    st.altair_chart(
+        runs_loss_chart({rid: by_id[rid].history for rid in chosen}, metric=metric, unit=unit), width="stretch"
+    )
 else:
     st.caption("Pick runs that have finished at least one epoch.")
 
 st.subheader("Details", anchor=False)
-pick = st.selectbox("Run", [r.run_id for r, _ in everything], key="detail_run")
-info, demo = next((r, d) for r, d in everything if r.run_id == pick)
+pick = st.selectbox("Run", [r.info.run_id for r in everything], key="detail_run")
+run = next(r for r in everything if r.info.run_id == pick)
+info = run.info
 if info.message:
     (st.error if info.status in ("failed", "broken") else st.caption)(info.message)
 show_metrics(info.metrics)
 if info.config is not None:
-    with st.expander("Settings (config.json)"):
+    with st.expander(f"Settings ({runs.CONFIG})"):
         st.json(info.config.to_dict(), expanded=True)
-if demo:
+if run.action == "demo":
     st.caption("Bundled demo models are rebuilt with `make demo-models`; they are not deleted here.")
-elif run_owner(info.path) != sid:
+elif run.action == "shared":
     st.caption("A shared run made outside the app (the command line): every session sees it; manage it on disk.")
-elif info.status in runs.ACTIVE_STATES:
+elif run.action == "stop":
     if st.button("Stop this training", icon=":material/stop:"):
         with friendly_errors():
-            check_owner(info.path, sid)
-            runs.request_stop(info.path)
+            stop_run(info.path, sid)
             st.toast("Stopping after the current batch…")
 else:
     with st.popover("Delete this run", icon=":material/delete:"):
         st.markdown(f"Delete **{info.run_id}** and its models for good?")
         if st.button("Yes, delete it", type="primary", key="confirm_delete"):
             with friendly_errors():
-                check_owner(info.path, sid)
-                runs.delete_run(info.path)
+                delete_run(info.path, sid)
                 if st.session_state.get("train_run") == str(info.path):
                     st.session_state.pop("train_run")
                 st.session_state.pop("composition", None)

@@ -18,7 +18,7 @@ from musegen.notes import Piece
 @pytest.fixture(scope="session")
 def chorales() -> list[Piece]:
     """The first 12 Bach chorales of the built-in corpus (real music)."""
-    from musegen.corpus import load_builtin_corpus
+    from musegen.sources.corpus import load_builtin_corpus
 
     return load_builtin_corpus(limit=12)
 

@@ -29,10 +29,9 @@ def test_unknown_keys_are_ignored_and_broken_json_is_a_config_error():
 @pytest.mark.parametrize(
     ("obj", "match"),
     [
-        (DataConfig(representation="midi"), "representation"),
         (DataConfig(val_fraction=1.0), "val_fraction"),
         (DataConfig(transpose=(3, -3)), "transpose"),
-        (ModelConfig(arch="transformer"), "arch"),
+        (ModelConfig(arch="gpt"), "arch"),
         (TrainConfig(batch_size=0), "batch_size"),
         (TrainConfig(learning_rate=-1.0), "learning_rate"),
         (SamplingConfig(top_p=0.0), "top_p"),

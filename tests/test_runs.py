@@ -14,7 +14,7 @@ import pytest
 from musegen import runs
 from musegen.config import RunConfig
 from musegen.errors import ConfigError, ModelLoadError, RunNotFoundError, TrainingError
-from musegen.tokens import Vocabulary
+from musegen.representations.vocabulary import Vocabulary
 
 VOCAB = Vocabulary(["<pad>", "<unk>", "<bos>", "Pitch_60", "Pitch_62"], "timed")
 
@@ -157,6 +157,9 @@ def test_stored_split_round_trips_without_pickle(tmp_path):
 
 
 def test_runs_module_does_not_import_tensorflow():
-    code = "import sys, musegen.runs, musegen.training, musegen.evaluation; print('tensorflow' in sys.modules)"
+    code = (
+        "import sys, musegen.runs, musegen.training.loop, musegen.evaluation.heldout; "
+        "print('tensorflow' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}, check=True)
     assert out.stdout.strip() == "False"

@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import io
 import json
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from musegen.errors import MusegenError
+from musegen.fileio import json_default
 
 # Sub-command modules, in the order --help lists them. A module that does not exist yet is skipped.
 COMMANDS = ("ingest", "train", "evaluate", "generate", "render", "benchmark")
@@ -45,10 +47,11 @@ def _import_fluidsynth_quietly() -> None:
 
     pyfluidsynth prints "'fluidsynth' was found at ..." on stdout when the ``CI`` variable is
     set, and pretty_midi imports it, so ``--json`` output would no longer be one JSON object.
-    Importing it first, here, keeps stdout for the command's own output.
+    Importing it first, here, with that line dropped, keeps stdout for the command's own output
+    and stderr for its messages.
     """
-    with contextlib.redirect_stdout(sys.stderr), contextlib.suppress(ImportError, OSError):
-        import fluidsynth  # noqa: F401  (optional; musegen.audio says what is missing)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(ImportError, OSError):
+        import fluidsynth  # noqa: F401  (optional; musegen.output.audio says what is missing)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,6 +72,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def print_json(obj: Any) -> None:
     """Print one JSON object on stdout (numpy scalars and paths become plain values)."""
-    from musegen.fileio import json_default
-
     print(json.dumps(obj, indent=2, default=json_default))

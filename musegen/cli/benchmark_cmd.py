@@ -9,13 +9,12 @@ from typing import Any
 
 from musegen.cli import print_json
 from musegen.errors import ConfigError
+from musegen.evaluation.jsb import ARCHS, DEFAULT_DATA, DEFAULT_MINUTES, format_report, run_benchmark
 
 NAMES = ("jsb",)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from musegen.jsb import ARCHS, DEFAULT_DATA, DEFAULT_MINUTES
-
     p = sub.add_parser(
         "benchmark",
         help="run a published benchmark (jsb: JSB Chorales frame NLL beside Bai et al. 2018)",
@@ -47,8 +46,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from musegen.jsb import format_report, run_benchmark
-
     archs = [a.strip() for a in args.arch.split(",") if a.strip()]
     overrides = _overrides(args.set)
     if args.epochs is not None:

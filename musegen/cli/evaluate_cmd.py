@@ -6,6 +6,10 @@ import argparse
 from typing import Any
 
 from musegen.cli import print_json
+from musegen.config import SamplingConfig
+from musegen.evaluation.heldout import evaluate_run
+from musegen.evaluation.quality import evaluate_music
+from musegen.evaluation.report import format_metrics  # the table the app shows too; train_cmd prints it
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -31,18 +35,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from musegen.evaluation import evaluate_run
-
     metrics = evaluate_run(args.run_dir)
     music = None
     if args.music:
-        from musegen.config import SamplingConfig
-        from musegen.quality import evaluate_music
-
         sampling = SamplingConfig(length=args.length, temperature=args.temperature, top_p=args.top_p, seed=0)
         music = evaluate_music(args.run_dir, pieces=args.music, sampling=sampling)
     if args.json:
-        print_json({"ok": True, "run_dir": args.run_dir, "metrics": metrics, "music": music})
+        print_json({"ok": True, "run_dir": args.run_dir, "metrics": metrics.to_dict(), "music": music})
     else:
         print(format_metrics(metrics))
         if music:
@@ -57,22 +56,4 @@ def format_music(music: dict[str, Any]) -> str:
     lines.append(f"\n  {'':<24}{'generated':>12}{'held-out':>12}")
     for name, value in music["generated"].items():
         lines.append(f"  {name:<24}{value:>12.3f}{music['real'][name]:>12.3f}")
-    return "\n".join(lines)
-
-
-def format_metrics(metrics: dict[str, Any]) -> str:
-    """A small table: the model, the n-gram baseline and the uniform guess."""
-    m, b = metrics["model"], metrics["baseline"]
-    rows = [
-        ("", "NLL", "perplexity", "accuracy"),
-        (metrics["arch"], f"{m['nll']:.4f}", f"{m['perplexity']:.2f}", f"{m['accuracy']:.3f}"),
-        (f"{b['order']}-gram", f"{b['nll']:.4f}", f"{b['perplexity']:.2f}", f"{b['accuracy']:.3f}"),
-        ("uniform", f"{metrics['uniform_nll']:.4f}", f"{metrics['vocab_size']}", ""),
-    ]
-    lines = [f"{a:<16}{n:>10}{p:>12}{c:>10}" for a, n, p, c in rows]
-    verdict = "beats" if metrics["beats_baseline"] else "does not beat"
-    lines.append(
-        f"held out: {metrics['val_pieces']} pieces, {metrics['val_tokens']} tokens "
-        f"({metrics['representation']}); the model {verdict} the n-gram baseline."
-    )
     return "\n".join(lines)

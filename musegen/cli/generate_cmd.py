@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 from musegen.cli import print_json
-from musegen.config import SamplingConfig
+from musegen.config import Limits, SamplingConfig
+from musegen.errors import ConfigError, MidiReadError
+from musegen.fileio import atomic_write_bytes, check_can_write
+from musegen.sources.files import read_limited
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -43,14 +47,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from musegen.compose import Composer
-    from musegen.midi_out import write_midi
+    from musegen.generation.compose import Composer
+    from musegen.output.midi import write_midi
 
     _check_flags(args)  # before anything is loaded: a wrong flag fails at once
+    outputs = _outputs(args)
+    seed_midi = _read(Path(args.seed_midi)) if args.seed_midi else b""
     composer = Composer(args.run_dir)
     if args.seed_midi:
-        path = Path(args.seed_midi)
-        seed = composer.seed_from_midi(_read(path), path.name, args.seed_length)
+        seed = composer.seed_from_midi(seed_midi, Path(args.seed_midi).name, args.seed_length)
     elif args.random_seed_passage:
         seed = composer.random_seed(args.seed, args.seed_length)
     else:
@@ -76,10 +81,9 @@ def run(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     if args.seconds:
         comp = comp.trimmed(args.seconds, args.tempo)
-    out = Path(args.out)
     files = []
     for i in range(len(comp.continuations)):
-        path = out if i == 0 else out.with_name(f"{out.stem}-{i + 1}{out.suffix}")
+        path = outputs[i]
         pm = comp.midi(i, tempo=args.tempo, program=args.program, include_seed=not args.no_seed_in_output)
         write_midi(pm, path)
         entry = {"midi": str(path), "notes": comp.continuations[i].n_notes, "tokens": comp.token_counts[i]}
@@ -105,10 +109,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_SECONDS = 86_400.0  # a day of music; the token limit cuts any piece far shorter
+MAX_SEED = 2**32 - 1  # what every random generator musegen seeds accepts
+
+
 def _check_flags(args: argparse.Namespace) -> None:
-    from musegen.config import Limits
-    from musegen.errors import ConfigError
-    from musegen.midi_out import check_settings
+    from musegen.output.midi import check_settings
 
     limit = Limits.from_env().max_generation_length
     if args.seconds is None and not 1 <= args.length <= limit:
@@ -116,8 +122,13 @@ def _check_flags(args: argparse.Namespace) -> None:
             f"--length must be from 1 to {limit:,} tokens (this machine's limit, MUSEGEN_MAX_GENERATION_LENGTH); "
             f"got {args.length:,}."
         )
-    if args.seconds is not None and args.seconds <= 0:
-        raise ConfigError(f"--seconds must be positive, got {args.seconds}.")
+    if args.seconds is not None and not (math.isfinite(args.seconds) and 0 < args.seconds <= MAX_SECONDS):
+        raise ConfigError(f"--seconds must be positive, finite and at most {MAX_SECONDS:,.0f}, got {args.seconds}.")
+    for flag, value in (("--temperature", args.temperature), ("--top-p", args.top_p), ("--tempo", args.tempo)):
+        if not math.isfinite(value):
+            raise ConfigError(f"{flag} must be a finite number, got {value}.")
+    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
+        raise ConfigError(f"--seed must be a whole number from 0 to {MAX_SEED:,}, got {args.seed:,}.")
     probe = SamplingConfig(
         length=1, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, variations=args.variations
     )
@@ -127,18 +138,30 @@ def _check_flags(args: argparse.Namespace) -> None:
     check_settings(args.tempo, args.program)
 
 
-def _read(path: Path) -> bytes:
-    from musegen.errors import MidiReadError
+def _outputs(args: argparse.Namespace) -> list[Path]:
+    """The MIDI (and WAV) paths to write, checked before any music is made (nothing is created yet):
+    each names a new or a regular file (never a device, link or folder) in a folder that exists or can
+    be made."""
+    if not args.out.strip():
+        raise ConfigError("--out needs a file name, e.g. --out generated.mid.")
+    out = Path(args.out)
+    paths = [out if i == 0 else out.with_name(f"{out.stem}-{i + 1}{out.suffix}") for i in range(args.variations)]
+    for path in paths:
+        check_can_write(path)
+        if args.wav:
+            check_can_write(path.with_suffix(".wav"))
+    return paths
 
+
+def _read(path: Path) -> bytes:
     try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise MidiReadError(f"{path}: cannot read the seed file ({exc.strerror or exc}).") from exc
+        return read_limited(path, Limits.from_env().max_file_mb)
+    except MidiReadError as exc:
+        raise MidiReadError(f"{path}: cannot use it as the seed: {exc}") from None
 
 
 def _render(pm, wav_path: Path) -> dict:
-    from musegen.audio import render
-    from musegen.fileio import atomic_write_bytes
+    from musegen.output.audio import render
 
     result = render(pm)
     atomic_write_bytes(wav_path, result.wav)

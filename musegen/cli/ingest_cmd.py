@@ -6,9 +6,10 @@ import argparse
 import sys
 
 from musegen.cli import print_json
-from musegen.config import REPRESENTATIONS, DataConfig
-from musegen.ingest import ingest_paths
-from musegen.stats import dataset_stats
+from musegen.config import DataConfig
+from musegen.datasets.stats import dataset_stats
+from musegen.representations.registry import DEFAULT, names
+from musegen.sources.ingest import IngestReport, ingest_paths
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -27,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def add_data_flags(p: argparse.ArgumentParser) -> None:
     """Flags shared by commands that read a dataset."""
-    p.add_argument("--repr", choices=REPRESENTATIONS, default="timed", help="token kind, or 88-key pianoroll frames")
+    p.add_argument("--repr", choices=names(), default=DEFAULT, help="token kind, or 88-key pianoroll frames")
     p.add_argument("--grid", type=int, default=4, help="quantization steps per beat (4 = 16ths, 12 = with triplets)")
     p.add_argument(
         "--instruments",
@@ -62,20 +63,31 @@ def run(args: argparse.Namespace) -> int:
     report = ingest_paths(args.paths, cfg, on_progress=progress, use_cache=not args.no_cache)
     if show:
         print(file=sys.stderr)
-    report.require_usable()
+    error = report.unusable_error()
+    if error:  # the per-file reasons still come out: they say what to fix
+        if args.json:
+            print_json({**report.to_dict(), "ok": False, "error": str(error), "kind": type(error).__name__})
+        else:
+            _print_results(report)
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     stats = dataset_stats(report.pieces, cfg)
     if args.json:
         out = report.to_dict()
         out["stats"] = {k: v for k, v in stats.to_dict().items() if k != "events_per_piece"}
         print_json(out)
         return 0
-    for r in report.results:
-        mark = "ok  " if r.ok else "skip"
-        detail = f"{r.n_notes} notes" if r.ok else r.reason
-        print(f"{mark}  {r.name}: {detail}")
+    _print_results(report)
     lo, hi = stats.pitch_range
     print(
         f"\n{report.n_ok} usable, {report.n_skipped} skipped; {stats.notes:,} notes, "
         f"{stats.events:,} {cfg.representation} events, vocabulary {stats.vocab_size}, pitches {lo}-{hi}."
     )
     return 0
+
+
+def _print_results(report: IngestReport) -> None:
+    for r in report.results:
+        mark = "ok  " if r.ok else "skip"
+        detail = f"{r.n_notes} notes" if r.ok else r.reason
+        print(f"{mark}  {r.name}: {detail}")

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pretty_midi
 
-from musegen.audio import render
 from musegen.cli import print_json
 from musegen.config import Limits
-from musegen.errors import MidiReadError
-from musegen.fileio import atomic_write_bytes
-from musegen.ingest import parse_midi
+from musegen.errors import ConfigError, MidiReadError
+from musegen.fileio import atomic_write_bytes, check_can_write, make_dirs
+from musegen.output.audio import render
+from musegen.sources.files import read_limited
+from musegen.sources.ingest import parse_midi
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -36,17 +37,22 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def load_midi(path: Path, limits: Limits | None = None) -> pretty_midi.PrettyMIDI:
-    """Read a MIDI file with all its instruments; MidiReadError says what is wrong."""
+    """Read a MIDI file (a regular file within the size limit) with all its instruments; MidiReadError
+    says what is wrong."""
+    limits = limits or Limits.from_env()
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise MidiReadError(f"{path}: cannot read the file ({exc.strerror or exc}).") from exc
+        data = read_limited(path, limits.max_file_mb)
+    except MidiReadError as exc:
+        raise MidiReadError(f"{path}: {exc}") from None
     return parse_midi(data, path.name, limits)
 
 
 def run(args: argparse.Namespace) -> int:
     src = Path(args.file)
+    if args.out is not None and not args.out.strip():
+        raise ConfigError("--out needs a file name, e.g. --out song.wav (or leave it out: next to FILE).")
     out = Path(args.out) if args.out else src.with_suffix(".wav")
+    check_can_write(out)  # before rendering: never onto a device, a link or a folder
     pm = load_midi(src)
     result = render(
         pm,
@@ -56,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         chorus=not args.no_chorus,
         fallback=not args.no_fallback,
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(out.parent)
     atomic_write_bytes(out, result.wav)
     if args.json:
         print_json(

@@ -7,9 +7,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from musegen import runs
 from musegen.cli import print_json
-from musegen.config import ARCHITECTURES, REPRESENTATIONS, RunConfig
+from musegen.cli.evaluate_cmd import format_metrics
+from musegen.config import ARCHITECTURES, RunConfig
+from musegen.datasets.dataset import build_dataset
 from musegen.errors import ConfigError
+from musegen.representations.registry import check, for_arch, names
+from musegen.sources.ingest import BUILTIN_NAME, ingest_paths
+from musegen.training.loop import train
+from musegen.training.presets import preset_config
 
 # flag -> (config section, field, type, help); a flag left out keeps the preset's / default value
 CONFIG_FLAGS: dict[str, tuple[str, str, type, str]] = {
@@ -46,7 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--arch", choices=ARCHITECTURES, help="model architecture (default wavenet)")
     p.add_argument(
         "--repr",
-        choices=REPRESENTATIONS,
+        choices=names(),
         help="tokens (default timed; classic-* default classic) or pianoroll (88-key frames; wavenet, lstm)",
     )
     for flag, (_, _, kind, text) in CONFIG_FLAGS.items():
@@ -62,9 +69,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from musegen import runs
-    from musegen.training import train
-
     out = sys.stderr if args.json else sys.stdout
     if args.resume:
         config, dataset, run_dir = _resume_setup(args)
@@ -92,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         "best_epoch": result.best_epoch,
         "monitor": result.monitor,
         "best_value": result.best_value,
-        "metrics": result.metrics,
+        "metrics": result.metrics.to_dict() if result.metrics else None,
     }
     if args.json:
         print_json(report)
@@ -101,8 +105,6 @@ def run(args: argparse.Namespace) -> int:
         if result.best_epoch:
             print(f"best {result.monitor} {result.best_value:.4f} at epoch {result.best_epoch}")
         if result.metrics:
-            from musegen.cli.evaluate_cmd import format_metrics
-
             print(format_metrics(result.metrics))
         print(f"run folder: {result.run_dir}")
     return 0
@@ -111,21 +113,17 @@ def run(args: argparse.Namespace) -> int:
 def _config_from_args(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
     arch = args.arch or "wavenet"
     if args.preset:
-        from musegen.presets import preset_config
-
         config, name = preset_config(args.preset, arch)
     else:
         config, name = RunConfig(), None
         config.model.arch = arch
-        if arch.startswith("classic-"):
-            config.data.representation = "classic"
-    if args.repr:
-        config.data.representation = args.repr
+    # a flag given wins (and a model that cannot read it is an error); else what the model reads
+    config.data.representation = args.repr or for_arch(arch, config.data.representation)
     for section, field, value in _given(args):
         setattr(getattr(config, section), field, value)
     if args.distribute:
         config.train.distribute = args.distribute
-    config.validate()
+    check(config)
     if config.train.epochs < 1:
         raise ConfigError("--epochs must be at least 1.")
     return config, args.name or name
@@ -142,20 +140,15 @@ def _given(args: argparse.Namespace) -> list[tuple[str, str, Any]]:
 
 
 def _load_dataset(args: argparse.Namespace, config: RunConfig) -> Any:
-    from musegen.dataset import build_token_dataset
-    from musegen.ingest import ingest_paths
-
     if args.max_pieces is not None and args.max_pieces < 1:
         raise ConfigError(f"--max-pieces must be at least 1, got {args.max_pieces}.")
     report = ingest_paths(args.data or [], config.data)
     report.require_usable()
     pieces = report.pieces[: args.max_pieces] if args.max_pieces else report.pieces
-    return build_token_dataset(pieces, config.data)
+    return build_dataset(pieces, config.data)
 
 
 def _dataset_name(args: argparse.Namespace) -> str:
-    from musegen.ingest import BUILTIN_NAME
-
     if not args.data:
         name = BUILTIN_NAME
     else:
@@ -165,8 +158,6 @@ def _dataset_name(args: argparse.Namespace) -> str:
 
 
 def _resume_setup(args: argparse.Namespace) -> tuple[RunConfig, Any, Path]:
-    from musegen import runs
-
     fixed = ["data", "max_pieces", "arch", "repr", "distribute", "preset", "name"]
     changed = ["--" + name.replace("_", "-") for name in fixed if getattr(args, name)]
     changed += [flag for flag, (_, field, _, _) in CONFIG_FLAGS.items() if field not in RESUMABLE and _flag(args, flag)]

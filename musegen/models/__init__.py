@@ -1,11 +1,12 @@
-"""Model registry: build, load and describe musegen's four architectures.
+"""Model registry: build, load and describe musegen's five architectures.
 
-- ``wavenet`` / ``lstm``: int32 token ids (B, T), any T -> next-token logits (B, T, V) float32,
-  causal (position t sees tokens <= t). Train with ``SparseCategoricalCrossentropy(from_logits=True)``
+- ``wavenet`` / ``lstm`` / ``transformer``: int32 token ids (B, T), any T -> next-token logits
+  (B, T, V) float32, causal (position t sees tokens <= t; the Transformer the last
+  ``attention_span`` of them). Train with ``SparseCategoricalCrossentropy(from_logits=True)``
   and sample weights that mask pad targets (pad id 0).
-- piano-roll ``wavenet`` / ``lstm`` (:func:`build_frame_model`): float32 multi-hot frames (B, T, 88) ->
-  per-key logits (B, T, 88), the same backbones behind a Dense adapter; train with
-  :class:`~musegen.models.losses.FrameNLL` (sum over keys of the binary cross-entropy).
+- piano-roll ``wavenet`` / ``lstm`` / ``transformer`` (:func:`build_frame_model`): float32 multi-hot
+  frames (B, T, 88) -> per-key logits (B, T, 88), the same backbones behind a Dense adapter; train
+  with :class:`~musegen.models.losses.FrameNLL` (sum over keys of the binary cross-entropy).
 - ``classic-wavenet`` / ``classic-lstm``: the tutorial's models, float32 ``index / n_vocab`` of
   shape (B, window, 1) -> softmax probabilities (B, V) for the one next event.
 
@@ -24,7 +25,7 @@ import_tensorflow()  # before Keras loads it: TensorFlow's start-up chatter stay
 
 import keras
 
-from musegen.config import ModelConfig
+from musegen.config import CLASSIC_ARCHS, ModelConfig
 from musegen.errors import ConfigError, ModelLoadError
 from musegen.modelfile import check_model_file
 from musegen.models import layers as _layers  # registers the custom layers
@@ -32,12 +33,12 @@ from musegen.models.classic import build_classic_lstm, build_classic_wavenet
 from musegen.models.losses import FrameNLL
 from musegen.models.lstm import build_lstm, recurrent_stack
 from musegen.models.sequence import build_sequence_model, frame_adapter, frame_input, logits_head
+from musegen.models.transformer import TransformerStack, build_transformer, transformer_stack
 from musegen.models.wavenet import build_wavenet, wavenet_stack
 from musegen.tf_setup import configure_tensorflow
 
 log = logging.getLogger(__name__)
 
-CLASSIC_ARCHS = ("classic-wavenet", "classic-lstm")
 
 __all__ = [
     "CLASSIC_ARCHS",
@@ -53,7 +54,7 @@ __all__ = [
 
 def is_classic(arch: str) -> bool:
     """True for the tutorial's one-target-per-window models (scalar input, softmax output)."""
-    return arch in CLASSIC_ARCHS
+    return ModelConfig(arch=arch).is_classic
 
 
 def build_model(model_cfg: ModelConfig, vocab_size: int, window: int) -> keras.Model:
@@ -70,25 +71,35 @@ def build_model(model_cfg: ModelConfig, vocab_size: int, window: int) -> keras.M
         return build_wavenet(model_cfg, vocab_size)
     if arch == "lstm":
         return build_lstm(model_cfg, vocab_size)
+    if arch == "transformer":
+        return build_transformer(model_cfg, vocab_size, window)
     if arch == "classic-wavenet":
         return build_classic_wavenet(vocab_size, window)
     return build_classic_lstm(vocab_size, window)
 
 
-def build_frame_model(model_cfg: ModelConfig, keys: int = 88) -> keras.Model:
+FRAME_ARCHS = ("wavenet", "lstm", "transformer")  # the backbones that read piano-roll frames
+
+
+def build_frame_model(model_cfg: ModelConfig, keys: int = 88, window: int | None = None) -> keras.Model:
     """A fresh, uncompiled piano-roll model: frames (B, T, keys) -> per-key logits (B, T, keys), causal.
 
-    Dense adapter (``embed_dim`` features per frame) -> the WaveNet or LSTM backbone of
-    ``model_cfg`` -> Dense(keys) logits. Only ``wavenet`` and ``lstm`` read frames.
+    Dense adapter (``embed_dim`` features per frame) -> the WaveNet, LSTM or Transformer backbone
+    of ``model_cfg`` -> Dense(keys) logits. ``window`` (the training window, in frames) is the
+    Transformer's attention span unless ``model_cfg.attention_span`` sets one; without either it
+    is ``DataConfig.window``.
     """
     model_cfg.validate()
-    if model_cfg.arch not in ("wavenet", "lstm"):
+    if model_cfg.arch not in FRAME_ARCHS:
         raise ConfigError(
-            f"{model_cfg.arch} reads the tutorial's classic tokens, not piano-roll frames; choose wavenet or lstm, "
-            "or the classic representation."
+            f"{model_cfg.arch} reads the tutorial's classic tokens, not piano-roll frames; choose wavenet, lstm or "
+            "transformer, or the classic representation."
         )
     configure_tensorflow()
-    backbone = wavenet_stack(model_cfg) if model_cfg.arch == "wavenet" else recurrent_stack(model_cfg)
+    if model_cfg.arch == "transformer":
+        backbone = transformer_stack(model_cfg, window)
+    else:
+        backbone = wavenet_stack(model_cfg) if model_cfg.arch == "wavenet" else recurrent_stack(model_cfg)
     adapter = frame_adapter(model_cfg.embed_dim)
     return build_sequence_model(frame_input(keys), adapter, backbone, logits_head(keys), model_cfg.arch)
 
@@ -103,19 +114,39 @@ def load_model(path: str | Path, *, compile: bool = False) -> keras.Model:
     # for a refused Lambda, TypeError for unknown classes, OSError from h5py, KeyError...). All of
     # them mean "this file cannot be used"; the cause stays chained for debugging.
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        reason = _reason(exc)
         hint = (
             " It contains a Lambda layer (arbitrary code), which musegen refuses to run."
             if "lambda" in str(exc).lower()
             else ""
         )
         raise ModelLoadError(
-            f"Could not load the model {p}: {reason}.{hint} Only models trained by musegen can be loaded; "
+            f"Could not load the model {p}: {reason}{hint} Only models trained by musegen can be loaded; "
             "retrain the model or pick another run."
         ) from exc
     if not isinstance(model, keras.Model) or len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ModelLoadError(f"{p} is a Keras model but not a musegen model (one input, one output). Retrain it.")
     return model
+
+
+_REASON_CHARS = 400  # of a Keras error shown in a message
+
+
+def _reason(exc: BaseException) -> str:
+    """The informative part of a Keras error, on one line, ending with a full stop.
+
+    Keras often puts the reason after an introduction ("A total of 1 objects could not be loaded.
+    Example error message for object <Embedding ...>:" then "Not allowed: H5 file with external
+    Dataset ..."), and a list of every object after it: the lines up to that list are joined and
+    cut to a few hundred characters, so the reason is never lost to a first line.
+    """
+    text = str(exc).split("List of objects that could not be loaded", 1)[0]
+    reason = " ".join(line.strip() for line in text.splitlines() if line.strip())
+    if not reason:
+        return f"{type(exc).__name__}."
+    if len(reason) > _REASON_CHARS:
+        reason = reason[: _REASON_CHARS - 3].rstrip() + "..."
+    return reason if reason.endswith((".", "...")) else reason + "."
 
 
 def receptive_field(model: keras.Model) -> int | None:
@@ -134,7 +165,8 @@ def _shape(layer) -> str:
 
 
 def model_summary(model: keras.Model, window: int | None = None) -> str:
-    """A plain-text layer table plus the WaveNet's dilations and receptive field (warned if < window)."""
+    """A plain-text layer table plus the backbone's shape: the WaveNet's dilations and receptive field
+    (warned if < window), the LSTM's layers, the Transformer's blocks and attention span."""
     lines = [f"Model {model.name!r}: {model.count_params():,} parameters", f"{'layer':<28}{'output shape':<24}params"]
     for layer in model.layers:
         lines.append(f"{layer.name + ' (' + type(layer).__name__ + ')':<28}{_shape(layer):<24}{layer.count_params():,}")
@@ -150,4 +182,10 @@ def model_summary(model: keras.Model, window: int | None = None) -> str:
                 lines.append(f"WARNING: receptive field {rf} < window {window}; raise dilation_cycle or stacks.")
         elif isinstance(layer, _layers.RecurrentStack):
             lines.append(f"LSTM: {layer.num_layers} x {layer.units} units, dropout {layer.dropout}")
+        elif isinstance(layer, TransformerStack):
+            lines.append(
+                f"Transformer: {layer.num_layers} pre-LayerNorm blocks of width {layer.d_model}, {layer.heads} heads, "
+                f"feed-forward {layer.ff_mult * layer.d_model}, rotary positions, dropout {layer.dropout}"
+            )
+            lines.append(f"Attention span and generation cache: the last {layer.span} steps")
     return "\n".join(lines)

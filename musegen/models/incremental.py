@@ -4,6 +4,9 @@
   Paine et al. 2016, "Fast Wavenet Generation Algorithm"); a step costs one dilated tap per
   layer instead of recomputing the receptive field.
 - LSTM: a stateful step through the trained cells, carrying (h, c) of every layer.
+- Transformer: every layer keeps the rotated keys and the values of the last ``attention_span``
+  positions in a fixed-size buffer, plus a position counter (a sliding cache; see
+  :mod:`musegen.models.transformer`); a step is one query per layer against its buffer.
 - classic models (one softmax per window, no incremental form): a compiled call on the sliding
   window, still not ``model.predict``.
 
@@ -14,7 +17,7 @@ lives in each :class:`Stepper`, so concurrent generations on one model do not in
 
 A stepper holds a batch of B sequences: ``prime(ids (B, T))`` feeds the seed and returns the
 next-token logits (B, V); ``step(ids (B,))`` appends one token per sequence and returns the
-next logits. The result equals the full forward pass ``model(x)[:, t]`` (tested).
+next logits. The result equals the full forward pass ``model(x)[:, t]`` (tested), beyond the Transformer's span too.
 """
 
 from __future__ import annotations
@@ -27,12 +30,15 @@ import numpy as np
 import tensorflow as tf
 
 from musegen.errors import ModelLoadError
-from musegen.models.layers import BACKBONES
+from musegen.models.layers import RecurrentStack, WaveNetStack
+from musegen.models.transformer import TransformerStack
+from musegen.representations.vocabulary import PAD_ID
 
 log = logging.getLogger(__name__)
 _PROBE_STEPS = 5
 _CACHE_ATTR = "_musegen_decoders"  # set with object.__setattr__, outside Keras' tracking and saving
 _cache_lock = threading.Lock()
+BACKBONES = (WaveNetStack, RecurrentStack, TransformerStack)  # layers with call_with_state and step
 
 
 class _Compiled:
@@ -66,7 +72,9 @@ class _ChainDecoder:
         chain = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
         cores = [i for i, layer in enumerate(chain) if isinstance(layer, BACKBONES)]
         if len(cores) != 1:
-            raise ModelLoadError(f"model {model.name!r} has no single WaveNet/LSTM stack to decode step by step.")
+            raise ModelLoadError(
+                f"model {model.name!r} has no single WaveNet, LSTM or Transformer stack to decode step by step."
+            )
         self.pre, self.core, self.post = chain[: cores[0]], chain[cores[0]], chain[cores[0] + 1 :]
         self.input_dtype = model.inputs[0].dtype
         self.frame_shape = tuple(model.inputs[0].shape[2:])  # () for token ids
@@ -131,13 +139,13 @@ class ClassicStepper:
     A seed shorter than the window is left-padded with ``pad_id``.
     """
 
-    def __init__(self, model: keras.Model, batch_size: int, pad_id: int = 0):
+    def __init__(self, model: keras.Model, batch_size: int, pad_id: int = PAD_ID):
         self.batch_size = int(batch_size)
         self.window = int(model.inputs[0].shape[1])
         self.n_vocab = int(model.outputs[0].shape[-1])
         self.pad_id = pad_id
         self._ids = np.full((self.batch_size, self.window), pad_id, dtype=np.int64)
-        self._call = _cached(model, "classic", lambda: _Compiled(lambda x: model(x, training=False)))
+        self._call = _cached(model, "window", lambda: _Compiled(lambda x: model(x, training=False)))
 
     def _logits(self) -> np.ndarray:
         x = (self._ids / self.n_vocab).astype(np.float32)[..., None]
@@ -164,7 +172,7 @@ def is_sequence_model(model: keras.Model) -> bool:
     return len(model.outputs[0].shape) == 3
 
 
-def make_stepper(model: keras.Model, batch_size: int, pad_id: int = 0) -> Stepper | ClassicStepper:
+def make_stepper(model: keras.Model, batch_size: int, pad_id: int = PAD_ID) -> Stepper | ClassicStepper:
     """The fastest decoder available for ``model`` and a batch of ``batch_size`` sequences."""
     if is_sequence_model(model):
         return Stepper(model, batch_size)

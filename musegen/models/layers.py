@@ -1,4 +1,5 @@
-"""Custom Keras layers: the WaveNet dilated stack and the recurrent stack, each written once.
+"""Custom Keras layers: the WaveNet dilated stack and the recurrent stack, each written once
+(the Transformer stack, with the same contract, is in :mod:`musegen.models.transformer`).
 
 Both backbones map a sequence of feature vectors (B, T, C) to sequence features (B, T, F),
 causally, and know how to run one time step at a time from a cached state, which is what
@@ -258,6 +259,3 @@ class RecurrentStack(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "layers": self.num_layers, "dropout": self.dropout}
-
-
-BACKBONES = (WaveNetStack, RecurrentStack)

@@ -1,9 +1,10 @@
 """Assemble a causal many-to-many model from an input adapter, a backbone and an output head.
 
-The backbones (:class:`~musegen.models.layers.WaveNetStack`, :class:`~musegen.models.layers.RecurrentStack`)
-are written once; what varies is how inputs become feature vectors and how features become
-outputs. Adapters and heads must act on each time step independently (Embedding, Dense), which
-keeps the model causal and lets :mod:`musegen.models.incremental` run them on one frame at a time.
+The backbones (:class:`~musegen.models.layers.WaveNetStack`, :class:`~musegen.models.layers.RecurrentStack`,
+:class:`~musegen.models.transformer.TransformerStack`) are written once; what varies is how inputs become
+feature vectors and how features become outputs. Adapters and heads must act on each time step
+independently (Embedding, Dense), which keeps the model causal and lets
+:mod:`musegen.models.incremental` run them on one frame at a time.
 
 Token models: ``token_input()`` -> ``token_adapter`` (Embedding) -> backbone -> ``logits_head``
 (Dense(V), logits). Piano-roll models: ``frame_input(88)`` (float multi-hot frames) ->

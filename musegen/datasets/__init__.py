@@ -1,0 +1,1 @@
+"""From pieces to training data: split by piece, duplicates, transposition, windows, statistics."""

@@ -1,0 +1,1 @@
+"""How good a model is: held-out likelihood, n-gram and frame floors, music metrics, the JSB benchmark."""

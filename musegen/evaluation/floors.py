@@ -1,0 +1,171 @@
+"""The score of piano-roll models: the frame negative log-likelihood, and two floors.
+
+The benchmark family of Boulanger-Lewandowski, Bengio and Vincent (ICML 2012): JSB Chorales,
+Nottingham, MuseData and Piano-midi.de (read by :mod:`musegen.sources.mat`).
+
+What is scored (:func:`frame_nll`), exactly as the TCN code of Bai, Kolter and Koltun (2018,
+``TCN/poly_music/music_test.py``): for every piece, the model reads frames ``0..T-2`` and
+predicts frames ``1..T-1``; the prediction of frame t + 1 may use frames 0..t only (causal
+models). The NLL of one predicted frame is the sum over the 88 keys of the binary
+cross-entropy ``-[y log p + (1 - y) log(1 - p)]`` in nats. The score is the mean over all
+predicted frames of all pieces (``T - 1`` per piece; a piece's first frame is never scored;
+padding never counts). Lower is better.
+
+Floors, fitted on the training pieces and scored on the same frames:
+
+- :class:`BernoulliFloor`: every key on with its training frequency, ignoring the past;
+- :class:`MarkovFloor`: every key a first-order Markov chain (on-probability given whether
+  that key was on in the previous frame).
+
+Both use add-``alpha`` smoothing (alpha 0.5), so unseen keys cost a lot but never infinity.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from musegen.errors import DatasetError
+from musegen.notes import PIANO_KEYS as N_KEYS
+
+SMOOTHING = 0.5
+SCORE_BATCH_FRAMES = 2**16  # frames per forward pass when scoring (pieces are batched by length)
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def bce_from_logits(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Per-frame NLL (sum over the last axis of the binary cross-entropy), float64, stable for any logit."""
+    z = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(targets, dtype=np.float64)
+    return (np.logaddexp(0.0, z) - y * z).sum(-1)
+
+
+def bce_from_probs(probs: np.ndarray, targets: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    """Per-frame NLL from probabilities (clipped to [eps, 1 - eps])."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), eps, 1.0 - eps)
+    y = np.asarray(targets, dtype=np.float64)
+    return -(y * np.log(p) + (1.0 - y) * np.log1p(-p)).sum(-1)
+
+
+def frame_nll(model: Any, pieces: Sequence[np.ndarray]) -> dict[str, float]:
+    """Score a causal frame model on whole pieces (see the module doc for what is scored).
+
+    ``model(x, training=False)`` maps float32 frames (B, T, K) to per-key logits (B, T, K)
+    (K = 88 for piano rolls); a Keras piano-roll model or any callable that does the same. Pieces are batched by length
+    and zero-padded at the end (causal models do not see the padding; it is never scored).
+    Returns ``nll`` (mean nats per predicted frame), ``frames`` (how many), ``accuracy`` (the
+    frame-level accuracy of Bay et al. 2009 with keys on where p > 0.5: TP / (TP + FP + FN))
+    and ``perplexity`` (exp of the NLL per key, for the UI).
+    """
+    seqs = [np.asarray(p) for p in pieces if len(p) >= 2]
+    if not seqs:
+        raise DatasetError("no piece with two frames or more to score.")
+    keys = seqs[0].shape[1]
+    total, frames, tp, wrong = 0.0, 0, 0.0, 0.0
+    for batch in _length_batches(seqs):
+        width = max(len(s) for s in batch) - 1
+        x = np.zeros((len(batch), width, keys), np.float32)
+        y = np.zeros_like(x)
+        mask = np.zeros((len(batch), width), bool)
+        for b, s in enumerate(batch):
+            x[b, : len(s) - 1], y[b, : len(s) - 1], mask[b, : len(s) - 1] = s[:-1], s[1:], True
+        logits = np.asarray(model(x, training=False), dtype=np.float64)
+        total += float(bce_from_logits(logits, y)[mask].sum())
+        frames += int(mask.sum())
+        on, truth = (logits > 0)[mask], y[mask] > 0.5
+        tp += float((on & truth).sum())
+        wrong += float((on != truth).sum())
+    return _summary(total, frames, tp, wrong, keys)
+
+
+def _length_batches(seqs: list[np.ndarray]) -> list[list[np.ndarray]]:
+    """Pieces sorted by length, cut into batches of at most ``SCORE_BATCH_FRAMES`` padded frames."""
+    batches: list[list[np.ndarray]] = [[]]
+    for seq in sorted(seqs, key=len):
+        if batches[-1] and (len(batches[-1]) + 1) * (len(seq) - 1) > SCORE_BATCH_FRAMES:
+            batches.append([])
+        batches[-1].append(seq)
+    return batches
+
+
+def _summary(total: float, frames: int, tp: float, wrong: float, keys: int) -> dict[str, float]:
+    nll = total / frames
+    return {
+        "nll": nll,
+        "frames": frames,
+        "accuracy": tp / (tp + wrong) if tp + wrong else 0.0,
+        "perplexity": math.exp(min(nll / keys, 700.0)),
+    }
+
+
+# --------------------------------------------------------------------------- floors
+
+
+class BernoulliFloor:
+    """Every key independently on with its frequency in the training frames (no memory)."""
+
+    kind = "per-key Bernoulli"
+
+    def __init__(self, alpha: float = SMOOTHING):
+        self.alpha = alpha
+        self.p = np.full(N_KEYS, 0.5)
+
+    def fit(self, pieces: Sequence[np.ndarray]) -> BernoulliFloor:
+        frames = np.concatenate([np.asarray(p, np.float64) for p in pieces])
+        self.p = (frames.sum(0) + self.alpha) / (len(frames) + 2 * self.alpha)
+        return self
+
+    def probs(self, piece: np.ndarray) -> np.ndarray:
+        """On-probabilities of frames 1..T-1 of ``piece`` (T - 1, 88)."""
+        return np.broadcast_to(self.p, (max(len(piece) - 1, 0), len(self.p)))
+
+    def score(self, pieces: Sequence[np.ndarray]) -> dict[str, float]:
+        """The same frames and statistics as :func:`frame_nll`."""
+        total, frames, tp, wrong, keys = 0.0, 0, 0.0, 0.0, len(self.p)
+        for piece in pieces:
+            if len(piece) < 2:
+                continue
+            p, y = self.probs(np.asarray(piece)), np.asarray(piece[1:], np.float64)
+            total += float(bce_from_probs(p, y).sum())
+            frames += len(y)
+            on, truth = p > 0.5, y > 0.5
+            tp += float((on & truth).sum())
+            wrong += float((on != truth).sum())
+        if not frames:
+            raise DatasetError("no piece with two frames or more to score.")
+        return {"kind": self.kind, **_summary(total, frames, tp, wrong, keys)}
+
+
+class MarkovFloor(BernoulliFloor):
+    """Every key a first-order Markov chain: P(on at t+1 | on or off at t), fitted per key."""
+
+    kind = "per-key Markov (first order)"
+
+    def __init__(self, alpha: float = SMOOTHING):
+        super().__init__(alpha)
+        self.p_after_on = np.full(N_KEYS, 0.5)
+        self.p_after_off = np.full(N_KEYS, 0.5)
+
+    def fit(self, pieces: Sequence[np.ndarray]) -> MarkovFloor:
+        prev = np.concatenate([np.asarray(p[:-1], np.float64) for p in pieces])
+        nxt = np.concatenate([np.asarray(p[1:], np.float64) for p in pieces])
+        a = self.alpha
+        self.p_after_on = ((prev * nxt).sum(0) + a) / (prev.sum(0) + 2 * a)
+        self.p_after_off = (((1 - prev) * nxt).sum(0) + a) / ((1 - prev).sum(0) + 2 * a)
+        return self
+
+    def probs(self, piece: np.ndarray) -> np.ndarray:
+        return np.where(np.asarray(piece[:-1]) > 0, self.p_after_on, self.p_after_off)
+
+
+def score_floors(train: Sequence[np.ndarray], pieces: Sequence[np.ndarray]) -> dict[str, dict[str, float]]:
+    """Both floors fitted on ``train`` and scored on ``pieces``."""
+    return {
+        "bernoulli": BernoulliFloor().fit(train).score(pieces),
+        "markov": MarkovFloor().fit(train).score(pieces),
+    }

@@ -1,0 +1,219 @@
+"""The JSB Chorales benchmark (and its siblings): musegen's WaveNet and LSTM beside the published table.
+
+:func:`run_benchmark` reads a polyphonic ``.mat`` (:func:`musegen.sources.mat.load_mat`), trains
+each architecture on piano-roll frames with the very code a user's piano-roll run uses
+(:func:`musegen.training.loop.train`), and scores it with :func:`musegen.evaluation.floors.frame_nll`:
+
+- whole pieces, one per batch row, padded at the end with a padding mask (``window`` is the
+  longest training or validation piece, so no piece is cut);
+- the epoch is selected on ``validdata`` only (the run's best model by validation frame NLL,
+  computed in one batch, so it is exact); every setting in :data:`SETTINGS` was chosen on
+  ``validdata`` too (see BENCHMARKS.md);
+- ``testdata`` is scored once, at the selected epoch, beside the two floors
+  (:mod:`musegen.evaluation.floors`) and the published numbers.
+
+Each architecture trains within its own time budget (``minutes``), keeping the best epoch.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from musegen import runs
+from musegen.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from musegen.datasets.dataset import SequenceDataset, transposed_copies
+from musegen.errors import ConfigError
+from musegen.evaluation.floors import frame_nll, score_floors
+from musegen.paths import PROJECT_ROOT
+from musegen.representations.pianoroll import PianoRollRepresentation
+from musegen.representations.registry import check
+from musegen.sources.mat import PolyphonicData, load_mat
+from musegen.training.loop import train
+
+DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data" / "polyphonic" / "JSB_Chorales.mat"
+DEFAULT_MINUTES = 25.0  # per architecture; the goal is both within 30 minutes on a 2-core CPU
+ARCHS = ("wavenet", "lstm")
+
+# Test NLL (nats per frame) of Bai, Kolter and Koltun (2018), Table 2, about 300K parameters each.
+PUBLISHED = {"JSB_Chorales": {"TCN": 8.10, "GRU": 8.43, "LSTM": 8.45, "RNN": 8.91}}
+
+# The settings of each architecture, chosen on validdata with 5-minute trials (BENCHMARKS.md lists
+# what was tried): heavy dropout, the training pieces in 12 keys, the rate halved on plateaus.
+SETTINGS: dict[str, tuple[ModelConfig, TrainConfig, tuple[int, int]]] = {
+    "wavenet": (
+        ModelConfig(
+            arch="wavenet", embed_dim=64, channels=80, skip_channels=128, kernel_size=2, dilation_cycle=6, dropout=0.5
+        ),
+        TrainConfig(epochs=1000, batch_size=8, learning_rate=1e-3, patience=20, lr_patience=4),
+        (-5, 6),  # transposition of the training pieces, semitones
+    ),
+    "lstm": (
+        ModelConfig(arch="lstm", embed_dim=88, units=200, layers=1, dropout=0.5),
+        TrainConfig(epochs=1000, batch_size=8, learning_rate=3e-3, patience=20, lr_patience=4),
+        (-5, 6),
+    ),
+}
+
+ProgressFn = Callable[[str, Any], None]  # (arch, training.ProgressEvent)
+
+
+def benchmark_config(arch: str, window: int, minutes: float, **overrides: Any) -> RunConfig:
+    """The run configuration of ``arch``: :data:`SETTINGS`, quarter-note frames, whole pieces.
+
+    ``overrides`` replace fields of the model or training settings by name (e.g. ``dropout=0.3``,
+    ``epochs=2``), for trying settings on ``validdata``.
+    """
+    if arch not in SETTINGS:
+        raise ConfigError(f"the benchmark trains {', '.join(SETTINGS)}; got {arch!r}.")
+    model, train, transpose = copy.deepcopy(SETTINGS[arch])
+    data = DataConfig(
+        representation=PianoRollRepresentation.name, steps_per_beat=1, window=window, stride=window, transpose=transpose
+    )
+    unknown = set(overrides) - set(vars(model)) - set(vars(train)) - {"transpose"}
+    if unknown:
+        raise ConfigError(f"unknown benchmark settings: {', '.join(sorted(unknown))}.")
+    model = replace(model, **{k: v for k, v in overrides.items() if k in vars(model)})
+    train = replace(train, **{k: v for k, v in overrides.items() if k in vars(train)})
+    data = replace(data, **{k: tuple(v) for k, v in overrides.items() if k == "transpose"})
+    train.max_minutes = float(minutes)
+    config = RunConfig(data=data, model=model, train=train, dataset_name="")
+    check(config)
+    return config
+
+
+def frame_dataset(data: PolyphonicData, config: DataConfig) -> SequenceDataset:
+    """The benchmark's training and validation splits as a dataset :func:`musegen.training.loop.train` reads.
+
+    With ``config.transpose`` the training pieces are added again transposed by every shift in
+    that range (augmentation; validation and test pieces are never transposed).
+    """
+    rep = PianoRollRepresentation.from_config(config)
+    sources = [(f"{data.name} train {i + 1}", None, piece) for i, piece in enumerate(data.train)]
+    moved, moved_names = transposed_copies(rep, sources, config.transpose)
+    return SequenceDataset(
+        vocab=rep.vocab,
+        config=config,
+        train=list(data.train) + moved,
+        val=list(data.valid),
+        train_names=[name for name, _, _ in sources] + moved_names,
+        val_names=[f"{data.name} valid {i + 1}" for i in range(len(data.valid))],
+    )
+
+
+def run_benchmark(
+    path: str | Path | None = None,
+    archs: Sequence[str] = ARCHS,
+    minutes: float = DEFAULT_MINUTES,
+    *,
+    runs_dir: str | Path | None = None,
+    on_progress: ProgressFn | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """Train and score every architecture in ``archs`` on the ``.mat`` at ``path``; return the report.
+
+    ``minutes`` is each architecture's training budget. With ``runs_dir`` the run folders are
+    kept there (as ``<dataset>-<arch>``; the Generate page can play them); otherwise they go to
+    a temporary folder that is removed. ``overrides`` go to :func:`benchmark_config`.
+    """
+    if minutes <= 0:
+        raise ConfigError(f"minutes must be positive (the training budget per architecture), got {minutes}.")
+    data = load_mat(path or DEFAULT_DATA)
+    window = max(len(p) for p in [*data.train, *data.valid]) - 1
+    floors = {split: score_floors(data.train, pieces) for split, pieces in (("valid", data.valid), ("test", data.test))}
+    report: dict[str, Any] = {
+        "dataset": data.name,
+        "data": str(Path(path or DEFAULT_DATA)),
+        "splits": data.summary(),
+        "minutes_per_arch": minutes,
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d"),
+        "scored": "mean over predicted frames (every frame after a piece's first) of the sum over 88 keys "
+        "of the binary cross-entropy, nats",
+        "published": PUBLISHED.get(data.name, {}),
+        "floors": {name: {s: floors[s][name]["nll"] for s in floors} for name in ("bernoulli", "markov")},
+        "models": [],
+    }
+    with tempfile.TemporaryDirectory(prefix="musegen-bench-") as tmp:
+        folder = Path(runs_dir) if runs_dir is not None else Path(tmp)
+        for arch in archs:
+            config = benchmark_config(arch, window, minutes, **overrides)
+            config.dataset_name = data.name
+            dataset = frame_dataset(data, config.data)
+            run_dir = runs.create_run(folder, config, dataset.vocab, name=f"{data.name}-{arch}", overwrite=True)
+            t0 = time.perf_counter()
+            result = train(
+                config,
+                dataset,
+                run_dir,
+                on_progress=(lambda e, a=arch: on_progress(a, e)) if on_progress else None,
+                evaluate=runs_dir is not None,  # a kept run gets its metrics.json for the app
+            )
+            seconds = time.perf_counter() - t0
+            model = runs.load_run_model(run_dir, "best")
+            valid, test = frame_nll(model, data.valid), frame_nll(model, data.test)
+            report["models"].append(
+                {
+                    "arch": arch,
+                    "parameters": int(model.count_params()),
+                    "valid_nll": valid["nll"],
+                    "test_nll": test["nll"],
+                    "test_accuracy": test["accuracy"],
+                    "best_epoch": result.best_epoch,
+                    "epochs": result.epochs_done,
+                    "train_seconds": round(seconds, 1),
+                    "stopped_by": result.message,
+                    "settings": {
+                        "model": vars(config.model),
+                        "train": vars(config.train),
+                        "transpose": list(config.data.transpose),
+                        "window": config.data.window,
+                    },
+                    "run_dir": str(run_dir) if runs_dir is not None else None,
+                }
+            )
+    return report
+
+
+def machine() -> str:
+    """Cores and CPU model of this machine (the training times depend on it)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass  # not Linux: keep platform's name
+    return f"{os.cpu_count()} cores, {cpu}"
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The benchmark table in Markdown: musegen's models, the published ones and the floors."""
+    lines = [
+        f"{report['dataset']} on {report['machine']}, {report['date']}, at most {report['minutes_per_arch']:g} min "
+        f"of training per model. NLL: {report['scored']}; lower is better.",
+        "",
+        "| model | parameters | valid NLL | test NLL | training |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for m in report["models"]:
+        lines.append(
+            f"| musegen {m['arch']} | {m['parameters']:,} | {m['valid_nll']:.3f} | **{m['test_nll']:.3f}** | "
+            f"{m['train_seconds'] / 60:.1f} min, best epoch {m['best_epoch']} of {m['epochs']} |"
+        )
+    for name, nll in report["published"].items():
+        lines.append(f"| {name} (Bai et al. 2018) | ~300K | | {nll:.2f} | published |")
+    for name, label in (("bernoulli", "per-key Bernoulli floor"), ("markov", "per-key Markov floor")):
+        f = report["floors"][name]
+        lines.append(
+            f"| {label} | {2 * 88 if name == 'markov' else 88} | {f['valid']:.3f} | {f['test']:.3f} | counts |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,272 @@
+"""Generate music from a run folder: pick a seed, sample continuations, get note events back.
+
+A :class:`Composer` wraps one run (config, vocabulary, stored token data, and the model,
+loaded with TensorFlow only when the first piece is generated). Seeds come from the run's
+own pieces (``data.npz``; held-out pieces first), at random, or from an uploaded MIDI file;
+a seed shorter than the model's context is simply a shorter context. :meth:`Composer.compose`
+returns a :class:`Composition`: the seed and one continuation per variation as
+:class:`~musegen.notes.Piece` objects, with the beat where the continuations begin.
+
+Everything that depends on the run's representation (what a seed's ids are, how they decode,
+how one element is sampled, how many make a beat) is asked of it
+(:mod:`musegen.representations`): piano-roll runs work the same way with frames in place of
+tokens, and "tokens" then counts frames.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from musegen import runs
+from musegen.config import Limits, SamplingConfig
+from musegen.errors import ConfigError, DatasetError, MidiReadError
+from musegen.generation.decode import generate_with
+from musegen.notes import START, Piece, make_notes
+from musegen.output.midi import piece_to_midi
+from musegen.representations.base import Representation
+from musegen.representations.registry import for_vocab
+from musegen.representations.vocabulary import Vocabulary
+from musegen.sources.ingest import read_midi_bytes
+
+__all__ = ["Composer", "Composition", "Seed"]
+
+
+@dataclass
+class Seed:
+    """The passage a model continues: token ids, the same as notes, and where it ends."""
+
+    ids: np.ndarray  # int32 token ids fed to the model ((T, 88) frames for a piano-roll run)
+    piece: Piece  # the seed as notes, times from 0
+    end_beats: float  # where a continuation begins (the seed's time cursor, not its last note-off)
+    label: str  # for people: "held-out piece 3, tokens 0-64"
+
+
+@dataclass
+class Composition:
+    """A seed and its continuations (each timed from 0; they start at ``seed.end_beats``)."""
+
+    seed: Seed
+    continuations: list[Piece]
+    sampling: SamplingConfig
+    run_id: str
+    seconds: float  # wall time of the generation
+    token_counts: list[int] = field(default_factory=list)  # tokens generated per variation
+
+    def joined(self, i: int) -> Piece:
+        """Seed and continuation ``i`` as one piece (the continuation shifted to the seed's end)."""
+        cont = self.continuations[i].notes.copy()
+        cont[:, :2] += self.seed.end_beats
+        notes = make_notes(np.concatenate([self.seed.piece.notes, cont]))
+        return Piece(self.continuations[i].name, notes, self.continuations[i].tempo)
+
+    def trimmed(self, seconds: float, tempo: float) -> Composition:
+        """A copy whose continuations stop after ``seconds`` at ``tempo`` (notes cut at the end)."""
+        end = seconds * tempo / 60.0
+        cut = []
+        for piece in self.continuations:
+            notes = piece.notes[piece.notes[:, 0] < end].copy()
+            notes[:, 1] = np.minimum(notes[:, 1], end)
+            cut.append(Piece(piece.name, notes, piece.tempo))
+        return Composition(self.seed, cut, self.sampling, self.run_id, self.seconds, self.token_counts)
+
+    def midi(self, i: int, *, tempo: float = 100.0, program: int = 0, include_seed: bool = True) -> Any:
+        """A PrettyMIDI of continuation ``i``; the seed on its own track named "seed" when included."""
+        return piece_to_midi(
+            self.continuations[i],
+            tempo=tempo,
+            program=program,
+            seed_piece=self.seed.piece,
+            include_seed=include_seed,
+            seed_offset=self.seed.end_beats,
+        )
+
+
+class Composer:
+    """Generation from one run folder. Thread-safe; the model loads on first use."""
+
+    def __init__(self, run_dir: str | Path):
+        self.run = runs.load_run(run_dir)
+        if self.run.config is None:
+            raise DatasetError(f"run {self.run.run_id} has no readable config.json; retrain it.")
+        self.config = self.run.config
+        self.vocab: Vocabulary = self.run.vocab()
+        if self.vocab.representation != self.config.data.representation:
+            raise ConfigError(
+                f"run {self.run.run_id}'s vocab.json is of the {self.vocab.representation!r} representation but its "
+                f"config.json says {self.config.data.representation!r}: one of them comes from another run. Put back "
+                "the run's own files, or train it again."
+            )
+        self.rep: Representation = for_vocab(self.vocab)
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self._pieces: list[tuple[str, np.ndarray]] | None = None
+        self._n_held_out = 0
+
+    # ------------------------------------------------------------ the model
+
+    @property
+    def model(self) -> Any:
+        """The run's best model (model.keras), loaded once with ``safe_mode=True``."""
+        with self._lock:
+            if self._model is None:
+                self._model = runs.load_run_model(self.run.path, "best")
+            return self._model
+
+    # ------------------------------------------------------------ seeds
+
+    def pieces(self) -> list[tuple[str, np.ndarray]]:
+        """(label, token ids) of the run's pieces: held-out ones first, then training ones."""
+        if self._pieces is None:
+            stored = runs.load_dataset(self.run.path)
+            names = runs.piece_names(self.run.path)
+            out = []
+            for split, seqs, label in (("val", stored.val, "held-out"), ("train", stored.train, "training")):
+                for i, ids in enumerate(seqs):
+                    if len(ids) > 1:
+                        given = names.get(split, [])
+                        out.append((f"{label}: {given[i]}" if i < len(given) else f"{label} piece {i + 1}", ids))
+            self._pieces = out
+            self._n_held_out = sum(1 for ids in stored.val if len(ids) > 1)
+        return self._pieces
+
+    def seed_from_piece(self, index: int, start: int = 0, length: int = 64) -> Seed:
+        """Tokens ``start`` .. ``start + length`` of piece ``index`` of :meth:`pieces`."""
+        pieces = self.pieces()
+        if not pieces:
+            raise DatasetError(f"run {self.run.run_id} stores no pieces to take a seed from; upload a seed MIDI.")
+        if not 0 <= index < len(pieces):
+            raise ConfigError(f"piece index must be 0..{len(pieces) - 1}, got {index}.")
+        label, ids = pieces[index]
+        return self._seed(ids, start, length, label)
+
+    def random_seed(self, rng_seed: int | None = None, length: int = 64, *, held_out: bool = False) -> Seed:
+        """A random passage of ``length`` tokens from a random piece (the same ``rng_seed``, the same seed).
+
+        With ``held_out`` only pieces the model never trained on are drawn from (when it has any).
+        """
+        pieces = self.pieces()
+        if held_out and self._n_held_out:
+            pieces = pieces[: self._n_held_out]
+        if not pieces:
+            raise DatasetError(f"run {self.run.run_id} stores no pieces to take a seed from; upload a seed MIDI.")
+        rng = np.random.default_rng(rng_seed)
+        index = int(rng.integers(len(pieces)))
+        ids = pieces[index][1]
+        start = int(rng.integers(max(1, len(ids) - length + 1)))
+        return self._seed(ids, start, length, pieces[index][0])
+
+    def seed_from_midi(self, data: bytes, name: str, length: int = 64) -> Seed:
+        """The first ``length`` tokens of an uploaded MIDI file, read with the run's data settings.
+
+        When the file's notes lie outside what the model knows (a classic vocabulary's pitches, the
+        88 keys of a piano roll), it is moved by whole octaves to where the most of them fit, and the
+        label says so; a file of which the model knows nothing at all is refused with a message.
+        """
+        piece = read_midi_bytes(data, name, self.config.data)
+        shift, known, total = self._best_octave(piece, length)
+        if total and not known:
+            raise MidiReadError(
+                f"{name}: none of its first {total} notes or chords is one this model knows "
+                f"({self._known_range()}), in any octave; pick a seed closer to the music it trained on."
+            )
+        if shift:
+            piece = piece.transposed(shift)
+        ids = self.rep.encode(piece)
+        if len(ids) < self.rep.min_seed:  # a token seed is <bos> plus at least one token
+            raise MidiReadError(f"{name}: no notes this model can read; try another seed file.")
+        label = f"uploaded: {name}"
+        if shift:
+            octaves = abs(shift) // 12
+            label += f" (moved {'up' if shift > 0 else 'down'} {octaves} octave{'s' * (octaves > 1)} to fit the model)"
+        if known < total:
+            label += f" ({total - known} of its first {total} events unknown to the model)"
+        return self._seed(ids, 0, length, label)
+
+    def _best_octave(self, piece: Piece, length: int) -> tuple[int, int, int]:
+        """(semitones, known, total): the octave shift under which the model knows most of the
+        seed's first ``length`` onsets (ties go to the smallest shift), and how many it knows."""
+        starts = np.unique(piece.notes[:, START])
+        head = piece
+        if len(starts) > length:
+            head = Piece(piece.name, piece.notes[piece.notes[:, START] < starts[length]], piece.tempo)
+
+        def score(shift: int) -> tuple[int, int]:
+            return self.rep.known(head.transposed(shift) if shift else head)  # notes pushed off 0-127 go
+
+        known, total = score(0)
+        best = (0, known, total)
+        if known < total:
+            for shift in sorted((12 * k for k in range(-5, 6) if k), key=abs):
+                k, t = score(shift)
+                if k > best[1]:
+                    best = (shift, k, t)
+        return best
+
+    def _known_range(self) -> str:
+        """The pitches the model knows, for messages: 'pitches C2-A5' or 'the 88 piano keys'."""
+        return self.rep.known_range()
+
+    def _seed(self, ids: np.ndarray, start: int, length: int, label: str) -> Seed:
+        if length < 1:
+            raise ConfigError(f"the seed needs at least one token, got {length}.")
+        start = int(np.clip(start, 0, max(0, len(ids) - 1)))
+        window = np.asarray(ids[start : start + length])
+        piece = self.rep.decode(window, "seed")
+        where = f"{self.rep.units} {start}-{start + len(window)}"
+        return Seed(window, piece, self.rep.time_cursor(window), f"{label}, {where}")
+
+    def _decode(self, ids: np.ndarray, name: str) -> Piece:
+        """Notes of generated or stored ids (frames for a piano-roll run)."""
+        return self.rep.decode(ids, name)
+
+    # ------------------------------------------------------------ generation
+
+    def compose(
+        self,
+        seed: Seed,
+        sampling: SamplingConfig,
+        *,
+        on_progress: Callable[[int, int], None] | None = None,
+        limits: Limits | None = None,
+    ) -> Composition:
+        """Sample ``sampling.variations`` continuations of ``seed``, ``sampling.length`` tokens each."""
+        limits = limits or Limits.from_env()
+        sampling.validate(max_length=limits.max_generation_length)
+        model = self.model
+        t0 = time.perf_counter()
+        outputs = generate_with(model, self.rep, seed.ids, sampling, on_progress=on_progress)
+        continuations = [self._decode(ids, f"variation {i + 1}") for i, ids in enumerate(outputs)]
+        return Composition(
+            seed=seed,
+            continuations=continuations,
+            sampling=sampling,
+            run_id=self.run.run_id,
+            seconds=time.perf_counter() - t0,
+            token_counts=[len(ids) for ids in outputs],
+        )
+
+    def tokens_for_seconds(self, seconds: float, tempo: float, limits: Limits | None = None) -> int:
+        """Tokens to generate for about ``seconds`` of music at ``tempo``: the run's pieces' tokens
+        per beat, with a margin (trim the result with :meth:`Composition.trimmed`)."""
+        if seconds <= 0:
+            raise ConfigError(f"seconds must be positive, got {seconds}.")
+        limits = limits or Limits.from_env()
+        rate = self.rep.tokens_per_beat([ids for _, ids in self.pieces()[:50]])
+        wanted = int(np.ceil(1.25 * rate * seconds * tempo / 60.0)) + 8
+        return min(wanted, limits.max_generation_length)
+
+    def reference_pieces(self, limit: int = 24) -> list[Piece]:
+        """Real pieces to compare generated music with: held-out ones first, decoded from tokens."""
+        out = []
+        for label, ids in self.pieces()[:limit]:
+            piece = self._decode(ids, label)
+            if piece.n_notes:
+                out.append(piece)
+        return out

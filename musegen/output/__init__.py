@@ -1,0 +1,1 @@
+"""Music out: MIDI files, FluidSynth audio, SoundFonts, pictures."""

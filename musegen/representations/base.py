@@ -1,0 +1,229 @@
+"""The Representation interface: everything that differs between ways of writing music for a model.
+
+A representation turns a :class:`~musegen.notes.Piece` into the sequence a model reads
+(token ids, piano-roll frames, ...) and back, and owns every decision that depends on that
+choice, so that no other layer needs to branch on it:
+
+- codec: ``sequence(piece)`` (tokens as strings, or frames), ``fit_vocab``, ``ids`` (what is
+  stored in a run's data.npz and fed to the model), ``decode`` (back to notes), ``transposed``;
+- model: ``archs`` (the architectures that can read it), ``build_model`` (input adapter, backbone,
+  output head and loss, compiled), ``output_width``;
+- training data: ``windows`` (x, y, mask), ``batches`` (tf.data batching), ``val_batch``;
+- scoring: ``unit`` (what one NLL is per), ``score`` (held-out model scores), ``floor`` (the
+  baseline a model must beat), ``uniform_nll``;
+- generation: ``start`` (the seed of an empty prompt), ``sample`` (one sampling step),
+  ``time_cursor`` (beats covered by a sequence), ``known`` (how much of a piece it can express).
+
+Instances are cheap: they hold the representation's settings and, once known, the vocabulary.
+Make one with :func:`musegen.representations.registry.for_config` (from data settings, before
+the vocabulary exists) or :func:`~musegen.representations.registry.for_vocab` (from a run).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import numpy as np
+
+from musegen.config import DataConfig, ModelConfig, RunConfig, SamplingConfig
+from musegen.errors import ConfigError
+from musegen.notes import Piece
+from musegen.representations.vocabulary import Vocabulary
+
+if TYPE_CHECKING:
+    import keras
+
+
+class Tokenizer(Protocol):
+    """Piece <-> token strings, and the vocabulary of a set of token lists."""
+
+    representation: str
+
+    def tokenize(self, piece: Piece) -> list[str]: ...
+
+    def detokenize(self, tokens: Sequence[str], name: str = "generated") -> Piece: ...
+
+    def build_vocab(self, token_lists: Iterable[list[str]]) -> Vocabulary: ...
+
+
+class Representation(ABC):
+    """One representation with its settings (and its vocabulary once fitted)."""
+
+    name: ClassVar[str]  # the registry's key, stored in config.json and vocab.json
+    label: ClassVar[str]  # one line for people (the Dataset page's choice)
+    unit: ClassVar[str] = "token"  # what one model step reads and predicts, and what an NLL is per
+    archs: ClassVar[tuple[str, ...]] = ("wavenet", "lstm", "transformer")  # the architectures that can read it
+    uses_grid: ClassVar[bool] = True  # whether DataConfig.steps_per_beat matters
+    # for people: what one model step is called (plural), the size of what it predicts, the metrics' meaning
+    unit_name: ClassVar[str] = "tokens"
+    size_label: ClassVar[str] = "Vocabulary"
+    size_help: ClassVar[str] = "distinct tokens, with <pad>, <unk> and <bos>"
+    metric_help: ClassVar[tuple[str, str, str]] = (
+        "mean negative log-likelihood per token, nats",
+        "exp(NLL): as unsure as a uniform choice among this many tokens",
+        "top-1 next-token accuracy",
+    )
+    min_length: ClassVar[int] = 1  # elements (before ids) a piece needs to be kept in a dataset
+    min_seed: ClassVar[int] = 2  # ids a seed needs (``<bos>`` and one token; one frame)
+    empty_message: ClassVar[str] = "No piece produced any token. Check the instrument filter and the files."
+
+    tokenizer: Tokenizer  # the representation as readable tokens (statistics, the classic vocabulary)
+
+    def __init__(self, vocab: Vocabulary | None = None):
+        self._vocab = vocab
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    @abstractmethod
+    def from_config(cls, cfg: DataConfig) -> Representation:
+        """The representation with the settings of ``cfg`` (its vocabulary fitted later, if it depends on data)."""
+
+    @classmethod
+    @abstractmethod
+    def from_vocab(cls, vocab: Vocabulary) -> Representation:
+        """The representation a saved vocabulary was built with (settings travel in ``vocab.meta``)."""
+
+    @property
+    def vocab(self) -> Vocabulary:
+        if self._vocab is None:
+            raise ConfigError(f"the {self.name} representation has no vocabulary yet; fit it on the training data.")
+        return self._vocab
+
+    @property
+    def units(self) -> str:
+        """The unit in the plural, for people: "tokens", "frames"."""
+        return self.unit + "s"
+
+    def unit_help(self) -> str:
+        """What one step means in music, for help texts."""
+        return f"{self.label.split(' — ')[0]} tokens."
+
+    def check_arch(self, arch: str) -> None:
+        """ConfigError unless ``arch`` can read this representation."""
+        if arch not in self.archs:
+            raise ConfigError(
+                f"{arch} cannot read {self.label.split(' — ')[0]}; choose {' or '.join(self.archs)} "
+                f"for the {self.name} representation."
+            )
+
+    # ------------------------------------------------------------------ codec
+
+    @abstractmethod
+    def sequence(self, piece: Piece) -> Any:
+        """``piece`` in this representation before ids: a token list, or frames. Empty when nothing is left."""
+
+    def transposed(self, piece: Piece | None, seq: Any, semitones: int) -> Any:
+        """The sequence ``seq`` of ``piece`` moved by ``semitones`` (augmentation); notes leaving the range go.
+
+        Token representations tokenize the moved piece again; frames move ``seq`` itself (``piece``
+        may then be None, as for the JSB benchmark's pieces, which come as frames).
+        """
+        if piece is None:
+            raise ConfigError(f"the {self.name} representation transposes pieces, not bare sequences.")
+        return self.sequence(piece.transposed(semitones))
+
+    def dedupe_key(self, seq: Any) -> Any:
+        """A hashable key under which two equal sequences collide (exact duplicates are dropped)."""
+        return hash(tuple(seq))
+
+    @abstractmethod
+    def fit_vocab(self, train: Sequence[Any]) -> Vocabulary:
+        """The vocabulary for these training sequences (a closed one ignores them); sets ``self.vocab``."""
+
+    @abstractmethod
+    def ids(self, seq: Any) -> np.ndarray:
+        """What is stored and fed to the model for ``seq``: int32 ids starting with ``<bos>``, or frames."""
+
+    def encode(self, piece: Piece) -> np.ndarray:
+        """``ids(sequence(piece))``: a piece as the model reads it."""
+        return self.ids(self.sequence(piece))
+
+    @abstractmethod
+    def decode(self, ids: np.ndarray, name: str = "generated") -> Piece:
+        """Notes of stored or generated ids (malformed orders are repaired, never fatal)."""
+
+    def tokens(self, piece: Piece) -> list[str]:
+        """``piece`` as readable tokens, for statistics (a frame reads as one token)."""
+        return self.tokenizer.tokenize(piece)
+
+    # ------------------------------------------------------------------ model and training data
+
+    def output_width(self) -> int:
+        """How many scores the model gives per step (the vocabulary, or the keys)."""
+        return len(self.vocab)
+
+    @abstractmethod
+    def build_model(self, config: RunConfig) -> keras.Model:
+        """A fresh model for ``config.model`` reading this representation, compiled with its loss."""
+
+    @abstractmethod
+    def windows(
+        self, seqs: Sequence[np.ndarray], window: int, stride: int, model: ModelConfig
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Training arrays (x, y, w) of ``seqs`` for a model of ``model``: w is 0 where a target is padding."""
+
+    def batches(self, dataset: Any, mask: np.ndarray, batch: int) -> tuple[Any, int]:
+        """Batch a shuffled ``tf.data`` dataset of (x, y, w); returns it and its batches per epoch (0: plain)."""
+        return dataset.batch(batch), 0
+
+    def val_batch(self, n_windows: int, window: int, global_batch: int) -> int:
+        """Windows per validation batch."""
+        return min(global_batch, n_windows)
+
+    # ------------------------------------------------------------------ scoring
+
+    @abstractmethod
+    def score(self, model: Any, val: list[np.ndarray], window: int, arch: str) -> dict[str, Any]:
+        """Held-out scores of ``model`` on ``val``: nll (per unit), perplexity, accuracy, tokens."""
+
+    @abstractmethod
+    def floor(self, train: list[np.ndarray], val: list[np.ndarray]) -> dict[str, Any]:
+        """The baseline every model must beat, fitted on ``train`` and scored on ``val`` (same targets)."""
+
+    def floor_label(self, baseline: dict[str, Any]) -> str:
+        """The floor's name for people."""
+        return f"{baseline.get('order')}-gram baseline"
+
+    def uniform_nll(self) -> float:
+        """NLL of a uniform guess, per unit."""
+        return math.log(self.output_width())
+
+    perplexity_per: ClassVar[int] = 1  # perplexity is exp(NLL / this): 88 for frames (per key)
+
+    # ------------------------------------------------------------------ generation
+
+    @abstractmethod
+    def start(self) -> np.ndarray:
+        """The seed of an empty prompt (``[<bos>]``, or one silent frame)."""
+
+    @abstractmethod
+    def sample(self, logits: np.ndarray, cfg: SamplingConfig, rng: np.random.Generator) -> np.ndarray:
+        """One sampling step: the next element of every row of ``logits`` (B, width)."""
+
+    @abstractmethod
+    def time_cursor(self, ids: np.ndarray) -> float:
+        """Beats from the start of ``ids`` to where the next element would be placed."""
+
+    def tokens_per_beat(self, samples: Sequence[np.ndarray] = ()) -> float:
+        """Elements per beat of music, measured on ``samples`` (stored sequences); 8 without any."""
+        n = beats = 0.0
+        for ids in samples:
+            n += len(ids)
+            beats += self.time_cursor(ids)
+        return n / beats if beats else 8.0
+
+    def check_seed(self, seed: np.ndarray) -> np.ndarray:
+        """``seed`` as the model reads it, or a ConfigError that says what is wrong with it."""
+        return np.asarray(seed)
+
+    @abstractmethod
+    def known(self, piece: Piece) -> tuple[int, int]:
+        """(known, total): how many of ``piece``'s events this representation and vocabulary can express."""
+
+    @abstractmethod
+    def known_range(self) -> str:
+        """What the model can play, for messages: "pitches C2-A5", "the 88 piano keys"."""

@@ -1,0 +1,318 @@
+"""Train a model into a run folder: progress events, stop, resume, checkpoints, history.
+
+``train`` is UI-agnostic: a page, a background thread or the CLI passes ``on_progress`` (a
+callable receiving :class:`ProgressEvent`) and, to stop, a ``threading.Event`` or
+``runs.request_stop(run_dir)`` from any process. Training stops within one batch, keeps the best
+model, and can be resumed from ``last.keras`` with the epoch count continuing.
+
+Choices worth knowing:
+
+- ``epochs`` is the total epoch count of the run; resuming a run that already has ``epochs``
+  epochs is an error (raise ``epochs`` to continue). ``epochs=0`` is a ``ConfigError``.
+- ``batch_size`` is per replica (see :mod:`musegen.training.distribute`); a global batch larger than the
+  training windows is clipped to their number, and a ``status`` event says so.
+- ``max_minutes`` limits the wall time of one call of ``train`` (it ends as ``finished``).
+- ``lr_patience`` halves the learning rate when the monitored loss stalls (Keras' ``ReduceLROnPlateau``).
+- A stopped epoch counts as done (marked ``"partial"`` in history.json) and is validated.
+- Without validation windows the best model is chosen by training loss (said in a status event).
+- TensorFlow is imported inside the functions, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from musegen import runs
+from musegen.config import RunConfig
+from musegen.errors import ConfigError, MusegenError, TrainingError
+from musegen.evaluation.heldout import evaluate_run
+from musegen.modelfile import MAX_PARAMETERS
+from musegen.records import History, Metrics
+from musegen.representations.registry import check, for_vocab
+from musegen.tf_setup import configure_tensorflow
+from musegen.training.distribute import is_chief, make_strategy
+
+END_MESSAGES = {
+    "stop": "stopped on request",
+    "time": "time budget of {minutes:g} min reached",
+    "early": "early stopping: {monitor} did not improve for {patience} epochs",
+    "": "all epochs done",
+}
+
+
+@dataclass
+class ProgressEvent:
+    """One progress report. ``kind`` is "batch", "epoch" or "status"; numbers are None when unknown."""
+
+    kind: str
+    epoch: int = 0  # 1-based epoch this event belongs to
+    epochs: int = 0  # total epochs of the run
+    batch: int = 0  # 1-based batch within the epoch
+    batches: int = 0  # batches per epoch
+    loss: float | None = None  # running mean of the epoch so far (batch) or the epoch's (epoch)
+    val_loss: float | None = None
+    accuracy: float | None = None  # top-1 accuracy on non-pad targets
+    val_accuracy: float | None = None
+    elapsed_s: float = 0.0  # training time of the run, earlier sessions included
+    eta_s: float | None = None  # estimated seconds left in this session
+    tokens_per_s: float | None = None  # input tokens (batch x window) per second in this session
+    status: str = ""  # for kind "status": the run's state
+    message: str = ""
+
+
+@dataclass
+class TrainResult:
+    """How a call of :func:`train` ended."""
+
+    run_dir: Path
+    status: str  # "finished" or "stopped"
+    message: str
+    epochs_done: int
+    best_epoch: int | None
+    best_value: float | None  # of ``monitor``
+    monitor: str  # "val_loss", or "loss" without validation data
+    history: History = field(default_factory=History)
+    metrics: Metrics | None = None  # metrics.json, when evaluation ran
+
+
+@dataclass
+class _Data:
+    train: Any  # tf.data.Dataset
+    val: Any | None
+    samples: int
+    global_batch: int
+    tokens_per_sample: int
+    batches: int = 0  # per epoch, when not ceil(samples / global_batch) (length-bucketed frames)
+
+
+def train(
+    config: RunConfig,
+    dataset: Any,
+    run_dir: str | Path,
+    *,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    stop_event: threading.Event | None = None,
+    resume: bool = False,
+    evaluate: bool = True,
+) -> TrainResult:
+    """Train ``config.model`` on ``dataset`` (a SequenceDataset or ``runs.StoredDataset``) into ``run_dir``.
+
+    ``run_dir`` is usually made by :func:`musegen.runs.create_run`; a missing folder is created.
+    With ``resume`` the run continues from ``last.keras`` (the stored vocabulary must match).
+    With ``evaluate`` the chief scores the best model on the validation pieces (metrics.json).
+    Raises ConfigError/TrainingError for bad inputs; any failure marks the run ``failed``.
+    """
+    check(config)  # the settings, and that the model reads the representation
+    rep = for_vocab(dataset.vocab)
+    if config.train.epochs < 1:
+        raise ConfigError("epochs must be at least 1 to train (epochs is the run's total epoch count).")
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    epochs = config.train.epochs
+
+    def emit(kind: str, **values: Any) -> None:
+        if on_progress is not None:
+            values.setdefault("epochs", epochs)
+            values.setdefault("batches", batches)
+            on_progress(ProgressEvent(kind=kind, **values))
+
+    batches = 0
+    chief = True
+    try:
+        configure_tensorflow()
+        import keras
+
+        strategy = make_strategy(config.train.distribute)
+        chief = is_chief(strategy)
+        history = _start_history(config, dataset, run_dir, resume, chief)
+        done = history.epochs_done
+        if chief:
+            runs.clear_stop(run_dir)
+            runs.write_status(run_dir, "running", "preparing data")
+        keras.utils.set_random_seed(config.train.seed + done)
+        data = _make_data(config, dataset, strategy.num_replicas_in_sync)
+        batches = data.batches or math.ceil(data.samples / data.global_batch)
+        history.global_batch, history.replicas = data.global_batch, strategy.num_replicas_in_sync
+        history.batches_per_epoch = batches
+        if data.global_batch < config.train.batch_size * strategy.num_replicas_in_sync:
+            emit("status", status="running", message=f"batch size clipped to the {data.samples} training windows")
+        if data.val is None:
+            history.monitor = "loss"
+            emit("status", status="running", message="no validation windows: the best model is chosen by training loss")
+        with strategy.scope():
+            model = _load_last(run_dir) if resume else rep.build_model(config)
+        if model.count_params() > MAX_PARAMETERS:  # it could be trained, but never loaded again
+            raise ConfigError(
+                f"this model has {model.count_params():,} parameters, more than the {MAX_PARAMETERS:,} a musegen "
+                "model file may hold; make it smaller (fewer layers, units or channels)."
+            )
+        from musegen.training.callbacks import RunCallback
+
+        callback = RunCallback(
+            run_dir,
+            history,
+            epochs=epochs,
+            batches=batches,
+            samples=data.samples,
+            global_batch=data.global_batch,
+            tokens_per_sample=data.tokens_per_sample,
+            patience=config.train.patience,
+            max_minutes=config.train.max_minutes,
+            chief=chief,
+            emit=emit,
+            stop_event=stop_event,
+        )
+        if chief:
+            runs.write_status(run_dir, "running", f"epoch {done + 1}/{epochs}")
+        emit("status", epoch=done + 1, status="running", message=f"training epochs {done + 1}-{epochs}")
+        if (stop_event is not None and stop_event.is_set()) or runs.stop_requested(run_dir):
+            callback.reason = "stop"  # asked before the first batch: do not start
+        else:
+            model.fit(
+                data.train,
+                validation_data=data.val,
+                epochs=epochs,
+                initial_epoch=done,
+                callbacks=[callback, *_lr_schedule(config, history.monitor, keras)],
+                verbose=0,
+                shuffle=False,
+            )
+        state = "stopped" if callback.reason == "stop" else "finished"
+        message = END_MESSAGES[callback.reason].format(
+            minutes=config.train.max_minutes, monitor=history.monitor, patience=config.train.patience
+        )
+        if chief:
+            runs.clear_stop(run_dir)
+            runs.write_history(run_dir, history)
+    except KeyboardInterrupt:
+        if chief:
+            runs.write_status(run_dir, "stopped", "interrupted (Ctrl-C); resume to continue")
+        raise
+    except MusegenError as exc:
+        _fail(run_dir, chief, str(exc), emit)
+        raise
+    except Exception as exc:
+        _fail(run_dir, chief, f"{type(exc).__name__}: {exc}", emit)
+        raise
+    metrics = None
+    if chief and evaluate and (run_dir / runs.MODEL).is_file():
+        runs.write_status(run_dir, "running", f"{message}; evaluating on the validation pieces")
+        metrics, eval_note = _evaluate(run_dir, dataset, state, message)
+        message += eval_note
+    if chief:
+        runs.write_status(run_dir, state, message)
+    emit("status", epoch=history.epochs_done, status=state, message=message)
+    return TrainResult(
+        run_dir=run_dir,
+        status=state,
+        message=message,
+        epochs_done=history.epochs_done or done,
+        best_epoch=history.best_epoch,
+        best_value=history.best_value,
+        monitor=history.monitor,
+        history=history,
+        metrics=metrics,
+    )
+
+
+def _lr_schedule(config: RunConfig, monitor: str, keras: Any) -> list[Any]:
+    """Halve the learning rate when ``monitor`` stalls for ``lr_patience`` epochs (none when 0)."""
+    if not config.train.lr_patience:
+        return []
+    return [keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=config.train.lr_patience)]
+
+
+def _fail(run_dir: Path, chief: bool, message: str, emit: Callable[..., None]) -> None:
+    if chief:
+        runs.write_status(run_dir, "failed", message)
+    emit("status", status="failed", message=message)
+
+
+def _evaluate(run_dir: Path, dataset: Any, state: str, message: str) -> tuple[Metrics | None, str]:
+    """Score the best model; an evaluation failure is reported in the message, the training stands."""
+    try:
+        return evaluate_run(run_dir, dataset=dataset), ""
+    except MusegenError as exc:
+        return None, f"; evaluation failed: {exc}"
+    except Exception as exc:  # a bug: record it on the run, then let it surface
+        runs.write_status(run_dir, state, f"{message}; evaluation crashed: {type(exc).__name__}: {exc}")
+        raise
+
+
+def _start_history(config: RunConfig, dataset: Any, run_dir: Path, resume: bool, chief: bool) -> History:
+    """Check resume/fresh preconditions, write config, vocab and data (chief), return the history to extend."""
+    status = runs.read_status(run_dir)  # a dead process's "running" reads as "failed"
+    if chief and status["state"] == "running" and not runs.written_by_me(status):
+        raise TrainingError(f"run {run_dir.name} is being trained by another process; stop it first.")
+    history = runs.read_history(run_dir)
+    done = history.epochs_done
+    if resume:
+        if not (run_dir / runs.LAST).is_file():
+            raise TrainingError(f"run {run_dir.name} has no last.keras to resume from; start a new run instead.")
+        saved = runs.load_run(run_dir).vocab()
+        if saved.tokens != dataset.vocab.tokens:
+            raise TrainingError(
+                f"the data gives a different vocabulary ({len(dataset.vocab)} tokens) than run {run_dir.name} was "
+                f"trained with ({len(saved)}); resume with the run's own data (runs.load_dataset)."
+            )
+        if config.train.epochs <= done:
+            raise TrainingError(
+                f"run {run_dir.name} already has {done} epochs; set epochs above {done} to train further."
+            )
+        if chief:  # what a killed process left: its temporary files, and the batches of its unfinished epoch
+            runs.remove_temporary_files(run_dir)
+        # that epoch is trained again from last.keras; keeping its batches would chart them twice
+        history.batches = [b for b in history.batches if b.epoch <= done]
+    else:
+        if done:
+            raise TrainingError(
+                f"run {run_dir.name} is already trained ({done} epochs); resume it or create a new run."
+            )
+        history = History()
+    if chief:
+        runs.atomic_write_text(run_dir / runs.CONFIG, config.to_json())
+        if not resume:
+            runs.atomic_write_json(run_dir / runs.VOCAB, dataset.vocab.to_dict())
+            names = (getattr(dataset, "train_names", []), getattr(dataset, "val_names", []))
+            runs.save_dataset(run_dir, list(dataset.train), list(dataset.val), names if any(names) else None)
+    return history
+
+
+def _load_last(run_dir: Path) -> Any:
+    """last.keras with its compiled loss and optimizer state, so training continues where it was."""
+    from musegen.models import load_model
+
+    return load_model(run_dir / runs.LAST, compile=True)
+
+
+def _make_data(config: RunConfig, dataset: Any, replicas: int) -> _Data:
+    """tf.data pipelines of the representation's windows: (x, y, weight) with weight 0 on padding."""
+    import tensorflow as tf
+
+    window, rep = config.data.window, for_vocab(dataset.vocab)
+    x, y, w = rep.windows(list(dataset.train), window, config.data.stride, config.model)
+    val = rep.windows(list(dataset.val), window, window, config.model) if len(dataset.val) else None
+    val = None if val is None or len(val[1]) == 0 else val
+    if len(y) == 0:
+        raise TrainingError(
+            f"no training windows: every training piece is shorter than the window ({window} tokens) or empty; "
+            "lower the window or add longer pieces."
+        )
+    global_batch = min(config.train.batch_size * replicas, len(y))
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    train_ds = tf.data.Dataset.from_tensor_slices((x, y, w)).shuffle(
+        len(y), seed=config.train.seed, reshuffle_each_iteration=True
+    )
+    train_ds, n_batches = rep.batches(train_ds, w, global_batch)
+    train_ds = train_ds.prefetch(2).with_options(options)
+    val_ds = None
+    if val is not None:
+        val_batch = rep.val_batch(len(val[1]), window, global_batch)
+        val_ds = tf.data.Dataset.from_tensor_slices(val).batch(val_batch).prefetch(2).with_options(options)
+    return _Data(train_ds, val_ds, len(y), int(global_batch), int(window), n_batches)

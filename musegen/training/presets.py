@@ -1,0 +1,48 @@
+"""Named configurations. ``demo`` builds the small models bundled in ``assets/models/``.
+
+The demo models are small (at most a few MB per run folder), reproducible (fixed seeds and
+split) and train in a few minutes on a 2-core CPU on the built-in Bach chorales. Each gets a
+fixed run name, ``demo-<arch>``, so ``make demo-models`` replaces them in place.
+"""
+
+from __future__ import annotations
+
+from musegen.config import ARCHITECTURES, DataConfig, ModelConfig, RunConfig, TrainConfig
+from musegen.errors import ConfigError
+from musegen.representations.registry import DEFAULT, check, for_arch
+
+PRESETS = ("demo",)
+
+
+def preset_config(name: str, arch: str = "wavenet") -> tuple[RunConfig, str]:
+    """The configuration of preset ``name`` for ``arch`` and the run name it trains into."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
+    if arch not in ARCHITECTURES:
+        raise ConfigError(f"arch must be one of {', '.join(ARCHITECTURES)}; got {arch!r}.")
+    classic = ModelConfig(arch=arch).is_classic
+    data = DataConfig(
+        representation=for_arch(arch, DEFAULT),
+        window=32 if classic else 64,  # classic chorales are ~70 events long: a 32-event window keeps most
+        stride=32,
+        val_fraction=0.1,
+        split_seed=0,
+    )
+    model = ModelConfig(
+        arch=arch,
+        embed_dim=32,
+        dropout=0.1,
+        channels=48,
+        skip_channels=96,
+        kernel_size=2,
+        dilation_cycle=6,  # receptive field 65 tokens >= window 64
+        stacks=1,
+        units=128,
+        layers=1,  # one layer learns faster in a few minutes than two (measured: NLL 1.10 vs 1.34)
+    )
+    rate = 5e-3 if arch == "lstm" else 2e-3
+    # max_minutes is only a safety net: on a 2-core CPU the 12 epochs take about 2 minutes
+    train = TrainConfig(epochs=12, batch_size=32, learning_rate=rate, patience=3, seed=0, max_minutes=10.0)
+    config = RunConfig(data=data, model=model, train=train)
+    check(config)
+    return config, f"demo-{arch}"

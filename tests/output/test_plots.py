@@ -1,0 +1,93 @@
+"""Charts: the data they carry and how they are drawn (checked through the Vega-Lite spec)."""
+
+from __future__ import annotations
+
+from musegen.datasets.stats import dataset_stats
+from musegen.notes import Piece, make_notes
+from musegen.output.plots import (
+    CONTINUATION_COLOR,
+    SEED_COLOR,
+    duration_histogram_chart,
+    loss_chart,
+    note_rows,
+    piano_roll_chart,
+    pitch_histogram_chart,
+    pitch_name,
+    runs_loss_chart,
+)
+from musegen.records import History
+
+
+def _values(spec: dict) -> list[dict]:
+    """Every inline data row of a Vega-Lite spec (Altair moves data to top-level datasets)."""
+    return [row for rows in spec.get("datasets", {}).values() for row in rows]
+
+
+def test_pitch_names():
+    assert [pitch_name(p) for p in (60, 61, 21, 108)] == ["C4", "C#4", "A0", "C8"]
+
+
+def test_note_rows_shift_by_the_offset():
+    piece = Piece("p", make_notes([(0, 1, 60, 90), (1, 2.5, 64, 80)]))
+    rows = note_rows(piece, "continuation", offset=4.0)
+    assert [(r["start"], r["end"], r["note"], r["part"]) for r in rows] == [
+        (4.0, 5.0, "C4", "continuation"),
+        (5.0, 6.5, "E4", "continuation"),
+    ]
+
+
+def test_piano_roll_of_seed_and_continuation_uses_two_colours(chorales):
+    seed, cont = chorales[0], chorales[1]
+    spec = piano_roll_chart([("seed", seed, 0.0), ("continuation", cont, 8.0)]).to_dict()
+    rows = _values(spec)
+    assert len(rows) == seed.n_notes + cont.n_notes
+    assert min(r["start"] for r in rows if r["part"] == "continuation") >= 8.0
+    assert spec["encoding"]["color"]["scale"]["range"] == [SEED_COLOR, CONTINUATION_COLOR]
+    assert spec["mark"]["type"] == "bar"
+    lo, hi = min(r["pitch"] for r in rows), max(r["pitch"] for r in rows)
+    assert spec["encoding"]["y"]["scale"]["domain"] == list(range(hi + 1, lo - 2, -1))  # one row per semitone
+
+
+def test_piano_roll_of_an_empty_piece_still_draws():
+    spec = piano_roll_chart([("notes", Piece("empty", make_notes([])), 0.0)]).to_dict()
+    assert _values(spec) == [] and spec["encoding"]["y"]["scale"]["domain"] == list(range(84, 47, -1))
+
+
+def test_histograms_of_a_real_dataset(chorales):
+    stats = dataset_stats(chorales[:4])
+    pitches = _values(pitch_histogram_chart(stats.pitch_histogram).to_dict())
+    lo, hi = stats.pitch_range
+    assert [r["pitch"] for r in pitches] == list(range(lo, hi + 1))
+    assert sum(r["count"] for r in pitches) == stats.notes
+    lengths = _values(duration_histogram_chart(stats.duration_histogram).to_dict())
+    assert [float(r["beats"]) for r in lengths] == sorted(float(r["beats"]) for r in lengths)
+    assert sum(r["count"] for r in lengths) <= stats.notes
+
+
+def test_loss_chart_places_batches_between_epochs():
+    history = History.from_dict(
+        {
+            "batches_per_epoch": 4,
+            "batches": [{"epoch": e, "batch": b, "loss": 5.0 - e - b / 10} for e in (1, 2) for b in range(1, 5)],
+            "epochs": [{"epoch": 1, "loss": 3.6, "val_loss": 3.9}, {"epoch": 2, "loss": 2.6, "val_loss": None}],
+        }
+    )
+    spec = loss_chart(history).to_dict()
+    rows = _values(spec)
+    batch_x = [r["epoch"] for r in rows if r["series"] == "loss (batches)"]
+    assert batch_x == [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0]
+    assert [(r["epoch"], r["series"]) for r in rows if r["series"] != "loss (batches)"] == [
+        (1.0, "loss"),
+        (1.0, "validation loss"),
+        (2.0, "loss"),
+    ]
+    assert len(spec["layer"]) == 2
+
+
+def test_runs_loss_chart_one_line_per_run():
+    histories = {
+        "wavenet-run": History.from_dict({"epochs": [{"epoch": 1, "val_loss": 3.0}, {"epoch": 2, "val_loss": 2.5}]}),
+        "lstm-run": History.from_dict({"epochs": [{"epoch": 1, "val_loss": 3.2}]}),
+    }
+    rows = _values(runs_loss_chart(histories).to_dict())
+    assert sorted((r["run"], r["epoch"]) for r in rows) == [("lstm-run", 1), ("wavenet-run", 1), ("wavenet-run", 2)]

@@ -19,6 +19,8 @@ from musegen.config import Limits
 from tests import app_helpers as ui
 from tests.midi_factory import piece_midi
 
+pytestmark = pytest.mark.slow  # trains real models or runs real processes: `pytest -m "not slow"` skips it
+
 PAGES = [ui.DATASET, ui.TRAIN, ui.GENERATE, ui.RUNS]
 
 

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.midi_factory import scale_midi
 
 
@@ -35,6 +37,7 @@ def test_json_output_stays_one_object_when_ci_is_set(tmp_path):
     assert json.loads(proc.stdout)["ok"] == 1
 
 
+@pytest.mark.slow
 def test_ingest_builtin_summary():
     proc = _run("--repr", "classic")
     assert proc.returncode == 0, proc.stderr

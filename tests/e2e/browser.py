@@ -94,7 +94,7 @@ def stop_app(server: subprocess.Popen) -> None:
 def stop_workers(runs_dir: Path) -> None:
     """Stop any training worker still running in ``runs_dir`` (our own processes, by pid)."""
     from musegen import runs
-    from musegen.jobs import active_jobs, job_status
+    from musegen.training.jobs import active_jobs, job_status
 
     for job in active_jobs(runs_dir):
         runs.request_stop(job.run_dir)

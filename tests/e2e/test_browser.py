@@ -17,7 +17,7 @@ import pytest
 from tests.e2e.browser import goto, idle, run_app, set_number, start_tiny_wavenet, wait_for_audio
 from tests.midi_factory import piece_midi
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +30,8 @@ def app_url(chromium, tmp_path_factory) -> Iterator[str]:
 def test_upload_train_stop_generate_listen_download(page, app_url, chorales, tmp_path):
     page.goto(app_url)
     page.get_by_role("heading", name="musegen").wait_for()
+    nav = page.locator('[data-testid="stSidebarNav"]').get_by_role("link").all_inner_texts()
+    assert len(nav) == 5 and not [t for t in nav if "common" in t.lower()], nav  # pages/common.py is no page
 
     # Dataset: two real chorales and a corrupt file; the corrupt one is reported, the others used.
     goto(page, "Dataset")

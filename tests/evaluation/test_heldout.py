@@ -5,24 +5,24 @@ from __future__ import annotations
 import json
 import math
 
+import keras
 import numpy as np
 import pytest
-from training_helpers import tiny_config
 
 from musegen import runs
 from musegen.datasets.dataset import build_dataset
 from musegen.errors import DatasetError, ModelLoadError
-
-keras = pytest.importorskip("keras")
-
-from musegen.evaluation.heldout import evaluate_run  # noqa: E402
-from musegen.evaluation.likelihood import (  # noqa: E402
+from musegen.evaluation.heldout import evaluate_run
+from musegen.evaluation.likelihood import (
     _classic_examples,
     _sliding_windows,
     score_sequence,
 )
-from musegen.records import Metrics  # noqa: E402
-from musegen.training.loop import train  # noqa: E402
+from musegen.records import Metrics
+from musegen.training.loop import train
+from tests.training_helpers import tiny_config
+
+pytestmark = pytest.mark.slow  # trains real models or runs real processes: `pytest -m "not slow"` skips it
 
 
 @pytest.fixture(scope="module", params=["wavenet", "classic-wavenet"])

@@ -123,7 +123,9 @@ def test_load_mat_says_what_is_wrong(tmp_path):
 
 # ------------------------------------------------------------------ training batches, the command
 
-pytest.importorskip("keras")
+import keras  # noqa: E402, F401  (a hard dependency: a broken install fails, never skips)
+
+pytestmark = pytest.mark.slow  # trains real models or runs real processes: `pytest -m "not slow"` skips it
 
 
 def test_length_buckets_cover_every_window_once_and_cut_the_padding():

@@ -16,6 +16,8 @@ from tests.midi_factory import midi_bytes as notes_midi
 from tests.midi_factory import piece_midi
 from tests.training_helpers import tiny_config
 
+pytestmark = pytest.mark.slow  # trains real models or runs real processes: `pytest -m "not slow"` skips it
+
 
 @pytest.fixture(scope="module", params=["wavenet", "classic-lstm"])
 def composer(request, chorales, tmp_path_factory) -> Composer:

@@ -8,6 +8,7 @@ import pytest
 from musegen.config import ModelConfig, SamplingConfig
 from musegen.errors import ConfigError, TrainingError
 from musegen.generation.sampling import sample_next
+from musegen.representations.vocabulary import BOS_ID
 
 V = 16
 LOGITS = np.log(np.array([[0.5, 0.3, 0.15, 0.05], [0.1, 0.2, 0.6, 0.1]]))
@@ -83,7 +84,7 @@ def test_nan_scores_are_reported():
 
 # --- generation with real (tiny, untrained) models ----------------------------------------------
 
-keras = pytest.importorskip("keras")
+import keras  # noqa: E402  (a hard dependency: a broken install fails, never skips)
 
 from musegen.generation.decode import generate_ids, generate_ids_predict_loop  # noqa: E402
 from musegen.models import build_model  # noqa: E402
@@ -102,6 +103,7 @@ def models():
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["wavenet", "lstm", "classic-lstm"])
 def test_variations_come_in_one_batch_and_seeds_reproduce(models, arch):
     cfg = SamplingConfig(length=20, variations=3, seed=11, temperature=1.5)
@@ -118,13 +120,17 @@ def test_variations_come_in_one_batch_and_seeds_reproduce(models, arch):
     assert len({tuple(o) for o in out}) > 1  # the variations differ
 
 
+@pytest.mark.slow
 def test_greedy_variations_are_identical_and_an_empty_seed_starts_a_piece(models):
-    out = generate_ids(
-        models["wavenet"], np.array([], dtype=np.int32), SamplingConfig(length=10, variations=2, greedy=True)
-    )
+    cfg = SamplingConfig(length=10, variations=2, greedy=True)
+    out = generate_ids(models["wavenet"], np.array([], dtype=np.int32), cfg)
     np.testing.assert_array_equal(out[0], out[1])
+    # an empty seed is the start of a piece: exactly what the model continues after <bos> alone
+    from_bos = generate_ids(models["wavenet"], np.array([BOS_ID], dtype=np.int32), cfg)
+    np.testing.assert_array_equal(out[0], from_bos[0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["wavenet", "classic-lstm"])
 def test_fast_generation_equals_the_tutorials_predict_loop(models, arch):
     """Greedy, with a seed longer than the window: same tokens as model.predict once per token."""
@@ -136,6 +142,7 @@ def test_fast_generation_equals_the_tutorials_predict_loop(models, arch):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_bad_requests_are_refused(models):
     with pytest.raises(ConfigError):
         generate_ids(models["lstm"], np.array([3, V + 5]), SamplingConfig(length=4))
@@ -143,6 +150,7 @@ def test_bad_requests_are_refused(models):
         generate_ids(models["lstm"], np.array([3]), SamplingConfig(length=4, temperature=-1))
 
 
+@pytest.mark.slow
 def test_a_given_generator_replaces_the_config_seed(models):
     cfg = SamplingConfig(length=8, seed=5)
     by_seed = generate_ids(models["lstm"], np.array([3]), cfg)

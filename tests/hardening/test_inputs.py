@@ -51,7 +51,7 @@ from tests.midi_factory import (
     zip_bytes,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GOOD = scale_midi()
 ONE_NOTE = b"\x00\x90\x3c\x40\x83\x60\x80\x3c\x00\x00\xff\x2f\x00"  # one quarter note, end of track
 
@@ -219,6 +219,7 @@ def _uploads() -> list[tuple[str, bytes]]:
     return [("good.mid", GOOD), *_hostile_zips().items(), ("again.mid", GOOD)]
 
 
+@pytest.mark.slow
 def test_hostile_uploads_are_reported_member_by_member(monkeypatch):
     for key, value in UPLOAD_LIMITS.items():
         monkeypatch.setenv(key, value)
@@ -272,6 +273,7 @@ def _tree(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_cli_ingest_reports_every_bad_midi_and_writes_nothing(tmp_path):
     folder = tmp_path / "data"
     folder.mkdir()
@@ -293,6 +295,7 @@ def test_cli_ingest_reports_every_bad_midi_and_writes_nothing(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_cli_ingest_reports_hostile_zips(tmp_path):
     for name, data in _uploads():
         (tmp_path / name).write_bytes(data)
@@ -311,6 +314,7 @@ def _saved_files(folders: Path) -> list[Path]:
     return sorted(p for p in (folders / "runs" / ".sessions").rglob("*") if p.is_file())
 
 
+@pytest.mark.slow
 def test_page_reports_every_bad_midi_and_uses_the_rest(folders, chorales):
     files = [("chorale.mid", piece_midi(chorales[0])), *((n, d) for n, (d, _) in _bad_midi().items())]
     files += [(n, d) for n, (d, _, _) in _odd_but_fine().items()]
@@ -337,6 +341,7 @@ def test_page_reports_every_bad_midi_and_uses_the_rest(folders, chorales):
     assert not at.exception and "chorale.mid" in ui.texts(at)
 
 
+@pytest.mark.slow
 def test_page_reports_hostile_uploads_and_saves_only_usable_ones(folders, monkeypatch):
     for key, value in UPLOAD_LIMITS.items():
         monkeypatch.setenv(key, value)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import pytest
 
 from musegen.config import ModelConfig, SamplingConfig
@@ -21,11 +22,10 @@ from musegen.errors import ModelLoadError
 from musegen.generation.compose import Composer
 from tests import app_helpers as ui
 
-keras = pytest.importorskip("keras")
+pytestmark = pytest.mark.slow  # trains real models or runs real processes: `pytest -m "not slow"` skips it
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "assets" / "models" / "demo-lstm"
-pytestmark = pytest.mark.skipif(not (DEMO / "model.keras").is_file(), reason="needs the bundled demo models")
 
 CASES = {  # run name -> words the message must contain
     "truncated": "not a Keras model archive",

@@ -27,7 +27,9 @@ from tests import app_helpers as ui
 from tests.midi_factory import scale_midi
 from tests.training_helpers import tiny_config
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # trains real models or runs real processes: `pytest -m "not slow"` skips it
+
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "assets" / "models" / "demo-lstm"
 ALICE, BOB = "alice0000000000a", "bob000000000000b"
 

@@ -38,9 +38,10 @@ from musegen.training.jobs import start_training
 from tests import app_helpers as ui
 from tests.midi_factory import midi_bytes, no_notes_midi, tempo_map_only_midi
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # trains real models or runs real processes: `pytest -m "not slow"` skips it
+
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "assets" / "models" / "demo-lstm"
-needs_demo = pytest.mark.skipif(not (DEMO / "model.keras").is_file(), reason="needs the bundled demo models")
 
 
 def _monotone(k: int) -> bytes:
@@ -112,7 +113,6 @@ BAD_SAMPLING = {
 }
 
 
-@needs_demo
 @pytest.mark.parametrize("case", list(BAD_SAMPLING))
 def test_bad_sampling_is_refused_before_the_model_loads(case):
     sampling, message = BAD_SAMPLING[case]
@@ -137,7 +137,6 @@ SILENT_SEEDS = {
 }
 
 
-@needs_demo
 @pytest.mark.parametrize("name", list(SILENT_SEEDS))
 def test_a_seed_without_usable_notes_is_refused(name):
     data, reason = SILENT_SEEDS[name]
@@ -186,7 +185,6 @@ BAD_FLAGS = {
 }
 
 
-@needs_demo
 @pytest.mark.parametrize("case", list(BAD_FLAGS))
 def test_cli_generate_refuses_bad_settings_at_once(case, tmp_path):
     (tmp_path / "silent.mid").write_bytes(no_notes_midi())
@@ -224,7 +222,6 @@ def test_pages_take_edge_settings_and_say_what_cannot_train(folders):
     assert not ui.widget(at.button, "Start training").disabled  # the session goes on: start again
 
 
-@needs_demo
 def test_generate_page_bounds_and_a_silent_seed(folders, monkeypatch):
     shutil.copytree(DEMO, folders / "demo" / "demo-lstm", ignore=shutil.ignore_patterns("last.keras"))
     monkeypatch.setenv("MUSEGEN_MAX_GENERATION_LENGTH", "500")
@@ -322,7 +319,8 @@ V = 24  # tokens of the tiny models below
 
 @pytest.fixture(scope="module")
 def tiny_models():
-    keras = pytest.importorskip("keras")
+    import keras
+
     from musegen.models import build_model
 
     keras.utils.set_random_seed(0)

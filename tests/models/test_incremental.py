@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import keras  # noqa: F401  (a hard dependency: a broken install fails, never skips)
 import numpy as np
 import pytest
 
 from musegen.config import ModelConfig
-
-pytest.importorskip("keras")
-
 from musegen.models import build_model, load_model
 from musegen.models.incremental import ClassicStepper, Stepper, make_stepper
+
+pytestmark = pytest.mark.slow  # trains real models or runs real processes: `pytest -m "not slow"` skips it
 
 V = 20
 LENGTH = 48

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
 from musegen.config import ModelConfig
 from musegen.errors import ConfigError, ModelLoadError
-
-keras = pytest.importorskip("keras")
-
-from musegen.models import build_model, is_classic, load_model, model_summary, receptive_field  # noqa: E402
+from musegen.models import build_model, is_classic, load_model, model_summary, receptive_field
 
 V = 24
 WINDOW = 16
@@ -96,7 +94,7 @@ def test_default_wavenet_covers_the_window_and_summary_says_so():
 
 def test_bad_settings_are_refused():
     with pytest.raises(ConfigError):
-        build_model(ModelConfig(arch="transformer"), V, WINDOW)
+        build_model(ModelConfig(arch="gpt"), V, WINDOW)
     with pytest.raises(ConfigError):
         build_model(TINY["classic-wavenet"], V, 4)
     assert is_classic("classic-lstm") and not is_classic("wavenet")
@@ -121,6 +119,7 @@ def _train(model, arch: str, epochs: int) -> list[float]:
     return model.fit(x, y, batch_size=16, epochs=epochs, verbose=0).history["loss"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", list(TINY))
 def test_loss_falls_on_a_repeating_motif(arch):
     keras.utils.set_random_seed(0)
@@ -129,6 +128,7 @@ def test_loss_falls_on_a_repeating_motif(arch):
     assert losses[-1] < 0.6 * losses[0], losses
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", list(TINY))
 def test_saved_model_reloads_safely_with_identical_predictions(arch, tmp_path):
     keras.utils.set_random_seed(1)
@@ -140,6 +140,7 @@ def test_saved_model_reloads_safely_with_identical_predictions(arch, tmp_path):
     np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(loaded(x)))
 
 
+@pytest.mark.slow
 def test_a_trained_checkpoint_reloads_with_its_optimizer(tmp_path):
     model = build_model(TINY["lstm"], V, WINDOW)
     _train(model, "lstm", epochs=1)
@@ -164,6 +165,7 @@ def test_truncated_text_and_missing_files_give_the_domain_error(tmp_path):
             load_model(path)
 
 
+@pytest.mark.slow
 def test_a_model_with_a_lambda_layer_is_refused(tmp_path):
     inputs = keras.Input(shape=(4,))
     outputs = keras.layers.Lambda(lambda x: x * 2.0)(inputs)
@@ -173,6 +175,7 @@ def test_a_model_with_a_lambda_layer_is_refused(tmp_path):
         load_model(path)
 
 
+@pytest.mark.slow
 def test_a_foreign_custom_layer_is_refused(tmp_path):
     class Foreign(keras.layers.Layer):  # not registered: Keras cannot rebuild it
         def call(self, x):
@@ -196,6 +199,7 @@ def test_thread_settings_come_from_the_environment_and_are_set_once(monkeypatch)
     assert tf_setup.configure_tensorflow(threads=7) == first
 
 
+@pytest.mark.slow
 def test_tensorflow_starts_quietly_with_the_threads_asked_for():
     import os
     import subprocess

@@ -21,7 +21,7 @@ from musegen.output import soundfonts
 from musegen.output.audio import PEAK, find_soundfont, fluidsynth_status, render, render_wav
 
 SR = 44100
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SCALE = Piece(
     "scale", make_notes([(i * 0.5, (i + 1) * 0.5, p, 90) for i, p in enumerate([60, 62, 64, 65, 67, 69, 71, 72])])
 )

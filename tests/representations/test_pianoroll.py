@@ -11,22 +11,21 @@ import numpy as np
 import pytest
 
 from musegen.config import DataConfig, ModelConfig, RunConfig, SamplingConfig, TrainConfig
-from musegen.dataset import build_token_dataset
+from musegen.datasets.dataset import SequenceDataset, build_dataset
+from musegen.datasets.stats import dataset_stats
+from musegen.datasets.windows import frame_windows
 from musegen.errors import ConfigError
 from musegen.notes import Piece, make_notes
-from musegen.pianoroll import (
+from musegen.representations.pianoroll import (
     N_KEYS,
-    FrameDataset,
     PianoRollTokenizer,
     check_frames,
-    frame_windows,
     frames_to_piece,
     piece_to_frames,
     sample_frames,
     transpose_frames,
 )
-from musegen.stats import dataset_stats
-from musegen.tokens import make_tokenizer, tokenizer_for_vocab
+from musegen.representations.registry import check, for_config, for_vocab
 
 TINY = {
     "wavenet": ModelConfig(arch="wavenet", embed_dim=16, channels=16, skip_channels=16, dilation_cycle=4),
@@ -91,7 +90,7 @@ def test_frames_are_checked_and_transposed():
 
 def test_the_representation_has_a_tokenizer_and_statistics(chorales):
     cfg = DataConfig(representation="pianoroll", steps_per_beat=2)
-    tokenizer = make_tokenizer(cfg)
+    tokenizer = for_config(cfg).tokenizer
     assert isinstance(tokenizer, PianoRollTokenizer)
     tokens = tokenizer.tokenize(chorales[0])
     assert len(tokens) == len(piece_to_frames(chorales[0], 2))
@@ -100,7 +99,7 @@ def test_the_representation_has_a_tokenizer_and_statistics(chorales):
     np.testing.assert_array_equal(piece_to_frames(back, 2), piece_to_frames(chorales[0], 2))
     vocab = tokenizer.build_vocab()
     assert len(vocab) == 3 + N_KEYS and vocab.meta["steps_per_beat"] == 2
-    assert tokenizer_for_vocab(vocab).steps_per_beat == 2
+    assert for_vocab(vocab).steps_per_beat == 2
     stats = dataset_stats(chorales[:3], cfg)
     assert stats.events == sum(len(piece_to_frames(p, 2)) for p in chorales[:3])
     assert stats.token_histogram[0][0].startswith("Frame_")
@@ -109,8 +108,8 @@ def test_the_representation_has_a_tokenizer_and_statistics(chorales):
 def test_a_pianoroll_dataset_splits_by_piece_drops_copies_and_transposes(chorales):
     pieces = [*chorales[:6], Piece("copy", chorales[0].notes.copy())]
     cfg = DataConfig(representation="pianoroll", val_fraction=0.34, transpose=(-1, 1))
-    data = build_token_dataset(pieces, cfg)
-    assert isinstance(data, FrameDataset)
+    data = build_dataset(pieces, cfg)
+    assert isinstance(data, SequenceDataset)
     assert data.duplicates == ["copy"]
     assert (len(data.val), len(data.train)) == (2, 3 * 4)  # 4 training pieces, each in 3 keys
     assert not set(data.val_names) & set(data.train_names)
@@ -151,8 +150,6 @@ def test_sampling_is_per_key_bernoulli_with_temperature_and_top_k():
 
 # ------------------------------------------------------------------ models, training, generation
 
-keras = pytest.importorskip("keras")
-
 
 def frame_config(arch: str, **train: object) -> RunConfig:
     settings = {"epochs": 3, "batch_size": 8, "learning_rate": 5e-3, "patience": 0, **train}
@@ -166,26 +163,28 @@ def frame_config(arch: str, **train: object) -> RunConfig:
 @pytest.fixture(scope="module", params=["wavenet", "lstm"])
 def trained(request, chorales, tmp_path_factory):
     from musegen import runs
-    from musegen.training import train
+    from musegen.training.loop import train
 
     config = frame_config(request.param)
-    data = build_token_dataset(chorales[:8], config.data)
+    data = build_dataset(chorales[:8], config.data)
     run_dir = runs.create_run(tmp_path_factory.mktemp("runs"), config, data.vocab)
     result = train(config, data, run_dir)
     return request.param, config, data, result
 
 
+@pytest.mark.slow
 def test_frame_models_train_and_are_scored_per_frame(trained):
     _arch, _, data, result = trained
-    losses = [e["loss"] for e in result.history["epochs"]]
+    losses = [e.loss for e in result.history.epochs]
     assert result.status == "finished" and losses[-1] < losses[0]
     metrics = result.metrics
-    assert metrics["representation"] == "pianoroll" and metrics["unit"] == "frame"
-    assert metrics["model"]["frames"] == sum(len(v) - 1 for v in data.val)
-    assert metrics["model"]["nll"] < metrics["uniform_nll"] == pytest.approx(N_KEYS * np.log(2))
-    assert metrics["baseline"]["kind"].startswith("per-key Markov")
+    assert metrics.representation == "pianoroll" and metrics.unit == "frame"
+    assert metrics.model.frames == sum(len(v) - 1 for v in data.val)
+    assert metrics.model.nll < metrics.uniform_nll == pytest.approx(N_KEYS * np.log(2))
+    assert metrics.baseline.kind.startswith("per-key Markov")
 
 
+@pytest.mark.slow
 def test_a_saved_frame_model_reloads_safely_and_predicts_the_same(trained):
     from musegen import runs
     from musegen.models import load_model
@@ -199,11 +198,12 @@ def test_a_saved_frame_model_reloads_safely_and_predicts_the_same(trained):
     )
 
 
+@pytest.mark.slow
 def test_a_frame_run_generates_valid_frames_and_midi(trained):
     import pretty_midi
 
-    from musegen.compose import Composer
-    from musegen.midi_out import midi_bytes
+    from musegen.generation.compose import Composer
+    from musegen.output.midi import midi_bytes
 
     _, _, _, result = trained
     composer = Composer(result.run_dir)
@@ -222,8 +222,9 @@ def test_a_frame_run_generates_valid_frames_and_midi(trained):
     assert composer.reference_pieces(2)[0].n_notes > 0
 
 
+@pytest.mark.slow
 def test_a_frame_seed_below_the_keyboard_moves_up_an_octave(trained):
-    from musegen.compose import Composer
+    from musegen.generation.compose import Composer
     from tests.midi_factory import midi_bytes
 
     composer = Composer(trained[3].run_dir)
@@ -233,18 +234,20 @@ def test_a_frame_seed_below_the_keyboard_moves_up_an_octave(trained):
     assert seed.piece.pitch_range() == (21, 28) and int(seed.ids.sum()) > 0
 
 
+@pytest.mark.slow
 def test_a_frame_run_resumes_with_its_loss(trained, tmp_path):
     from musegen import runs
-    from musegen.training import train
+    from musegen.training.loop import train
 
     _, config, _, result = trained
     run_dir = tmp_path / "copy"
     shutil.copytree(result.run_dir, run_dir)
     config.train.epochs = 4
     resumed = train(config, runs.load_dataset(run_dir), run_dir, resume=True, evaluate=False)
-    assert resumed.epochs_done == 4 and len(resumed.history["epochs"]) == 4
+    assert resumed.epochs_done == 4 and len(resumed.history.epochs) == 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", list(TINY))
 @pytest.mark.parametrize("seed_length", [1, 20])
 def test_incremental_decoding_equals_the_full_pass_on_frames(arch, seed_length):
@@ -264,9 +267,10 @@ def test_classic_models_do_not_read_frames():
     config = frame_config("wavenet")
     config.model = ModelConfig(arch="classic-lstm")
     with pytest.raises(ConfigError, match="wavenet or lstm"):
-        config.validate()
+        check(config)
 
 
+@pytest.mark.slow
 def test_train_ingest_and_generate_from_the_command_line(tmp_path, capsys):
     from musegen.cli import main
 
@@ -285,6 +289,7 @@ def test_train_ingest_and_generate_from_the_command_line(tmp_path, capsys):
     assert stats["vocab_size"] == 3 + N_KEYS and stats["token_histogram"][0][0].startswith("Frame_")
 
 
+@pytest.mark.slow
 def test_the_app_trains_and_generates_a_pianoroll_model(tmp_path, monkeypatch):
     """Dataset page: pick the piano roll; Train page: a tiny LSTM in the worker; Generate page: music."""
     import time
@@ -293,7 +298,7 @@ def test_the_app_trains_and_generates_a_pianoroll_model(tmp_path, monkeypatch):
 
     monkeypatch.setenv("MUSEGEN_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("MUSEGEN_DEMO_DIR", str(tmp_path / "demo"))
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     at = AppTest.from_file(str(root / "streamlit_app.py"), default_timeout=240).run()
     at.switch_page("pages/1_Dataset.py").run()
     next(s for s in at.selectbox if s.label == "Representation").set_value("pianoroll").run()
@@ -308,7 +313,7 @@ def test_the_app_trains_and_generates_a_pianoroll_model(tmp_path, monkeypatch):
     next(b for b in at.button if b.label == "Start training").click().run()
     assert not at.exception and not at.error
     run_dir = at.session_state["train_run"]
-    from musegen.jobs import job_status
+    from musegen.training.jobs import job_status
 
     deadline = time.time() + 240
     while job_status(run_dir).active and time.time() < deadline:

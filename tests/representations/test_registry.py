@@ -14,7 +14,7 @@ from musegen.representations.base import Representation
 from musegen.representations.registry import NAMES, check, for_arch, for_config, for_vocab, get
 from musegen.runs import create_run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_registry_knows_every_representation_and_refuses_others():

@@ -10,16 +10,10 @@ from hypothesis import strategies as st
 from musegen.config import DataConfig
 from musegen.errors import ConfigError
 from musegen.notes import Piece, make_notes
-from musegen.tokens import (
-    ClassicTokenizer,
-    TimedTokenizer,
-    Vocabulary,
-    make_tokenizer,
-    parse_pitch_name,
-    pitch_name,
-    quantize,
-    tokenizer_for_vocab,
-)
+from musegen.representations.classic import ClassicTokenizer, parse_pitch_name, pitch_name
+from musegen.representations.registry import for_config, for_vocab
+from musegen.representations.timed import TimedTokenizer, quantize
+from musegen.representations.vocabulary import Vocabulary
 
 
 def test_timed_round_trip_on_real_chorales(chorales):
@@ -80,7 +74,7 @@ def test_timed_vocabulary_is_closed_and_round_trips(tmp_path):
     vocab.save(tmp_path / "vocab.json")
     again = Vocabulary.load(tmp_path / "vocab.json")
     assert again.tokens == vocab.tokens and again.meta == vocab.meta
-    tok = tokenizer_for_vocab(again)
+    tok = for_vocab(again).tokenizer
     assert isinstance(tok, TimedTokenizer) and tok.max_steps == 32
 
 
@@ -126,7 +120,7 @@ def test_bad_vocabulary_is_refused():
     with pytest.raises(ConfigError, match="<pad>"):
         Vocabulary(["a", "b"], "timed")
     with pytest.raises(ConfigError):
-        make_tokenizer(DataConfig(representation="words"))
+        for_config(DataConfig(representation="words"))
 
 
 notes_strategy = st.lists(

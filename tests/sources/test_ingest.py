@@ -11,8 +11,9 @@ import pytest
 
 from musegen.config import DataConfig, Limits
 from musegen.errors import DatasetError, MidiReadError
-from musegen.ingest import ingest_paths, ingest_sources, read_midi_bytes, read_midi_file
-from musegen.tokens import ClassicTokenizer, TimedTokenizer, quantize
+from musegen.representations.classic import ClassicTokenizer
+from musegen.representations.timed import TimedTokenizer, quantize
+from musegen.sources.ingest import ingest_paths, ingest_sources, read_midi_bytes, read_midi_file
 from tests.midi_factory import (
     absurd_tick_midi,
     midi_bytes,

@@ -6,8 +6,8 @@ import pytest
 
 from musegen.config import Limits
 from musegen.errors import UploadError
-from musegen.ingest import ingest_paths
-from musegen.uploads import save_uploads, screen_uploads, session_folder, valid_session_id
+from musegen.sources.ingest import ingest_paths
+from musegen.sources.uploads import save_uploads, screen_uploads, session_folder, valid_session_id
 from tests.midi_factory import scale_midi
 
 

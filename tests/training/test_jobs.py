@@ -14,6 +14,8 @@ from musegen.errors import ConfigError
 from musegen.training.jobs import active_jobs, job_status, list_jobs, start_training
 from tests.training_helpers import tiny_config
 
+pytestmark = pytest.mark.slow  # trains real models or runs real processes: `pytest -m "not slow"` skips it
+
 WAIT_S = 240  # generous: the machine is shared
 
 

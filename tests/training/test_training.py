@@ -11,19 +11,19 @@ import textwrap
 import threading
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
-from training_helpers import tiny_config
 
 from musegen import runs
 from musegen.datasets.dataset import build_dataset
 from musegen.errors import ConfigError, TrainingError
 from musegen.records import History
 from musegen.representations.vocabulary import Vocabulary
+from musegen.training.loop import ProgressEvent, TrainResult, train
+from tests.training_helpers import tiny_config
 
-keras = pytest.importorskip("keras")
-
-from musegen.training.loop import ProgressEvent, TrainResult, train  # noqa: E402
+pytestmark = pytest.mark.slow  # trains real models or runs real processes: `pytest -m "not slow"` skips it
 
 
 @pytest.fixture(scope="module")
@@ -255,13 +255,13 @@ MIRRORED = textwrap.dedent(
 
 
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
-    tests_dir = str(Path(__file__).parent)
+    tests_dir = str(Path(__file__).parents[1])
     proc = subprocess.run(
         [sys.executable, "-c", MIRRORED, str(tmp_path), tests_dir],
         capture_output=True,
         text=True,
         timeout=300,
-        cwd=Path(__file__).parents[1],
+        cwd=Path(__file__).parents[2],
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -271,3 +271,14 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert out["losses"][-1] < out["losses"][0]
     assert math.isfinite(out["nll"])
     assert {"model.keras", "last.keras", "metrics.json"} <= set(out["files"])
+
+
+def test_a_model_too_big_to_load_again_is_refused_before_training(timed_data, tmp_path, monkeypatch):
+    from musegen.training import loop
+
+    monkeypatch.setattr(loop, "MAX_PARAMETERS", 1_000)  # what a model file may hold (musegen.modelfile)
+    config = tiny_config()
+    run_dir = runs.create_run(tmp_path, config, timed_data.vocab)
+    with pytest.raises(ConfigError, match="parameters, more than the 1,000 a musegen model file may hold"):
+        train(config, timed_data, run_dir)
+    assert runs.load_run(run_dir).status == "failed" and not (run_dir / runs.MODEL).exists()

@@ -18,8 +18,8 @@ SECONDS, TEMPO = 30.0, 100.0
 
 
 def _one(composer, seed_index: int) -> tuple[float, float, float]:
-    from musegen.audio import render
     from musegen.config import SamplingConfig
+    from musegen.output.audio import render
 
     t0 = time.perf_counter()
     seed = composer.seed_from_piece(seed_index, 0, 64)
@@ -35,7 +35,7 @@ def _one(composer, seed_index: int) -> tuple[float, float, float]:
 def main() -> list[dict]:
     import streamlit  # noqa: F401  (the app's process has it loaded)
 
-    from musegen.compose import Composer
+    from musegen.generation.compose import Composer
 
     rows = []
     for name in ("demo-wavenet", "demo-lstm"):

@@ -3,10 +3,10 @@
 The same default-size ``wavenet`` and ``lstm`` (randomly initialised: speed does not depend on
 the weights) continue a 128-token seed from a real chorale (timed tokens) for 500 tokens:
 
-- musegen: :func:`musegen.generation.generate_ids` (compiled incremental step, cached state);
+- musegen: :func:`musegen.generation.sampling.generate_ids` (compiled incremental step, cached state);
   the first call includes tracing and XLA-compiling the step ("cold"); later calls reuse it
   ("warm", best of 5 runs);
-- tutorial: :func:`musegen.generation.generate_ids_predict_loop`, ``model.predict`` on the last
+- tutorial: :func:`musegen.generation.sampling.generate_ids_predict_loop`, ``model.predict`` on the last
   128 tokens once per token.
 
 Also 8 variations in one batch against 1. Goals (issue 5): at least 25x faster than the
@@ -27,10 +27,10 @@ REPEATS = 5  # musegen's runs are short: best of 5 against the noise of a shared
 
 def _seed_and_vocab() -> tuple[np.ndarray, int]:
     from musegen.config import DataConfig
-    from musegen.corpus import load_builtin_corpus
-    from musegen.dataset import build_token_dataset
+    from musegen.datasets.dataset import build_dataset
+    from musegen.sources.corpus import load_builtin_corpus
 
-    data = build_token_dataset(load_builtin_corpus(limit=40), DataConfig())
+    data = build_dataset(load_builtin_corpus(limit=40), DataConfig())
     seed = max(data.val + data.train, key=len)[:WINDOW]
     return seed, len(data.vocab)
 
@@ -45,7 +45,7 @@ def main() -> list[dict]:
     import keras
 
     from musegen.config import ModelConfig, SamplingConfig
-    from musegen.generation import generate_ids, generate_ids_predict_loop
+    from musegen.generation.decode import generate_ids, generate_ids_predict_loop
     from musegen.models import build_model
 
     seed, vocab_size = _seed_and_vocab()

@@ -37,16 +37,16 @@ ROWS = [
 def train_classic_wavenet(runs_dir: str) -> Path:
     """The tutorial's model on the tutorial's tokens (one target per 128-event window)."""
     from musegen import runs
-    from musegen.corpus import load_builtin_corpus
-    from musegen.dataset import build_token_dataset
-    from musegen.training import train
+    from musegen.datasets.dataset import build_dataset
+    from musegen.sources.corpus import load_builtin_corpus
+    from musegen.training.loop import train
 
     cfg = RunConfig(
         data=DataConfig(representation="classic", window=128, stride=1),
         model=ModelConfig(arch="classic-wavenet"),
         train=TrainConfig(epochs=50, batch_size=128, learning_rate=1e-3, patience=4, max_minutes=2.0),
     )
-    dataset = build_token_dataset(load_builtin_corpus(), cfg.data)
+    dataset = build_dataset(load_builtin_corpus(), cfg.data)
     run_dir = runs.create_run(runs_dir, cfg, dataset.vocab)
     train(cfg, dataset, run_dir, evaluate=False)
     return run_dir
@@ -61,9 +61,9 @@ def _first_beats(piece, beats: float):
 
 
 def main() -> list[dict]:
-    from musegen.compose import Composer
-    from musegen.metrics import piece_stats
-    from musegen.quality import SUMMARY_STATS, evaluate_music
+    from musegen.evaluation.music import piece_stats
+    from musegen.evaluation.quality import SUMMARY_STATS, evaluate_music
+    from musegen.generation.compose import Composer
 
     demo = ROOT / "assets" / "models"
     reference = [

@@ -19,8 +19,8 @@ REPEATS = 3
 
 
 def sixty_seconds_of_bach():
-    from musegen.corpus import load_builtin_corpus
     from musegen.notes import END, START, Piece, make_notes
+    from musegen.sources.corpus import load_builtin_corpus
 
     beats = SECONDS * TEMPO / 60.0
     rows, offset = [], 0.0
@@ -47,8 +47,8 @@ def _timed(fn, repeats: int = REPEATS) -> tuple[float, object]:
 
 
 def main() -> list[dict]:
-    from musegen import audio
-    from musegen.midi_out import piece_to_midi
+    from musegen.output import audio
+    from musegen.output.midi import piece_to_midi
 
     piece = sixty_seconds_of_bach()
     pm = piece_to_midi(piece, tempo=TEMPO)

@@ -50,9 +50,10 @@ CONFIGS = {
 
 def main() -> list[dict]:
     from musegen import runs
-    from musegen.corpus import load_builtin_corpus
-    from musegen.dataset import build_token_dataset, classic_coverage
-    from musegen.training import train
+    from musegen.datasets.dataset import build_dataset
+    from musegen.datasets.windows import classic_coverage
+    from musegen.sources.corpus import load_builtin_corpus
+    from musegen.training.loop import train
 
     pieces = load_builtin_corpus()
     rows = []
@@ -60,7 +61,7 @@ def main() -> list[dict]:
         for arch in ARCHS:
             cfg = CONFIGS[arch]
             cfg.train.max_minutes = MINUTES
-            dataset = build_token_dataset(pieces, cfg.data)
+            dataset = build_dataset(pieces, cfg.data)
             run_dir = runs.create_run(tmp, cfg, dataset.vocab)
             speeds: list[float] = []
 
@@ -71,7 +72,7 @@ def main() -> list[dict]:
             t0 = time.perf_counter()
             result = train(cfg, dataset, run_dir, on_progress=progress)
             seconds = time.perf_counter() - t0
-            m = result.metrics or {}
+            m = result.metrics.to_dict() if result.metrics else {}
             model, base = m.get("model", {}), m.get("baseline", {})
             rows.append(
                 {

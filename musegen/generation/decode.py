@@ -21,6 +21,7 @@ from musegen.errors import ConfigError
 from musegen.generation.sampling import sample_next
 from musegen.representations.base import Representation
 from musegen.representations.pianoroll import N_KEYS, check_frames, sample_frames
+from musegen.representations.tokens import check_token_ids
 from musegen.representations.vocabulary import BOS_ID, PAD_ID
 
 if TYPE_CHECKING:
@@ -128,12 +129,10 @@ def generate_frames(
 
 def _token_seed(model: keras.Model, seed_ids: np.ndarray, cfg: SamplingConfig, forbid_ids: Sequence[int]) -> np.ndarray:
     cfg.validate(max_length=max(cfg.length, 1))
-    seed = np.asarray(seed_ids, dtype=np.int64).reshape(-1)
+    vocab = int(model.outputs[0].shape[-1])
+    seed = check_token_ids(seed_ids, vocab)
     if seed.size == 0:  # nothing to continue from: start a piece
         seed = np.array([BOS_ID], dtype=np.int64)
-    vocab = int(model.outputs[0].shape[-1])
-    if seed.min() < 0 or seed.max() >= vocab:
-        raise ConfigError(f"seed token ids must be in 0..{vocab - 1} for this model; got {seed.min()}..{seed.max()}.")
     if len(set(forbid_ids) & set(range(vocab))) >= vocab:
         raise ConfigError("every token is forbidden; nothing can be sampled.")
     return seed

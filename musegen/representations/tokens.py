@@ -28,6 +28,14 @@ if TYPE_CHECKING:
     import keras
 
 
+def check_token_ids(seed: np.ndarray, width: int) -> np.ndarray:
+    """``seed`` as int64 ids (T,), or a ConfigError when one is outside a model's ``width`` tokens."""
+    seed = np.asarray(seed, dtype=np.int64).reshape(-1)
+    if seed.size and (seed.min() < 0 or seed.max() >= width):
+        raise ConfigError(f"seed token ids must be in 0..{width - 1} for this model; got {seed.min()}..{seed.max()}.")
+    return seed
+
+
 class TokenRepresentation(Representation):
     """A representation whose model reads and predicts token ids."""
 
@@ -99,13 +107,7 @@ class TokenRepresentation(Representation):
         return sample_next(logits, cfg, rng, self.forbidden).astype(np.int32)
 
     def check_seed(self, seed: np.ndarray) -> np.ndarray:
-        seed = np.asarray(seed, dtype=np.int64).reshape(-1)
-        width = len(self.vocab)
-        if seed.size and (seed.min() < 0 or seed.max() >= width):
-            raise ConfigError(
-                f"seed token ids must be in 0..{width - 1} for this model; got {seed.min()}..{seed.max()}."
-            )
-        return seed
+        return check_token_ids(seed, len(self.vocab))
 
     def known(self, piece: Piece) -> tuple[int, int]:
         ids = self.vocab.encode(self.tokenizer.tokenize(piece))

@@ -33,6 +33,7 @@ from musegen.errors import ConfigError, MusegenError, TrainingError
 from musegen.evaluation.heldout import evaluate_run
 from musegen.modelfile import MAX_PARAMETERS
 from musegen.records import History, Metrics
+from musegen.representations.base import Representation
 from musegen.representations.registry import check, for_vocab
 from musegen.tf_setup import configure_tensorflow
 from musegen.training.distribute import is_chief, make_strategy
@@ -135,7 +136,7 @@ def train(
             runs.clear_stop(run_dir)
             runs.write_status(run_dir, "running", "preparing data")
         keras.utils.set_random_seed(config.train.seed + done)
-        data = _make_data(config, dataset, strategy.num_replicas_in_sync)
+        data = _make_data(config, dataset, rep, strategy.num_replicas_in_sync)
         batches = data.batches or math.ceil(data.samples / data.global_batch)
         history.global_batch, history.replicas = data.global_batch, strategy.num_replicas_in_sync
         history.batches_per_epoch = batches
@@ -290,11 +291,11 @@ def _load_last(run_dir: Path) -> Any:
     return load_model(run_dir / runs.LAST, compile=True)
 
 
-def _make_data(config: RunConfig, dataset: Any, replicas: int) -> _Data:
+def _make_data(config: RunConfig, dataset: Any, rep: Representation, replicas: int) -> _Data:
     """tf.data pipelines of the representation's windows: (x, y, weight) with weight 0 on padding."""
     import tensorflow as tf
 
-    window, rep = config.data.window, for_vocab(dataset.vocab)
+    window = config.data.window
     x, y, w = rep.windows(list(dataset.train), window, config.data.stride, config.model)
     val = rep.windows(list(dataset.val), window, window, config.model) if len(dataset.val) else None
     val = None if val is None or len(val[1]) == 0 else val

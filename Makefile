@@ -44,6 +44,7 @@ bench: setup-dev
 demo-models: setup
 	$(PY) -m musegen train --preset demo --arch wavenet --runs-dir assets/models
 	$(PY) -m musegen train --preset demo --arch lstm --runs-dir assets/models
+	$(PY) -m musegen train --preset demo --arch transformer --runs-dir assets/models
 
 clean:
 	rm -rf .cache .pytest_cache .ruff_cache

@@ -16,7 +16,7 @@ DEMOS = sorted((ROOT / "assets" / "models").glob("demo-*"))
 
 
 def test_the_bundled_demo_runs_are_there():
-    assert [d.name for d in DEMOS] == ["demo-lstm", "demo-wavenet"]
+    assert [d.name for d in DEMOS] == ["demo-lstm", "demo-transformer", "demo-wavenet"]
 
 
 @pytest.mark.parametrize("run_dir", DEMOS, ids=lambda p: p.name)
@@ -28,8 +28,9 @@ def test_a_demo_runs_history_and_metrics_round_trip_to_the_same_json(run_dir):
     raw_metrics = json.loads((run_dir / runs.METRICS).read_text())
     metrics = runs.read_metrics(run_dir)
     assert metrics is not None and metrics.model.nll == raw_metrics["model"]["nll"]
-    # files written before the scoring unit was recorded are token runs; the field is the only addition
-    assert metrics.to_dict() == {"unit": "token", **raw_metrics}
+    # files written before the scoring unit and the head were recorded are token runs with the plain
+    # head; those fields are the only additions
+    assert metrics.to_dict() == {"unit": "token", "head": "independent", **raw_metrics}
     info = runs.load_run(run_dir)
     assert info.epochs_done == history.epochs_done and info.best_val_loss == raw_history["best_value"]
 

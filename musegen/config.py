@@ -12,6 +12,8 @@ from musegen.errors import ConfigError
 
 ARCHITECTURES = ("wavenet", "lstm", "transformer", "classic-wavenet", "classic-lstm")
 CLASSIC_ARCHS = ("classic-wavenet", "classic-lstm")  # the tutorial's one-target-per-window models
+# output heads of piano-roll models: one sigmoid per key, or a NADE over the keys (musegen/models/nade.py)
+HEADS = ("independent", "nade")
 INSTRUMENT_FILTERS = ("all", "piano", "programs")
 
 
@@ -76,6 +78,10 @@ class ModelConfig:
     transformer_layers: int = 4  # pre-LayerNorm blocks, each self-attention then a feed-forward
     ff_mult: int = 4  # the feed-forward's hidden width is ff_mult x d_model
     attention_span: int = 0  # positions each one attends to, and the generation cache; 0 = the training window
+    # piano-roll output head: "independent" (88 sigmoids) or "nade" (the keys of a frame drawn low to high,
+    # each given the ones below it; Boulanger-Lewandowski et al. 2012). Token models ignore it.
+    head: str = "independent"
+    nade_hidden: int = 128  # hidden units of the NADE head
 
     def validate(self) -> None:
         _choice("arch", self.arch, ARCHITECTURES)
@@ -92,6 +98,8 @@ class ModelConfig:
         _positive("transformer_layers", self.transformer_layers, 32)
         _positive("ff_mult", self.ff_mult, 16)
         _positive("attention_span", self.attention_span, 8192, low=0)
+        _choice("head", self.head, HEADS)
+        _positive("nade_hidden", self.nade_hidden, 1024)
         if self.arch == "transformer" and (self.d_model % self.heads or (self.d_model // self.heads) % 2):
             raise ConfigError(
                 f"d_model ({self.d_model}) must be a multiple of heads ({self.heads}) with an even quotient "

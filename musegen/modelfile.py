@@ -94,7 +94,8 @@ KERAS_LAYERS = (
     "GlobalMaxPooling1D",  # classic-wavenet
     "LSTM",  # classic-lstm
 )
-MUSEGEN_LAYERS = ("WaveNetStack", "RecurrentStack", "TransformerStack")  # registered as "musegen>Name"
+# registered as "musegen>Name"; KeySlice and NADEHead make the NADE head of piano-roll models
+MUSEGEN_LAYERS = ("WaveNetStack", "RecurrentStack", "TransformerStack", "KeySlice", "NADEHead")
 CONFIG_MEMBERS = ("config.json", "metadata.json")
 WEIGHTS_MEMBERS = ("model.weights.h5", "model.weights.npz")
 _STEP = 64 * KB
@@ -471,6 +472,14 @@ def _layer_parameters(cls: str, cfg: dict[str, Any], width_in: int) -> tuple[int
         return 4 * (width_in + units + 1) * units + (layers - 1) * 4 * (2 * units + 1) * units, units
     if cls == "TransformerStack":
         return _transformer(cfg, width_in)
+    if cls == "KeySlice":
+        start = _size(cls, cfg, "start", MAX_WIDTH, low=0)
+        stop = _size(cls, cfg, "stop", MAX_WIDTH)
+        return 0, max(stop - start, 0)
+    if cls == "NADEHead":
+        keys = _size(cls, cfg, "keys", MAX_WIDTH)
+        hidden = _size(cls, cfg, "hidden", MAX_WIDTH)
+        return (width_in + 1) * (keys + hidden) + 2 * keys * hidden, keys
     raise ModelLoadError(f"it contains a layer of class {cls!r}, which musegen does not build. {_RETRAIN}")
 
 

@@ -169,6 +169,12 @@ class Metrics:
     best_epoch: int | None = None
     evaluated_at: float = 0.0
     beats_baseline: bool = False
+    head: str = "independent"  # a piano-roll model's output head (ModelConfig.head); absent from older files
+
+    @property
+    def model_label(self) -> str:
+        """The architecture, with the head when it is not the plain one: "lstm + NADE head"."""
+        return self.arch + (" + NADE head" if self.head == "nade" else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "model": _compact(self.model), "baseline": _compact(self.baseline)}

@@ -487,11 +487,15 @@ def save_dataset(
     names: tuple[list[str], list[str]] | None = None,
 ) -> None:
     """Store the token ids of the split as ``data.npz`` (flat ids + lengths, no pickle), and the
-    pieces' names, when given as (train names, validation names), as ``pieces.json``."""
+    pieces' names, when given as (train names, validation names), as ``pieces.json``.
+
+    Token ids are stored as int32; piano-roll frames ((T, 88) arrays of 0 and 1) as uint8, one byte a key.
+    """
     arrays: dict[str, np.ndarray] = {}
     for split, seqs in (("train", train), ("val", val)):
         lengths = np.array([len(s) for s in seqs], dtype=np.int64)
-        flat = np.concatenate([np.asarray(s, dtype=np.int32) for s in seqs]) if seqs else np.zeros(0, np.int32)
+        dtype = np.uint8 if seqs and np.ndim(seqs[0]) == 2 else np.int32  # frames: 0/1 keys
+        flat = np.concatenate([np.asarray(s, dtype=dtype) for s in seqs]) if seqs else np.zeros(0, np.int32)
         flat = np.ascontiguousarray(flat)  # C order (frames read from a .mat file come in Fortran order)
         arrays[f"{split}_ids"], arrays[f"{split}_lengths"] = flat, lengths
     buf = io.BytesIO()
@@ -517,7 +521,10 @@ def piece_names(path: str | Path) -> dict[str, list[str]]:
 
 
 def load_dataset(path: str | Path) -> StoredDataset:
-    """The vocabulary and train/validation token ids stored with a run."""
+    """The vocabulary and train/validation token ids (int32) or frames (uint8) stored with a run.
+
+    Frames stored as int32 (run folders written before frames were stored as uint8) load the same.
+    """
     path = Path(path)
     file = path / DATA
     if not file.is_file():
@@ -529,7 +536,17 @@ def load_dataset(path: str | Path) -> StoredDataset:
         splits = {s: _split(arrays[f"{s}_ids"], arrays[f"{s}_lengths"], len(vocab), width) for s in ("train", "val")}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise RunNotFoundError(f"{file} is damaged ({str(exc)[:300]}); train the run again.") from exc
-    return StoredDataset(vocab=vocab, train=splits["train"], val=splits["val"])
+    train = splits["train"]
+    if for_vocab(vocab).transposes_on_the_fly:
+        # piano-roll runs written before transposition moved into the training pipeline stored every
+        # transposed copy ("name (+2)"); the pipeline makes them again, so each piece is kept once
+        names = piece_names(path).get("train", [])
+        if len(names) == len(train):
+            train = [seq for seq, name in zip(train, names, strict=True) if not _TRANSPOSED.search(name)]
+    return StoredDataset(vocab=vocab, train=train, val=splits["val"])
+
+
+_TRANSPOSED = re.compile(r" \([+-]\d+\)$")  # the name of a transposed copy: "chorale 3 (+2)"
 
 
 def _read_npz(file: Path) -> dict[str, np.ndarray]:
@@ -593,4 +610,5 @@ def _split(flat: np.ndarray, lengths: np.ndarray, vocab_size: int, width: int) -
         raise ValueError(f"the frames have shape {flat.shape} or values outside 0-1; the model reads {width} keys")
     if flat.ndim != (2 if width != vocab_size else 1) and len(flat):
         raise ValueError(f"the stored ids have {flat.ndim} dimensions; this run's representation needs another shape")
-    return [a.astype(np.int32) for a in np.split(flat, np.cumsum(lengths)[:-1])] if len(lengths) else []
+    dtype = np.uint8 if flat.ndim == 2 else np.int32  # frames (uint8 now, int32 in older run folders), or ids
+    return [a.astype(dtype) for a in np.split(flat, np.cumsum(lengths)[:-1])] if len(lengths) else []

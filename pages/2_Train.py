@@ -49,6 +49,10 @@ def _settings(data: DataConfig) -> tuple[RunConfig, int | None]:
     )
     arch = c2.selectbox("Architecture", ARCHITECTURES, format_func=sizing.ARCH_LABELS.get)
     base = sizing.starting_config(start, arch, data)
+    if len(heads := for_config(base.data).heads) > 1:  # piano-roll frames: keys on their own, or as chords
+        base.model.head = st.radio(
+            "Output head", heads, sizing.default_head(heads), sizing.HEAD_LABELS.get, help=sizing.HEAD_HELP
+        )
     key = f"{start}-{arch}-{data.window}-"  # new defaults when the starting point, architecture or window change
     values = _inputs(sizing.TRAIN_SETTINGS, base, key)
     with st.expander("Advanced: model size and data split", icon=":material/tune:"):

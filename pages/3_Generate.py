@@ -124,7 +124,8 @@ pick = st.selectbox("Model", choices, index=index, format_func=lambda c: c.label
 with friendly_errors("Pick another model, or train this one again."):
     composer = load_composer(pick.path)
     unit = composer.rep.unit_name
-    st.caption(run_summary(composer.run))
+    nade = " · NADE head: each frame's keys are drawn low to high, each given the keys below it (chords as chords)"
+    st.caption(run_summary(composer.run) + (nade if composer.config.model.head == "nade" else ""))
     st.subheader("Seed", anchor=False)
     seed = _seed(composer, unit)
     st.altair_chart(piano_roll_chart([("seed", seed.piece, 0.0)]), width="stretch", key="seed-roll")

@@ -163,3 +163,18 @@ def test_runs_module_does_not_import_tensorflow():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_an_old_piano_roll_run_with_stored_transposed_copies_loads_each_piece_once(tmp_path):
+    """Before transposition moved into the pipeline, piano-roll runs stored every copy ("name (+1)");
+    resuming one must not transpose the copies again."""
+    from musegen.representations.pianoroll import pianoroll_vocab, transpose_frames
+
+    vocab = pianoroll_vocab(4)
+    runs.atomic_write_json(tmp_path / runs.VOCAB, vocab.to_dict())
+    piece = (np.random.default_rng(0).random((9, 88)) < 0.1).astype(np.uint8)
+    train = [piece, transpose_frames(piece, -1), transpose_frames(piece, 1)]
+    runs.save_dataset(tmp_path, train, [piece[:5]], (["bwv 1", "bwv 1 (-1)", "bwv 1 (+1)"], ["bwv 2"]))
+    stored = runs.load_dataset(tmp_path)
+    assert len(stored.train) == 1 and np.array_equal(stored.train[0], piece)
+    assert len(stored.val) == 1

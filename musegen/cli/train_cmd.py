@@ -36,6 +36,14 @@ CONFIG_FLAGS: dict[str, tuple[str, str, type, str]] = {
     "--units": ("model", "units", int, "LSTM units per layer"),
     "--layers": ("model", "layers", int, "stacked LSTM layers"),
     "--dropout": ("model", "dropout", float, "dropout rate"),
+    "--head": (
+        "model",
+        "head",
+        str,
+        "piano-roll output head: independent (a sigmoid per key) or nade (the keys of a frame drawn low to "
+        "high, each given those below: chords)",
+    ),
+    "--nade-hidden": ("model", "nade_hidden", int, "hidden units of the NADE head (default 128)"),
 }
 RESUMABLE = {"epochs", "max_minutes", "patience"}  # settings a resumed run may change
 
@@ -44,7 +52,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train",
         help="train a model on MIDI (default: the built-in Bach chorales) into runs/<run-id>/",
-        description="Train a WaveNet or LSTM on MIDI files into a run folder (config, vocabulary, history, "
+        description="Train a WaveNet, LSTM or Transformer on MIDI files into a run folder (config, vocabulary, "
+        "history, "
         "checkpoints, held-out metrics). With no --data, the built-in Bach chorales are used. "
         "Flags override the preset; Ctrl-C stops and keeps the best model.",
     )
@@ -54,7 +63,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--repr",
         choices=names(),
-        help="tokens (default timed; classic-* default classic) or pianoroll (88-key frames; wavenet, lstm)",
+        help="tokens (default timed; classic-* default classic) or pianoroll (88-key frames; wavenet, lstm, "
+        "transformer; --head nade draws them as chords)",
     )
     for flag, (_, _, kind, text) in CONFIG_FLAGS.items():
         p.add_argument(flag, type=kind, help=text)

@@ -3,7 +3,10 @@
 Each piece becomes one sequence of its representation (token ids that start with ``<bos>``,
 or piano-roll frames). Exact duplicates are dropped (the music21 corpus holds a few chorales
 twice, and a copy on each side of the split would flatter every held-out score), the pieces are
-split by piece into training and validation, and the training split is transposed when asked.
+split by piece into training and validation, and the training split is transposed when asked:
+by stored copies (``transposed_copies``), unless the representation transposes each training
+example on the fly (``Representation.transposes_on_the_fly``: the piano roll), when each training
+piece is stored once and the training pipeline applies ``DataConfig.transpose``.
 What a sequence is, and how it is transposed, is the representation's business.
 """
 
@@ -63,7 +66,8 @@ def split_by_piece(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, 
 
 
 def build_dataset(pieces: list[Piece], cfg: DataConfig, *, vocab: Vocabulary | None = None) -> SequenceDataset:
-    """Encode pieces, drop exact duplicates, split by piece, fit (or reuse) the vocabulary, augment the train split.
+    """Encode pieces, drop exact duplicates, split by piece, fit (or reuse) the vocabulary, augment the train split
+    (with transposed copies, except for a representation that ``transposes_on_the_fly``).
 
     A piece whose sequence equals an earlier piece's is left out (and named in ``duplicates``);
     one too short to hold a target is left out too.
@@ -86,7 +90,8 @@ def build_dataset(pieces: list[Piece], cfg: DataConfig, *, vocab: Vocabulary | N
     train_idx, val_idx = split_by_piece(len(keep), cfg.val_fraction, cfg.split_seed)
     train_idx, val_idx = [keep[i] for i in train_idx], [keep[i] for i in val_idx]
     sources = [(pieces[i].name, pieces[i], seqs[i]) for i in train_idx]
-    moved, moved_names = transposed_copies(rep, sources, cfg.transpose)
+    # a representation that transposes on the fly gets each piece once (its pipeline applies cfg.transpose)
+    moved, moved_names = ([], []) if rep.transposes_on_the_fly else transposed_copies(rep, sources, cfg.transpose)
     train = [seq for _, _, seq in sources] + moved
     train_names = [name for name, _, _ in sources] + moved_names
     rep.fit_vocab(train)

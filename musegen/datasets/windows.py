@@ -5,6 +5,9 @@ Windows are many-to-many: the target of position t is the element at t + 1, so a
 in at least one window: a sequence shorter than the window becomes one padded window (padding
 at the end keeps causal models exact), and the last window of a long one is aligned to its end.
 The tutorial's classic windows (one target each) are here too; they drop short pieces.
+:func:`scoring_windows` cuts a long sequence for scoring instead: each target exactly once, with
+left context. Piano rolls stream their windows from a compact store (:mod:`musegen.datasets.frames`)
+rather than holding these arrays.
 
 The functions work on token-id sequences (T,) and on frame sequences (T, K) alike, and know
 nothing of what a token or a frame means: that is the representation's business.
@@ -29,6 +32,29 @@ def window_starts(n: int, window: int, stride: int) -> list[int]:
     if starts[-1] + window < n:
         starts.append(n - window)
     return starts
+
+
+def scoring_windows(n: int, window: int, context: int) -> list[tuple[int, int, int]]:
+    """Windows (start, length, skip) over ``n`` targets that score each target exactly once.
+
+    A sequence of at most ``window`` targets is one window with nothing skipped. A longer one is
+    cut into windows of at most ``window`` positions; every window after the first starts
+    ``context`` positions before the first target it scores and skips (weight 0) those
+    ``context`` first targets, so each scored target ``t`` reads at least ``context + 1`` inputs
+    of its own window (``start .. t``). Needs ``0 <= context < window``.
+    """
+    if not 0 <= context < window:
+        raise ValueError(f"the context ({context}) must be at least 0 and below the window ({window})")
+    if n <= 0:
+        return []
+    out = [(0, min(n, window), 0)]
+    done = out[0][1]
+    while done < n:
+        start = done - context
+        length = min(window, n - start)
+        out.append((start, length, context))
+        done = start + length
+    return out
 
 
 def sequence_windows(
@@ -104,6 +130,19 @@ def classic_coverage(seqs: Sequence[np.ndarray], window: int) -> float:
     return float(np.mean([len(s) - 1 > window for s in seqs]))
 
 
+def bucket_boundaries(window: int, step: int = BUCKET_STEP) -> list[int]:
+    """Boundaries of the length buckets: bucket i holds real lengths in [b[i-1], b[i]), ``step`` wide."""
+    return list(range(step + 1, window + 1, step))
+
+
+def bucket_batch_count(lengths: np.ndarray, window: int, batch: int, step: int = BUCKET_STEP, repeats: int = 1) -> int:
+    """Batches per epoch of :func:`bucket_by_length` for windows of these real ``lengths``, each
+    window taken ``repeats`` times (every bucket ends with one partial batch when not full)."""
+    buckets = np.searchsorted(bucket_boundaries(window, step), np.asarray(lengths, np.int64), side="right")
+    counts = np.bincount(buckets, minlength=len(bucket_boundaries(window, step)) + 1) * int(repeats)
+    return int(sum(math.ceil(int(c) / batch) for c in counts))
+
+
 def bucket_by_length(dataset: Any, mask: np.ndarray, batch: int, step: int = BUCKET_STEP) -> tuple[Any, int]:
     """Batch a ``tf.data`` dataset of (x, y, w) windows by real length, each batch cut to its longest.
 
@@ -117,10 +156,8 @@ def bucket_by_length(dataset: Any, mask: np.ndarray, batch: int, step: int = BUC
     import tensorflow as tf
 
     window = mask.shape[1]
-    lengths = mask.sum(1).astype(np.int64)
-    boundaries = list(range(step + 1, window + 1, step))  # bucket i holds lengths in [b[i-1], b[i])
-    counts = np.bincount(np.searchsorted(boundaries, lengths, side="right"), minlength=len(boundaries) + 1)
-    n_batches = int(sum(math.ceil(c / batch) for c in counts))
+    boundaries = bucket_boundaries(window, step)
+    n_batches = bucket_batch_count(mask.sum(1).astype(np.int64), window, batch, step)
 
     def cut(x, y, w):
         longest = tf.cast(tf.reduce_max(tf.reduce_sum(w, axis=1)), tf.int32)

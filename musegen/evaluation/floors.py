@@ -28,11 +28,13 @@ from typing import Any
 
 import numpy as np
 
+from musegen.datasets.windows import scoring_windows
 from musegen.errors import DatasetError
 from musegen.notes import PIANO_KEYS as N_KEYS
 
 SMOOTHING = 0.5
 SCORE_BATCH_FRAMES = 2**16  # frames per forward pass when scoring (pieces are batched by length)
+NADE_SCORE_BATCH_FRAMES = 2**12  # with the NADE head: 4,096 frames x 88 keys x 128 hidden = 185 MB per tensor
 
 
 # --------------------------------------------------------------------------- scoring
@@ -52,7 +54,9 @@ def bce_from_probs(probs: np.ndarray, targets: np.ndarray, eps: float = 1e-12) -
     return -(y * np.log(p) + (1.0 - y) * np.log1p(-p)).sum(-1)
 
 
-def frame_nll(model: Any, pieces: Sequence[np.ndarray]) -> dict[str, float]:
+def frame_nll(
+    model: Any, pieces: Sequence[np.ndarray], window: int | None = None, context: int = 0
+) -> dict[str, float]:
     """Score a causal frame model on whole pieces (see the module doc for what is scored).
 
     ``model(x, training=False)`` maps float32 frames (B, T, K) to per-key logits (B, T, K)
@@ -61,20 +65,39 @@ def frame_nll(model: Any, pieces: Sequence[np.ndarray]) -> dict[str, float]:
     Returns ``nll`` (mean nats per predicted frame), ``frames`` (how many), ``accuracy`` (the
     frame-level accuracy of Bay et al. 2009 with keys on where p > 0.5: TP / (TP + FP + FN))
     and ``perplexity`` (exp of the NLL per key, for the UI).
+
+    With ``window``, a piece of more than ``window`` predicted frames is cut into scoring windows
+    of ``window`` frames whose first ``context`` predictions only give context (except in the
+    piece's first window; :func:`musegen.datasets.windows.scoring_windows`): every frame is still
+    scored exactly once, with at least ``context`` frames before it. For a model that reads at
+    most ``context`` frames (a WaveNet's receptive field) the scores are those of whole pieces;
+    pieces of at most ``window`` predicted frames are scored whole either way.
     """
     seqs = [np.asarray(p) for p in pieces if len(p) >= 2]
     if not seqs:
         raise DatasetError("no piece with two frames or more to score.")
     keys = seqs[0].shape[1]
+    # (piece, first input, predictions in the segment, leading predictions that are context only)
+    segments = [(s, 0, len(s) - 1, 0) for s in seqs]
+    if window is not None:
+        segments = [
+            (s, start, length, skip)
+            for s in seqs
+            for start, length, skip in scoring_windows(len(s) - 1, window, context)
+        ]
+    # a model with the NADE head reads the target frame beside the context (teacher forcing) and
+    # holds (frames x keys x hidden) values per pass: smaller batches
+    nade = _reads_targets(model, keys)
     total, frames, tp, wrong = 0.0, 0, 0.0, 0.0
-    for batch in _length_batches(seqs):
-        width = max(len(s) for s in batch) - 1
+    for batch in _length_batches(segments, NADE_SCORE_BATCH_FRAMES if nade else SCORE_BATCH_FRAMES):
+        width = max(length for _, _, length, _ in batch)
         x = np.zeros((len(batch), width, keys), np.float32)
         y = np.zeros_like(x)
         mask = np.zeros((len(batch), width), bool)
-        for b, s in enumerate(batch):
-            x[b, : len(s) - 1], y[b, : len(s) - 1], mask[b, : len(s) - 1] = s[:-1], s[1:], True
-        logits = np.asarray(model(x, training=False), dtype=np.float64)
+        for b, (s, start, length, skip) in enumerate(batch):
+            x[b, :length], y[b, :length] = s[start : start + length], s[start + 1 : start + length + 1]
+            mask[b, skip:length] = True
+        logits = np.asarray(model(np.concatenate([x, y], -1) if nade else x, training=False), dtype=np.float64)
         total += float(bce_from_logits(logits, y)[mask].sum())
         frames += int(mask.sum())
         on, truth = (logits > 0)[mask], y[mask] > 0.5
@@ -83,13 +106,22 @@ def frame_nll(model: Any, pieces: Sequence[np.ndarray]) -> dict[str, float]:
     return _summary(total, frames, tp, wrong, keys)
 
 
-def _length_batches(seqs: list[np.ndarray]) -> list[list[np.ndarray]]:
-    """Pieces sorted by length, cut into batches of at most ``SCORE_BATCH_FRAMES`` padded frames."""
-    batches: list[list[np.ndarray]] = [[]]
-    for seq in sorted(seqs, key=len):
-        if batches[-1] and (len(batches[-1]) + 1) * (len(seq) - 1) > SCORE_BATCH_FRAMES:
+def _reads_targets(model: Any, keys: int) -> bool:
+    """Whether ``model`` is a NADE piano-roll model: its input is the context frame and the target frame."""
+    inputs = getattr(model, "inputs", None)
+    return bool(inputs) and inputs[0].shape[-1] == 2 * keys
+
+
+def _length_batches(
+    segments: list[tuple[np.ndarray, int, int, int]], budget: int = SCORE_BATCH_FRAMES
+) -> list[list[tuple[np.ndarray, int, int, int]]]:
+    """Segments (piece, start, length, skip) sorted by length, cut into batches of at most
+    ``budget`` padded frames."""
+    batches: list[list[tuple[np.ndarray, int, int, int]]] = [[]]
+    for seg in sorted(segments, key=lambda seg: seg[2]):
+        if batches[-1] and (len(batches[-1]) + 1) * seg[2] > budget:
             batches.append([])
-        batches[-1].append(seq)
+        batches[-1].append(seg)
     return batches
 
 

@@ -62,6 +62,7 @@ def evaluate_run(run_dir: str | Path, dataset: Any = None) -> Metrics:
         best_epoch=info.history.best_epoch,
         evaluated_at=time.time(),
         beats_baseline=bool(scores.nll < baseline.nll),
+        head=info.config.model.head,
     )
     runs.write_metrics(info.path, metrics)
     return metrics

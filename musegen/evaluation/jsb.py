@@ -4,11 +4,18 @@
 each architecture on piano-roll frames with the very code a user's piano-roll run uses
 (:func:`musegen.training.loop.train`), and scores it with :func:`musegen.evaluation.floors.frame_nll`:
 
-- whole pieces, one per batch row, padded at the end with a padding mask (``window`` is the
-  longest training or validation piece, so no piece is cut);
+- the training ``window`` is the longest training or validation piece (so no piece is cut) when
+  that is at most :data:`MAX_WINDOW` frames (JSB Chorales: 159), else :data:`MAX_WINDOW` frames
+  every half of it (:func:`benchmark_window`): memory no longer grows with the longest piece;
+- whole pieces, one per batch row, padded at the end with a padding mask, for every piece that
+  fits; a longer one is cut into scoring windows whose first frames are context only
+  (:func:`benchmark_scoring`), with a context of at least the WaveNet's receptive field, so the
+  score is exactly that of the whole piece. The LSTM is always scored on whole pieces (its
+  state runs through the piece); during training its validation windows of a longer piece give
+  it at most the training window (and at least half of it) of context;
 - the epoch is selected on ``validdata`` only (the run's best model by validation frame NLL,
-  computed in one batch, so it is exact); every setting in :data:`SETTINGS` was chosen on
-  ``validdata`` too (see BENCHMARKS.md);
+  computed in as few batches as fit, so it is exact when they are one); every setting in
+  :data:`SETTINGS` was chosen on ``validdata`` too (see BENCHMARKS.md);
 - ``testdata`` is scored once, at the selected epoch, beside the two floors
   (:mod:`musegen.evaluation.floors`) and the published numbers.
 
@@ -30,20 +37,25 @@ from typing import Any
 from musegen import runs
 from musegen.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from musegen.datasets.dataset import SequenceDataset, transposed_copies
+from musegen.datasets.frames import model_context, scoring_plan
 from musegen.errors import ConfigError
 from musegen.evaluation.floors import frame_nll, score_floors
-from musegen.paths import PROJECT_ROOT
+from musegen.paths import PACKAGE_DATA
 from musegen.representations.pianoroll import PianoRollRepresentation
 from musegen.representations.registry import check
 from musegen.sources.mat import PolyphonicData, load_mat
 from musegen.training.loop import train
 
-DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data" / "polyphonic" / "JSB_Chorales.mat"
+# shipped inside the package (MIT licence, from the TCN repository; see musegen/data/JSB_Chorales.README.md)
+DEFAULT_DATA = PACKAGE_DATA / "JSB_Chorales.mat"
 DEFAULT_MINUTES = 25.0  # per architecture; the goal is both within 30 minutes on a 2-core CPU
-ARCHS = ("wavenet", "lstm")
+ARCHS = ("lstm-nade", "wavenet-nade", "wavenet", "lstm")  # the models of SETTINGS, both heads on both backbones
+MAX_WINDOW = 512  # frames: the longest training window; sets of longer pieces are cut (JSB's longest is 159)
 
 # Test NLL (nats per frame) of Bai, Kolter and Koltun (2018), Table 2, about 300K parameters each.
-PUBLISHED = {"JSB_Chorales": {"TCN": 8.10, "GRU": 8.43, "LSTM": 8.45, "RNN": 8.91}}
+# RNN-NADE: Boulanger-Lewandowski, Bengio and Vincent (ICML 2012), Table 1 (the NADE head's origin).
+PUBLISHED = {"JSB_Chorales": {"RNN-NADE": 5.56, "TCN": 8.10, "GRU": 8.43, "LSTM": 8.45, "RNN": 8.91}}
+SOURCES = {"RNN-NADE": "Boulanger-Lewandowski et al. 2012"}  # the others: Bai et al. 2018
 
 # The settings of each architecture, chosen on validdata with 5-minute trials (BENCHMARKS.md lists
 # what was tried): heavy dropout, the training pieces in 12 keys, the rate halved on plateaus.
@@ -60,13 +72,68 @@ SETTINGS: dict[str, tuple[ModelConfig, TrainConfig, tuple[int, int]]] = {
         TrainConfig(epochs=1000, batch_size=8, learning_rate=3e-3, patience=20, lr_patience=4),
         (-5, 6),
     ),
+    # the same backbones with the NADE head (musegen/models/nade.py): the keys of a frame drawn low to
+    # high, each given the keys below it; lighter dropout (the head itself regularizes less than it fits)
+    "lstm-nade": (
+        ModelConfig(arch="lstm", embed_dim=88, units=200, layers=1, dropout=0.3, head="nade", nade_hidden=128),
+        TrainConfig(epochs=1000, batch_size=8, learning_rate=3e-3, patience=10, lr_patience=3),
+        (-5, 6),
+    ),
+    "wavenet-nade": (
+        ModelConfig(
+            arch="wavenet",
+            embed_dim=64,
+            channels=64,
+            skip_channels=128,
+            kernel_size=2,
+            dilation_cycle=6,
+            dropout=0.3,
+            head="nade",
+            nade_hidden=128,
+        ),
+        TrainConfig(epochs=1000, batch_size=8, learning_rate=1e-3, patience=10, lr_patience=3),
+        (-5, 6),
+    ),
+    # the Transformer (issue 16) with the NADE head: two blocks of width 96 attending to the whole piece
+    "transformer-nade": (
+        ModelConfig(
+            arch="transformer",
+            embed_dim=96,
+            d_model=96,
+            heads=4,
+            transformer_layers=2,
+            ff_mult=4,
+            dropout=0.2,
+            head="nade",
+            nade_hidden=128,
+        ),
+        TrainConfig(epochs=1000, batch_size=8, learning_rate=1e-3, patience=10, lr_patience=3),
+        (-5, 6),
+    ),
 }
 
 ProgressFn = Callable[[str, Any], None]  # (arch, training.ProgressEvent)
 
 
-def benchmark_config(arch: str, window: int, minutes: float, **overrides: Any) -> RunConfig:
-    """The run configuration of ``arch``: :data:`SETTINGS`, quarter-note frames, whole pieces.
+def benchmark_window(pieces: Sequence[Any]) -> tuple[int, int]:
+    """(window, stride) of the training windows over ``pieces``: the longest piece's predicted frames when
+    at most :data:`MAX_WINDOW` (one window a piece), else :data:`MAX_WINDOW` every half of it."""
+    longest = max(len(p) for p in pieces) - 1
+    return (longest, longest) if longest <= MAX_WINDOW else (MAX_WINDOW, MAX_WINDOW // 2)
+
+
+def benchmark_scoring(config: RunConfig) -> tuple[int | None, int]:
+    """(window, context) of :func:`frame_nll` for a model of ``config``: scoring windows of the training
+    window plus the receptive field, with that field as context (exact) for a WaveNet or Transformer;
+    (None, 0), whole pieces, for the LSTM."""
+    if model_context(config.model, config.data.window) is None:
+        return None, 0
+    return scoring_plan(config.model, config.data.window)
+
+
+def benchmark_config(arch: str, window: int, minutes: float, stride: int | None = None, **overrides: Any) -> RunConfig:
+    """The run configuration of ``arch``: :data:`SETTINGS`, quarter-note frames, windows of ``window``
+    frames every ``stride`` (default ``window``: whole pieces when ``window`` is the longest).
 
     ``overrides`` replace fields of the model or training settings by name (e.g. ``dropout=0.3``,
     ``epochs=2``), for trying settings on ``validdata``.
@@ -75,7 +142,11 @@ def benchmark_config(arch: str, window: int, minutes: float, **overrides: Any) -
         raise ConfigError(f"the benchmark trains {', '.join(SETTINGS)}; got {arch!r}.")
     model, train, transpose = copy.deepcopy(SETTINGS[arch])
     data = DataConfig(
-        representation=PianoRollRepresentation.name, steps_per_beat=1, window=window, stride=window, transpose=transpose
+        representation=PianoRollRepresentation.name,
+        steps_per_beat=1,
+        window=window,
+        stride=stride or window,
+        transpose=transpose,
     )
     unknown = set(overrides) - set(vars(model)) - set(vars(train)) - {"transpose"}
     if unknown:
@@ -92,12 +163,13 @@ def benchmark_config(arch: str, window: int, minutes: float, **overrides: Any) -
 def frame_dataset(data: PolyphonicData, config: DataConfig) -> SequenceDataset:
     """The benchmark's training and validation splits as a dataset :func:`musegen.training.loop.train` reads.
 
-    With ``config.transpose`` the training pieces are added again transposed by every shift in
-    that range (augmentation; validation and test pieces are never transposed).
+    Each training piece is there once: the training pipeline moves every example by every shift of
+    ``config.transpose`` on the fly (``transposes_on_the_fly``); a representation without that
+    gets the transposed copies instead. Validation and test pieces are never transposed.
     """
     rep = PianoRollRepresentation.from_config(config)
     sources = [(f"{data.name} train {i + 1}", None, piece) for i, piece in enumerate(data.train)]
-    moved, moved_names = transposed_copies(rep, sources, config.transpose)
+    moved, moved_names = ([], []) if rep.transposes_on_the_fly else transposed_copies(rep, sources, config.transpose)
     return SequenceDataset(
         vocab=rep.vocab,
         config=config,
@@ -126,7 +198,7 @@ def run_benchmark(
     if minutes <= 0:
         raise ConfigError(f"minutes must be positive (the training budget per architecture), got {minutes}.")
     data = load_mat(path or DEFAULT_DATA)
-    window = max(len(p) for p in [*data.train, *data.valid]) - 1
+    window, stride = benchmark_window([*data.train, *data.valid])
     floors = {split: score_floors(data.train, pieces) for split, pieces in (("valid", data.valid), ("test", data.test))}
     report: dict[str, Any] = {
         "dataset": data.name,
@@ -144,7 +216,7 @@ def run_benchmark(
     with tempfile.TemporaryDirectory(prefix="musegen-bench-") as tmp:
         folder = Path(runs_dir) if runs_dir is not None else Path(tmp)
         for arch in archs:
-            config = benchmark_config(arch, window, minutes, **overrides)
+            config = benchmark_config(arch, window, minutes, stride, **overrides)
             config.dataset_name = data.name
             dataset = frame_dataset(data, config.data)
             run_dir = runs.create_run(folder, config, dataset.vocab, name=f"{data.name}-{arch}", overwrite=True)
@@ -158,7 +230,8 @@ def run_benchmark(
             )
             seconds = time.perf_counter() - t0
             model = runs.load_run_model(run_dir, "best")
-            valid, test = frame_nll(model, data.valid), frame_nll(model, data.test)
+            scoring = benchmark_scoring(config)
+            valid, test = frame_nll(model, data.valid, *scoring), frame_nll(model, data.test, *scoring)
             report["models"].append(
                 {
                     "arch": arch,
@@ -175,6 +248,11 @@ def run_benchmark(
                         "train": vars(config.train),
                         "transpose": list(config.data.transpose),
                         "window": config.data.window,
+                        "stride": config.data.stride,
+                        "scoring": "whole pieces"
+                        if scoring[0] is None
+                        else f"whole pieces up to {scoring[0]} frames, longer ones in windows of {scoring[0]} frames "
+                        f"with {scoring[1]} frames of context",
                     },
                     "run_dir": str(run_dir) if runs_dir is not None else None,
                 }
@@ -210,7 +288,8 @@ def format_report(report: dict[str, Any]) -> str:
             f"{m['train_seconds'] / 60:.1f} min, best epoch {m['best_epoch']} of {m['epochs']} |"
         )
     for name, nll in report["published"].items():
-        lines.append(f"| {name} (Bai et al. 2018) | ~300K | | {nll:.2f} | published |")
+        size = "" if name in SOURCES else "~300K"
+        lines.append(f"| {name} ({SOURCES.get(name, 'Bai et al. 2018')}) | {size} | | {nll:.2f} | published |")
     for name, label in (("bernoulli", "per-key Bernoulli floor"), ("markov", "per-key Markov floor")):
         f = report["floors"][name]
         lines.append(

@@ -42,7 +42,8 @@ def generate(
 ) -> list[np.ndarray]:
     """Continue ``seed`` ((T,) ids or (T, K) frames, T >= 1) by ``cfg.length`` elements, ``cfg.variations`` at once.
 
-    ``sample(logits (B, width), cfg, rng)`` draws the next element of every variation. Returns one
+    ``sample(logits (B, width), cfg, rng)`` draws the next element of every variation (a model with
+    the NADE head draws its frames itself: its stepper's ``draw`` replaces ``sample``). Returns one
     array of ``cfg.length`` new elements per variation (the seed not included). The same
     ``cfg.seed`` gives the same result; ``rng``, when given, is used instead.
     ``on_progress(done, total)`` is called after every element.
@@ -53,10 +54,12 @@ def generate(
     seed = np.asarray(seed)
     rng = rng if rng is not None else np.random.default_rng(cfg.seed)
     stepper = make_stepper(model, cfg.variations, pad_id=PAD_ID)
+    # a NADE model draws its frames itself (key by key inside the head); every other model gives logits
+    draw: SampleFn = getattr(stepper, "draw", None) or sample
     logits = stepper.prime(np.tile(seed[None], (cfg.variations,) + (1,) * seed.ndim))
     out: np.ndarray | None = None
     for i in range(cfg.length):
-        drawn = sample(logits, cfg, rng)
+        drawn = draw(logits, cfg, rng)
         if out is None:
             out = np.empty((cfg.variations, cfg.length, *drawn.shape[1:]), dtype=drawn.dtype)
         out[:, i] = drawn
@@ -118,11 +121,12 @@ def generate_frames(
 ) -> list[np.ndarray]:
     """Continue piano-roll frames ``seed_frames`` (T, 88); (length, 88) uint8 frames out.
 
-    An empty seed starts from one silent frame; every key of a new frame is drawn on its own.
+    An empty seed starts from one silent frame; every key of a new frame is drawn on its own (or,
+    with the NADE head, given the keys below it).
     """
     cfg.validate(max_length=max(cfg.length, 1))
     seed = check_frames(seed_frames) if len(np.asarray(seed_frames)) else np.zeros((1, N_KEYS), np.uint8)
-    if int(model.outputs[0].shape[-1]) != N_KEYS or tuple(model.inputs[0].shape[2:]) != (N_KEYS,):
+    if int(model.outputs[0].shape[-1]) != N_KEYS or tuple(model.inputs[0].shape[2:]) not in ((N_KEYS,), (2 * N_KEYS,)):
         raise ConfigError(f"this model does not read and predict {N_KEYS}-key piano-roll frames.")
     return generate(model, seed, cfg, sample_frames, on_progress=on_progress, rng=rng)
 

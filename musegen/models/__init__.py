@@ -7,6 +7,9 @@
 - piano-roll ``wavenet`` / ``lstm`` / ``transformer`` (:func:`build_frame_model`): float32 multi-hot
   frames (B, T, 88) -> per-key logits (B, T, 88), the same backbones behind a Dense adapter; train
   with :class:`~musegen.models.losses.FrameNLL` (sum over keys of the binary cross-entropy).
+  With the NADE head (``ModelConfig.head == "nade"``) the input is (B, T, 176): frame t and, for
+  teacher forcing, frame t + 1; the logits are the NADE's conditionals of frame t + 1's keys, each
+  given the keys below it (:mod:`musegen.models.nade`), so the same FrameNLL is its exact NLL.
 - ``classic-wavenet`` / ``classic-lstm``: the tutorial's models, float32 ``index / n_vocab`` of
   shape (B, window, 1) -> softmax probabilities (B, V) for the one next event.
 
@@ -32,6 +35,7 @@ from musegen.models import layers as _layers  # registers the custom layers
 from musegen.models.classic import build_classic_lstm, build_classic_wavenet
 from musegen.models.losses import FrameNLL
 from musegen.models.lstm import build_lstm, recurrent_stack
+from musegen.models.nade import NADEHead
 from musegen.models.sequence import build_sequence_model, frame_adapter, frame_input, logits_head
 from musegen.models.transformer import TransformerStack, build_transformer, transformer_stack
 from musegen.models.wavenet import build_wavenet, wavenet_stack
@@ -45,6 +49,7 @@ __all__ = [
     "FrameNLL",
     "build_frame_model",
     "build_model",
+    "has_nade_head",
     "is_classic",
     "load_model",
     "model_summary",
@@ -85,9 +90,10 @@ def build_frame_model(model_cfg: ModelConfig, keys: int = 88, window: int | None
     """A fresh, uncompiled piano-roll model: frames (B, T, keys) -> per-key logits (B, T, keys), causal.
 
     Dense adapter (``embed_dim`` features per frame) -> the WaveNet, LSTM or Transformer backbone
-    of ``model_cfg`` -> Dense(keys) logits. ``window`` (the training window, in frames) is the
-    Transformer's attention span unless ``model_cfg.attention_span`` sets one; without either it
-    is ``DataConfig.window``.
+    of ``model_cfg`` -> Dense(keys) logits, or with ``model_cfg.head == "nade"`` the NADE head
+    (input (B, T, 2 * keys): the context frame and the target frame; see the module doc).
+    ``window`` (the training window, in frames) is the Transformer's attention span unless
+    ``model_cfg.attention_span`` sets one; without either it is ``DataConfig.window``.
     """
     model_cfg.validate()
     if model_cfg.arch not in FRAME_ARCHS:
@@ -101,7 +107,18 @@ def build_frame_model(model_cfg: ModelConfig, keys: int = 88, window: int | None
     else:
         backbone = wavenet_stack(model_cfg) if model_cfg.arch == "wavenet" else recurrent_stack(model_cfg)
     adapter = frame_adapter(model_cfg.embed_dim)
+    if model_cfg.head == "nade":
+        frames = frame_input(2 * keys)
+        context = _layers.KeySlice(0, keys, name="context")(frames)
+        target = _layers.KeySlice(keys, 2 * keys, name="target")(frames)
+        logits = NADEHead(keys, model_cfg.nade_hidden, name="nade")([backbone(adapter(context)), target])
+        return keras.Model(frames, logits, name=f"{model_cfg.arch}-nade")
     return build_sequence_model(frame_input(keys), adapter, backbone, logits_head(keys), model_cfg.arch)
+
+
+def has_nade_head(model: keras.Model) -> bool:
+    """Whether ``model`` is a piano-roll model with the NADE head (its input carries the target frame)."""
+    return any(isinstance(layer, NADEHead) for layer in model.layers)
 
 
 def load_model(path: str | Path, *, compile: bool = False) -> keras.Model:
@@ -188,4 +205,9 @@ def model_summary(model: keras.Model, window: int | None = None) -> str:
                 f"feed-forward {layer.ff_mult * layer.d_model}, rotary positions, dropout {layer.dropout}"
             )
             lines.append(f"Attention span and generation cache: the last {layer.span} steps")
+        elif isinstance(layer, NADEHead):
+            lines.append(
+                f"NADE head: the {layer.keys} keys of a frame drawn low to high, each given the keys below it "
+                f"({layer.hidden} hidden units)"
+            )
     return "\n".join(lines)

@@ -7,6 +7,9 @@
 - Transformer: every layer keeps the rotated keys and the values of the last ``attention_span``
   positions in a fixed-size buffer, plus a position counter (a sliding cache; see
   :mod:`musegen.models.transformer`); a step is one query per layer against its buffer.
+- piano-roll models with the NADE head (:class:`NadeStepper`): the backbone steps as above; the
+  keys of each new frame are drawn low to high inside one compiled call of the head's
+  ``sample`` (each key given the keys already drawn), so a frame costs two compiled calls.
 - classic models (one softmax per window, no incremental form): a compiled call on the sliding
   window, still not ``model.predict``.
 
@@ -29,8 +32,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from musegen.errors import ModelLoadError
-from musegen.models.layers import RecurrentStack, WaveNetStack
+from musegen.config import SamplingConfig
+from musegen.errors import ModelLoadError, TrainingError
+from musegen.models.layers import KeySlice, RecurrentStack, WaveNetStack
+from musegen.models.nade import NADEHead
 from musegen.models.transformer import TransformerStack
 from musegen.representations.vocabulary import PAD_ID
 
@@ -132,6 +137,81 @@ class Stepper:
         return logits.numpy()
 
 
+class _NadeDecoder:
+    """Compiled prime, step and draw functions of a context -> adapter -> backbone -> NADE model."""
+
+    def __init__(self, model: keras.Model):
+        heads = [layer for layer in model.layers if isinstance(layer, NADEHead)]
+        cores = [layer for layer in model.layers if isinstance(layer, BACKBONES)]
+        if len(heads) != 1 or len(cores) != 1:
+            raise ModelLoadError(f"model {model.name!r} is not a backbone with one NADE head.")
+        self.head, self.core = heads[0], cores[0]
+        skip = (keras.layers.InputLayer, KeySlice, NADEHead, *BACKBONES)
+        self.pre = [layer for layer in model.layers if not isinstance(layer, skip)]  # the frame adapter
+        self.keys = self.head.keys
+        self.prime = tf.function(self._prime, reduce_retracing=True)
+        self.step = _Compiled(self._step)
+        self.draw = _Compiled(self.head.sample)
+
+    def _prime(self, frames):
+        features, state = self.core.call_with_state(_apply(self.pre, frames))
+        return features[:, -1], state
+
+    def _step(self, frame, state):
+        features, state = self.core.step(_apply(self.pre, tf.expand_dims(frame, 1)), state)
+        return features[:, 0], state
+
+
+class NadeStepper:
+    """Incremental decoder of a piano-roll model with the NADE head.
+
+    ``prime(frames (B, T, 88))`` and ``step(frame (B, 88))`` return the backbone's features for the
+    next frame; :meth:`draw` turns them into that frame, key by key in one compiled call, and keeps
+    the conditional logits it drew from in ``last_logits`` (B, 88) (equal to the full forward pass
+    on the drawn frame: tested).
+    """
+
+    def __init__(self, model: keras.Model, batch_size: int):
+        self.batch_size = int(batch_size)
+        self._decoder: _NadeDecoder = _cached(model, "nade", lambda: _NadeDecoder(model))
+        self._state: list[tf.Tensor] | None = None
+        self.last_logits: np.ndarray | None = None
+
+    def prime(self, frames: np.ndarray) -> np.ndarray:
+        frames = np.asarray(frames, dtype=np.float32)
+        if frames.ndim != 3 or frames.shape[0] != self.batch_size or frames.shape[1] < 1:
+            raise ValueError(f"prime expects ({self.batch_size}, T >= 1, keys) frames, got shape {frames.shape}.")
+        features, self._state = self._decoder.prime(tf.convert_to_tensor(frames))
+        return features.numpy()
+
+    def step(self, frame: np.ndarray) -> np.ndarray:
+        if self._state is None:
+            raise RuntimeError("call prime() with a seed before step().")
+        frame = np.asarray(frame, dtype=np.float32).reshape(self.batch_size, self._decoder.keys)
+        features, self._state = self._decoder.step(tf.convert_to_tensor(frame), self._state)
+        return features.numpy()
+
+    def draw(self, features: np.ndarray, cfg: SamplingConfig, rng: np.random.Generator) -> np.ndarray:
+        """The next frame of every row (uint8 (B, 88)) from ``features``: keys drawn low to high.
+
+        Temperature divides each conditional logit; greedy (or temperature 0) sounds a key when its
+        conditional probability is above one half; ``top_k`` > 0 lets at most k keys sound (the
+        lowest k that are drawn); ``top_p`` does not apply to keys and is ignored.
+        """
+        uniforms = rng.random((self.batch_size, self._decoder.keys)).astype(np.float32)
+        temperature = 0.0 if cfg.greedy else float(cfg.temperature)
+        frames, logits = self._decoder.draw(
+            tf.convert_to_tensor(features, tf.float32),
+            tf.convert_to_tensor(uniforms),
+            tf.constant(temperature, tf.float32),
+            tf.constant(int(cfg.top_k), tf.int32),
+        )
+        self.last_logits = logits.numpy()
+        if np.isnan(self.last_logits).any():
+            raise TrainingError("the model produced NaN scores; it has diverged. Retrain with a lower learning rate.")
+        return frames.numpy().astype(np.uint8)
+
+
 class ClassicStepper:
     """Sliding-window decoder for the tutorial's models: (B, window, 1) ``id / n_vocab`` -> (B, V).
 
@@ -172,8 +252,10 @@ def is_sequence_model(model: keras.Model) -> bool:
     return len(model.outputs[0].shape) == 3
 
 
-def make_stepper(model: keras.Model, batch_size: int, pad_id: int = PAD_ID) -> Stepper | ClassicStepper:
+def make_stepper(model: keras.Model, batch_size: int, pad_id: int = PAD_ID) -> Stepper | NadeStepper | ClassicStepper:
     """The fastest decoder available for ``model`` and a batch of ``batch_size`` sequences."""
+    if any(isinstance(layer, NADEHead) for layer in model.layers):
+        return NadeStepper(model, batch_size)
     if is_sequence_model(model):
         return Stepper(model, batch_size)
     return ClassicStepper(model, batch_size, pad_id=pad_id)

@@ -259,3 +259,24 @@ class RecurrentStack(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "layers": self.num_layers, "dropout": self.dropout}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class KeySlice(keras.layers.Layer):
+    """``x[..., start:stop]``: one half of a NADE piano-roll model's input (context frame | target frame).
+
+    A serializable slice (Keras' ``Lambda`` is refused by ``safe_mode``).
+    """
+
+    def __init__(self, start: int, stop: int, **kwargs):
+        super().__init__(**kwargs)
+        self.start, self.stop = int(start), int(stop)
+
+    def call(self, x):
+        return x[..., self.start : self.stop]
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.stop - self.start)
+
+    def get_config(self):
+        return {**super().get_config(), "start": self.start, "stop": self.stop}

@@ -8,7 +8,9 @@ choice, so that no other layer needs to branch on it:
   stored in a run's data.npz and fed to the model), ``decode`` (back to notes), ``transposed``;
 - model: ``archs`` (the architectures that can read it), ``build_model`` (input adapter, backbone,
   output head and loss, compiled), ``output_width``;
-- training data: ``windows`` (x, y, mask), ``batches`` (tf.data batching), ``val_batch``;
+- training data: ``training_data`` (the tf.data pipelines a run trains and validates on; by default
+  ``windows`` (x, y, mask) -> ``batches`` (tf.data batching), ``val_batch``), and
+  ``transposes_on_the_fly`` (whether the pipeline transposes, so datasets store no copies);
 - scoring: ``unit`` (what one NLL is per), ``score`` (held-out model scores), ``floor`` (the
   baseline a model must beat), ``uniform_nll``;
 - generation: ``start`` (the seed of an empty prompt), ``sample`` (one sampling step),
@@ -24,7 +26,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
@@ -49,6 +51,16 @@ class Tokenizer(Protocol):
     def build_vocab(self, token_lists: Iterable[list[str]]) -> Vocabulary: ...
 
 
+class TrainingData(NamedTuple):
+    """What :meth:`Representation.training_data` gives the training loop."""
+
+    train: Any  # tf.data.Dataset of (x, y, w) batches, None when there are no training windows
+    val: Any | None  # the same of the validation pieces, None without any
+    samples: int  # training examples per epoch (0: nothing to train on)
+    global_batch: int  # examples per batch (the one asked for, clipped to ``samples``)
+    batches: int = 0  # batches per epoch, when not ceil(samples / global_batch); 0: that
+
+
 class Representation(ABC):
     """One representation with its settings (and its vocabulary once fitted)."""
 
@@ -56,6 +68,7 @@ class Representation(ABC):
     label: ClassVar[str]  # one line for people (the Dataset page's choice)
     unit: ClassVar[str] = "token"  # what one model step reads and predicts, and what an NLL is per
     archs: ClassVar[tuple[str, ...]] = ("wavenet", "lstm", "transformer")  # the architectures that can read it
+    heads: ClassVar[tuple[str, ...]] = ("independent",)  # ModelConfig.head values its models can have
     uses_grid: ClassVar[bool] = True  # whether DataConfig.steps_per_beat matters
     # for people: what one model step is called (plural), the size of what it predicts, the metrics' meaning
     unit_name: ClassVar[str] = "tokens"
@@ -69,6 +82,9 @@ class Representation(ABC):
     min_length: ClassVar[int] = 1  # elements (before ids) a piece needs to be kept in a dataset
     min_seed: ClassVar[int] = 2  # ids a seed needs (``<bos>`` and one token; one frame)
     empty_message: ClassVar[str] = "No piece produced any token. Check the instrument filter and the files."
+    # True when ``training_data`` applies ``DataConfig.transpose`` itself, example by example: the
+    # dataset then holds each training piece once (no transposed copies)
+    transposes_on_the_fly: ClassVar[bool] = False
 
     tokenizer: Tokenizer  # the representation as readable tokens (statistics, the classic vocabulary)
 
@@ -108,6 +124,14 @@ class Representation(ABC):
             raise ConfigError(
                 f"{arch} cannot read {self.label.split(' — ')[0]}; choose {' or '.join(self.archs)} "
                 f"for the {self.name} representation."
+            )
+
+    def check_head(self, head: str) -> None:
+        """ConfigError unless this representation's models can have the output head ``head``."""
+        if head not in self.heads:
+            raise ConfigError(
+                f"the {head} head does not apply to {self.label.split(' — ')[0]}; it draws the keys of piano-roll "
+                f"frames. Choose the piano-roll representation, or the {self.heads[0]} head."
             )
 
     # ------------------------------------------------------------------ codec
@@ -160,11 +184,48 @@ class Representation(ABC):
     def build_model(self, config: RunConfig) -> keras.Model:
         """A fresh model for ``config.model`` reading this representation, compiled with its loss."""
 
-    @abstractmethod
+    def training_data(
+        self,
+        train_seqs: Sequence[np.ndarray],
+        val_seqs: Sequence[np.ndarray],
+        config: RunConfig,
+        global_batch: int,
+        seed: int,
+    ) -> TrainingData:
+        """The tf.data pipelines of a run: (x, y, w) batches of ``train_seqs`` (shuffled every epoch with
+        ``seed``) and of ``val_seqs``, ``global_batch`` examples per batch (clipped to the examples).
+
+        By default: ``windows`` of the training sequences (``config.data.window`` and ``stride``) in
+        memory, shuffled, then ``batches``; validation windows without overlap, ``val_batch`` per
+        batch. ``samples`` is 0 (and the datasets None) when there is no training window.
+        """
+        import tensorflow as tf
+
+        window = config.data.window
+        x, y, w = self.windows(list(train_seqs), window, config.data.stride, config.model)
+        val = self.windows(list(val_seqs), window, window, config.model) if len(val_seqs) else None
+        val = None if val is None or len(val[1]) == 0 else val
+        if len(y) == 0:
+            return TrainingData(None, None, 0, 0)
+        global_batch = min(global_batch, len(y))
+        train_ds = tf.data.Dataset.from_tensor_slices((x, y, w)).shuffle(
+            len(y), seed=seed, reshuffle_each_iteration=True
+        )
+        train_ds, n_batches = self.batches(train_ds, w, global_batch)
+        val_ds = None
+        if val is not None:
+            val_batch = self.val_batch(len(val[1]), window, global_batch)
+            val_ds = tf.data.Dataset.from_tensor_slices(val).batch(val_batch).prefetch(2)
+        return TrainingData(train_ds.prefetch(2), val_ds, len(y), int(global_batch), n_batches)
+
     def windows(
         self, seqs: Sequence[np.ndarray], window: int, stride: int, model: ModelConfig
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Training arrays (x, y, w) of ``seqs`` for a model of ``model``: w is 0 where a target is padding."""
+        """Training arrays (x, y, w) of ``seqs`` for a model of ``model``: w is 0 where a target is padding.
+
+        Used by the default ``training_data``; a representation that overrides it need not have windows.
+        """
+        raise ConfigError(f"the {self.name} representation streams its training data (training_data), no windows.")
 
     def batches(self, dataset: Any, mask: np.ndarray, batch: int) -> tuple[Any, int]:
         """Batch a shuffled ``tf.data`` dataset of (x, y, w); returns it and its batches per epoch (0: plain)."""

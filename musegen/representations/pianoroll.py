@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from musegen.config import DataConfig, ModelConfig, RunConfig, SamplingConfig
-from musegen.datasets.windows import bucket_by_length, frame_windows
+from musegen.config import DataConfig, RunConfig, SamplingConfig
+from musegen.datasets.frames import frame_training_data
 from musegen.errors import ConfigError, TrainingError
 from musegen.evaluation.floors import MarkovFloor, frame_nll
 from musegen.notes import DEFAULT_VELOCITY, END, LOWEST_PIANO_PITCH, PIANO_KEYS, PITCH, START, Piece, make_notes
-from musegen.representations.base import Representation
+from musegen.representations.base import Representation, TrainingData
 from musegen.representations.vocabulary import SPECIALS, Vocabulary
 
 if TYPE_CHECKING:
@@ -43,7 +43,6 @@ LOWEST_PITCH = LOWEST_PIANO_PITCH  # A0, key 0
 N_KEYS = PIANO_KEYS  # A0..C8 (MIDI 21-108)
 REPRESENTATION = "pianoroll"
 REST = "Frame_rest"
-VAL_BATCH_VALUES = 2**20  # frames x keys per validation batch: one batch where it fits
 
 __all__ = [
     "LOWEST_PITCH",
@@ -191,9 +190,14 @@ class PianoRollRepresentation(Representation):
     """88-key multi-hot frames; see the module doc."""
 
     name: ClassVar[str] = REPRESENTATION
-    label: ClassVar[str] = "piano roll — 88-key frames on the grid: true polyphony (WaveNet, LSTM)"
+    label: ClassVar[str] = (
+        "piano roll — 88-key frames on the grid: true polyphony (WaveNet, LSTM, Transformer; keys drawn "
+        "independently or as chords with the NADE head)"
+    )
+    heads: ClassVar[tuple[str, ...]] = ("independent", "nade")
     unit: ClassVar[str] = "frame"
     min_length: ClassVar[int] = 2  # the first frame is context only: two frames give one target
+    transposes_on_the_fly: ClassVar[bool] = True  # training_data moves each example's keys: no stored copies
     min_seed: ClassVar[int] = 1
     empty_message: ClassVar[str] = (
         "No piece has two frames or more on the piano's keys. Check the files and the filter."
@@ -250,30 +254,31 @@ class PianoRollRepresentation(Representation):
         return N_KEYS
 
     def build_model(self, config: RunConfig) -> keras.Model:
-        """A piano-roll model trained on the frame NLL (sum over the 88 keys, mean over real frames)."""
+        """A piano-roll model trained on the frame NLL (sum over the 88 keys, mean over real frames).
+
+        With the NADE head the logits are the keys' conditionals, so the same loss is the exact NLL."""
         import keras
 
         from musegen.models import FrameNLL, build_frame_model
 
-        model = build_frame_model(config.model, N_KEYS)
+        model = build_frame_model(config.model, N_KEYS, window=config.data.window)
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=config.train.learning_rate, clipnorm=1.0), loss=FrameNLL()
         )
         return model
 
-    def windows(
-        self, seqs: Sequence[np.ndarray], window: int, stride: int, model: ModelConfig
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return frame_windows(seqs, window, stride)
-
-    def batches(self, dataset: Any, mask: np.ndarray, batch: int) -> tuple[Any, int]:
-        """Pieces of like length together, each batch cut to its longest (skips the padding)."""
-        return bucket_by_length(dataset, mask, batch)
-
-    def val_batch(self, n_windows: int, window: int, global_batch: int) -> int:
-        # one validation batch where it fits, so val_loss is exactly the mean frame NLL (Keras
-        # averages batch losses by batch size, not by real frames)
-        return min(n_windows, max(1, VAL_BATCH_VALUES // (window * N_KEYS)))
+    def training_data(
+        self,
+        train_seqs: Sequence[np.ndarray],
+        val_seqs: Sequence[np.ndarray],
+        config: RunConfig,
+        global_batch: int,
+        seed: int,
+    ) -> TrainingData:
+        """Streamed from one uint8 store of the frames, transposed example by example, batched by length
+        (:mod:`musegen.datasets.frames`); a clear TrainingError instead of an OOM kill when it cannot fit."""
+        nade = config.model.head == "nade"  # the NADE head reads [x_t | x_{t+1}]: (B, T, 176)
+        return frame_training_data(train_seqs, val_seqs, config, global_batch, seed, nade=nade)
 
     # ------------------------------------------------------------------ scoring
 

@@ -95,6 +95,7 @@ def check(config: RunConfig) -> Representation:
     config.validate()
     rep = for_config(config.data)
     rep.check_arch(config.model.arch)
+    rep.check_head(config.model.head)
     return rep
 
 

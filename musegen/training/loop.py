@@ -292,28 +292,20 @@ def _load_last(run_dir: Path) -> Any:
 
 
 def _make_data(config: RunConfig, dataset: Any, rep: Representation, replicas: int) -> _Data:
-    """tf.data pipelines of the representation's windows: (x, y, weight) with weight 0 on padding."""
+    """The representation's tf.data pipelines (``Representation.training_data``): (x, y, weight) batches,
+    weight 0 on padding, sharded by data under tf.distribute."""
     import tensorflow as tf
 
     window = config.data.window
-    x, y, w = rep.windows(list(dataset.train), window, config.data.stride, config.model)
-    val = rep.windows(list(dataset.val), window, window, config.model) if len(dataset.val) else None
-    val = None if val is None or len(val[1]) == 0 else val
-    if len(y) == 0:
+    data = rep.training_data(
+        list(dataset.train), list(dataset.val), config, config.train.batch_size * replicas, config.train.seed
+    )
+    if data.samples == 0:
         raise TrainingError(
             f"no training windows: every training piece is shorter than the window ({window} tokens) or empty; "
             "lower the window or add longer pieces."
         )
-    global_batch = min(config.train.batch_size * replicas, len(y))
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    train_ds = tf.data.Dataset.from_tensor_slices((x, y, w)).shuffle(
-        len(y), seed=config.train.seed, reshuffle_each_iteration=True
-    )
-    train_ds, n_batches = rep.batches(train_ds, w, global_batch)
-    train_ds = train_ds.prefetch(2).with_options(options)
-    val_ds = None
-    if val is not None:
-        val_batch = rep.val_batch(len(val[1]), window, global_batch)
-        val_ds = tf.data.Dataset.from_tensor_slices(val).batch(val_batch).prefetch(2).with_options(options)
-    return _Data(train_ds, val_ds, len(y), int(global_batch), int(window), n_batches)
+    val_ds = data.val.with_options(options) if data.val is not None else None
+    return _Data(data.train.with_options(options), val_ds, data.samples, data.global_batch, int(window), data.batches)

@@ -175,3 +175,56 @@ def test_home_page_does_not_import_tensorflow(folders):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.split()[-2:] == ["False", "False"]
+
+
+def test_a_piano_roll_run_with_the_nade_head_from_the_pages(folders):
+    """Piano roll on the Dataset page; the Train page offers the NADE head first; the run's metrics name it
+    and the Generate page plays its chords."""
+    at = ui.app()
+    at.switch_page(PAGES[0]).run()
+    ui.widget(at.selectbox, "Representation").set_value("pianoroll").run()
+    ui.widget(at.number_input, "Window length").set_value(32).run()
+    assert at.session_state["dataset"].data.representation == "pianoroll"
+    at.switch_page(PAGES[1]).run()
+    head = ui.widget(at.radio, "Output head")
+    assert head.value == "nade" and head.options == [
+        "Independent keys — one sigmoid per key",
+        "NADE chords — each key given the keys below it",
+    ]
+    for label, value in [("Epochs", 1), ("Use at most", 6), ("Embedding", 16), ("WaveNet channels", 16)]:
+        ui.widget(at.number_input, label).set_value(value)
+    ui.widget(at.number_input, "NADE hidden units").set_value(16)
+    at.run()
+    ui.widget(at.button, "Start training").click().run()
+    assert not at.exception and not at.error
+    run_dir = Path(at.session_state["train_run"])
+    assert ui.wait_for_training(at) == "finished", (run_dir / "worker.log").read_text()[-2000:]
+    assert at.dataframe[0].value["model"].iloc[0] == "wavenet + NADE head"
+    assert "per-key Markov floor" in list(at.dataframe[0].value["model"])
+    at.switch_page(PAGES[2]).run()
+    assert "NADE head" in ui.texts(at)
+    ui.widget(at.number_input, "Length").set_value(32).run()
+    ui.widget(at.button, "Generate").click().run()
+    assert not at.exception and not at.error
+    assert len(at.get("audio")) >= 2
+
+
+def test_the_bundled_transformer_demo_generates_and_its_curve_overlays_the_others(folders):
+    """The Transformer is a run like the others: the Generate page plays it, the Runs page charts it."""
+    demos = Path(__file__).resolve().parents[2] / "assets" / "models"
+    for name in ("demo-transformer", "demo-lstm"):
+        shutil.copytree(demos / name, folders / "demo" / name, ignore=shutil.ignore_patterns("last.keras"))
+    at = ui.app()
+    at.switch_page(PAGES[2]).run()
+    model = ui.widget(at.selectbox, "Model")
+    model.set_value(next(c for c in model.options if "demo-transformer" in c)).run()
+    assert "transformer" in ui.texts(at)
+    ui.widget(at.number_input, "Length").set_value(32).run()
+    ui.widget(at.button, "Generate").click().run()
+    assert not at.exception and not at.error
+    assert len(at.get("audio")) >= 2
+    at.switch_page(PAGES[3]).run()
+    assert not at.exception
+    ui.widget(at.multiselect, "Runs to compare").set_value(["demo-transformer", "demo-lstm"]).run()
+    assert not at.exception and not at.error
+    assert "transformer" in ui.texts(at) or any("transformer" in str(d.value) for d in at.dataframe)

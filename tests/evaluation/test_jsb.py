@@ -55,7 +55,15 @@ def test_the_floors_on_the_hand_example():
     assert markov["nll"] < bern["nll"]
 
 
-@pytest.mark.skipif(not DEFAULT_DATA.is_file(), reason=f"the benchmark data is not at {DEFAULT_DATA}")
+def test_the_benchmark_data_ships_inside_the_package():
+    """A fresh clone (or an installed package) has JSB Chorales; the default path is not the checkout's parent."""
+    from musegen.paths import PACKAGE_DATA
+
+    assert DEFAULT_DATA.parent == PACKAGE_DATA
+    assert DEFAULT_DATA.is_file() and DEFAULT_DATA.stat().st_size < 200_000
+    assert "MIT" in (PACKAGE_DATA / "JSB_Chorales.README.md").read_text()
+
+
 def test_the_floors_match_the_published_readme_on_jsb_chorales():
     data = load_mat(DEFAULT_DATA)
     assert [len(data.train), len(data.valid), len(data.test)] == [229, 76, 77]
@@ -151,22 +159,26 @@ def test_the_benchmark_command_prints_one_json_report(small_mat, tmp_path, capsy
     from musegen.config import SamplingConfig
     from musegen.generation.compose import Composer
 
-    tiny = ["embed_dim=8", "channels=8", "skip_channels=8", "dilation_cycle=3", "units=8", "transpose=[-1,1]"]
+    tiny = [
+        *("embed_dim=8", "channels=8", "skip_channels=8", "dilation_cycle=3", "units=8", "nade_hidden=8"),
+        "transpose=[-1,1]",
+    ]
     sets = [arg for value in tiny for arg in ("--set", value)]
     argv = ["benchmark", "jsb", "--data", str(small_mat), "--minutes", "2", "--epochs", "2", *sets]
     assert main([*argv, "--runs-dir", str(tmp_path / "runs"), "--json"]) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)  # exactly one JSON object on stdout
     assert report["dataset"] == "Tiny" and report["published"] == {}
-    assert [m["arch"] for m in report["models"]] == ["wavenet", "lstm"]
+    assert [m["arch"] for m in report["models"]] == ["lstm-nade", "wavenet-nade", "wavenet", "lstm"]
     for m in report["models"]:
         assert m["epochs"] == 2 and m["best_epoch"] in (1, 2)
         assert 0 < m["test_nll"] < 88 * math.log(2) + 1 and m["parameters"] < 5000
         assert m["settings"]["train"]["max_minutes"] == 2.0
     assert report["floors"]["markov"]["test"] < report["floors"]["bernoulli"]["test"]
     assert "wavenet epoch 2" in captured.err
-    # a kept run is an ordinary piano-roll run: the app can generate from it
-    composer = Composer(report["models"][1]["run_dir"])
+    assert [m["settings"]["model"]["head"] for m in report["models"]] == ["nade", "nade", "independent", "independent"]
+    # a kept run is an ordinary piano-roll run: the app can generate from it (here, in chords)
+    composer = Composer(report["models"][0]["run_dir"])
     comp = composer.compose(composer.seed_from_piece(0, length=4), SamplingConfig(length=8, seed=0))
     assert comp.token_counts == [8] and composer.run.metrics.representation == "pianoroll"
 

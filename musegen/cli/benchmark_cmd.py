@@ -17,15 +17,16 @@ NAMES = ("jsb",)
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "benchmark",
-        help="run a published benchmark (jsb: JSB Chorales frame NLL beside Bai et al. 2018)",
-        description="Train musegen's wavenet and lstm (about 300K parameters) on a polyphonic piano-roll .mat "
+        help="run a published benchmark (jsb: JSB Chorales frame NLL beside RNN-NADE and Bai et al. 2018)",
+        description="Train musegen's piano-roll models (about 300K parameters; the LSTM and the WaveNet with the "
+        "NADE head or independent keys, or transformer-nade) on a polyphonic piano-roll .mat "
         "(JSB Chorales by default; Nottingham, MuseData and Piano-midi files of the same format work too), select "
         "the epoch on validdata only, and report the test frame NLL once, beside the published numbers and two "
         "floors. Progress goes to stderr.",
     )
     p.add_argument("name", choices=NAMES, help="the benchmark: jsb")
     p.add_argument("--data", metavar="FILE.mat", help=f"the piano-roll .mat (default {DEFAULT_DATA})")
-    p.add_argument("--arch", default=",".join(ARCHS), help=f"comma-separated architectures (default {','.join(ARCHS)})")
+    p.add_argument("--arch", default=",".join(ARCHS), help=f"comma-separated models (default {','.join(ARCHS)})")
     p.add_argument(
         "--minutes",
         type=float,

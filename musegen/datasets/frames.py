@@ -58,6 +58,7 @@ from musegen.representations.base import TrainingData
 VAL_BATCH_VALUES = 2**20  # frames x keys per validation batch: one batch where it fits
 GB = 1024**3
 MEMINFO = Path("/proc/meminfo")
+CGROUP = Path("/sys/fs/cgroup")  # cgroup v2: memory.max and memory.current of this container
 
 __all__ = [
     "VAL_BATCH_VALUES",
@@ -353,15 +354,25 @@ def estimate_memory(
     return MemoryEstimate(2 * stores, batch_bytes, val_bytes, batch, window)
 
 
-def available_memory(meminfo: Path = MEMINFO) -> int | None:
-    """MemAvailable of /proc/meminfo in bytes; None where it cannot be read (not Linux)."""
+def available_memory(meminfo: Path = MEMINFO, cgroup: Path = CGROUP) -> int | None:
+    """Bytes this process may still use: MemAvailable of /proc/meminfo, or less where a cgroup v2
+    limit (a container's memory cap: ``memory.max`` minus ``memory.current``) allows less; None where
+    neither can be read (not Linux)."""
+    figures = []
     try:
         for line in meminfo.read_text().splitlines():
             if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
+                figures.append(int(line.split()[1]) * 1024)
+                break
     except (OSError, ValueError, IndexError):
-        return None
-    return None
+        pass
+    try:
+        limit = (cgroup / "memory.max").read_text().strip()
+        if limit != "max":
+            figures.append(max(int(limit) - int((cgroup / "memory.current").read_text().strip()), 0))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 memory controller here: the machine's figure stands
+    return min(figures) if figures else None
 
 
 def check_memory(estimate: MemoryEstimate, available: int | None = None) -> None:

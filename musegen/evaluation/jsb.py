@@ -1,4 +1,8 @@
-"""The JSB Chorales benchmark (and its siblings): musegen's WaveNet and LSTM beside the published table.
+"""The JSB Chorales benchmark (and its siblings): musegen's piano-roll models beside the published table.
+
+The models are the backbones (WaveNet, LSTM, Transformer) with either output head: independent
+keys (``wavenet``, ``lstm``) or the NADE over the keys (``lstm-nade``, ``wavenet-nade``,
+``transformer-nade``); :data:`SETTINGS` holds each one's settings.
 
 :func:`run_benchmark` reads a polyphonic ``.mat`` (:func:`musegen.sources.mat.load_mat`), trains
 each architecture on piano-roll frames with the very code a user's piano-roll run uses

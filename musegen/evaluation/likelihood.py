@@ -11,7 +11,8 @@ Every model is scored on the same targets as its baseline: every token after the
   left-padded with id 0 where the piece has fewer: what those models can do.
 
 Frame models are scored in :mod:`musegen.evaluation.floors`. Nothing here imports TensorFlow:
-``model`` is anything callable as ``model(x, training=False)``.
+``model`` is anything callable as ``model(x, training=False)`` (a Keras model is called through its
+compiled forward pass, :func:`musegen.evaluation.floors.model_forward`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from musegen.evaluation.floors import model_forward
 from musegen.representations.vocabulary import BOS_ID
 
 EVAL_BATCH = 64  # windows per forward pass
@@ -36,8 +38,9 @@ def score_sequence(model: Any, seqs: list[np.ndarray], window: int) -> dict[str,
             ws.append(w)
     x, y, w = np.stack(xs), np.stack(ys), np.stack(ws)
     nll = correct = 0.0
+    forward = model_forward(model)
     for i in range(0, len(x), EVAL_BATCH):
-        logits = np.asarray(model(x[i : i + EVAL_BATCH], training=False), dtype=np.float64)
+        logits = np.asarray(forward(x[i : i + EVAL_BATCH]), dtype=np.float64)
         logp = logits - _logsumexp(logits)
         yb, wb = y[i : i + EVAL_BATCH], w[i : i + EVAL_BATCH]
         picked = np.take_along_axis(logp, yb[..., None], axis=-1)[..., 0]

@@ -256,8 +256,17 @@ def test_a_set_that_cannot_fit_gets_a_clear_message(tmp_path):
     assert small.total < estimate.total / 50
     meminfo = tmp_path / "meminfo"
     meminfo.write_text("MemTotal:       16000000 kB\nMemAvailable:    2048 kB\n")
-    assert frames.available_memory(meminfo) == 2048 * 1024
-    assert frames.available_memory(tmp_path / "none") is None  # not Linux: no check
+    none = tmp_path / "none"
+    assert frames.available_memory(meminfo, cgroup=none) == 2048 * 1024
+    assert frames.available_memory(none, cgroup=none) is None  # not Linux: no check
+    # in a container, its cgroup's cap counts when it leaves less than the machine has
+    cgroup = tmp_path / "cgroup"
+    cgroup.mkdir()
+    (cgroup / "memory.max").write_text("1048576\n")
+    (cgroup / "memory.current").write_text("524288\n")
+    assert frames.available_memory(meminfo, cgroup) == 524288
+    (cgroup / "memory.max").write_text("max\n")  # no cap
+    assert frames.available_memory(meminfo, cgroup) == 2048 * 1024
 
 
 def test_frames_are_stored_as_uint8_and_old_int32_runs_still_load(tmp_path):

@@ -107,6 +107,11 @@ class ModelConfig:
             )
 
     @property
+    def label(self) -> str:
+        """The model for people: the architecture, with the head when it is not the plain one."""
+        return model_label(self.arch, self.head)
+
+    @property
     def is_classic(self) -> bool:
         """The tutorial's one-target-per-window models (scalar input, softmax output)."""
         return self.arch in CLASSIC_ARCHS
@@ -267,6 +272,11 @@ def from_dict(cls: type[T], d: dict[str, Any]) -> T:
                 value = tuple(value)
             kwargs[f.name] = value
     return cls(**kwargs)
+
+
+def model_label(arch: str, head: str = "independent") -> str:
+    """``arch``, with the output head when it is not the plain one: "lstm + NADE head"."""
+    return arch + (" + NADE head" if head == "nade" else "")
 
 
 def _choice(name: str, value: str, options: tuple[str, ...]) -> None:

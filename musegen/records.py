@@ -12,6 +12,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from musegen.config import model_label
+
 T = TypeVar("T")
 
 
@@ -174,7 +176,7 @@ class Metrics:
     @property
     def model_label(self) -> str:
         """The architecture, with the head when it is not the plain one: "lstm + NADE head"."""
-        return self.arch + (" + NADE head" if self.head == "nade" else "")
+        return model_label(self.arch, self.head)
 
     def to_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "model": _compact(self.model), "baseline": _compact(self.baseline)}

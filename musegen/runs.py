@@ -530,14 +530,15 @@ def load_dataset(path: str | Path) -> StoredDataset:
     if not file.is_file():
         raise RunNotFoundError(f"run {path.name} has no {DATA} (its training never started); train it again.")
     vocab = Vocabulary.load(path / VOCAB)
-    width = for_vocab(vocab).output_width()
+    rep = for_vocab(vocab)
+    width = rep.output_width()
     try:
         arrays = _read_npz(file)
         splits = {s: _split(arrays[f"{s}_ids"], arrays[f"{s}_lengths"], len(vocab), width) for s in ("train", "val")}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise RunNotFoundError(f"{file} is damaged ({str(exc)[:300]}); train the run again.") from exc
     train = splits["train"]
-    if for_vocab(vocab).transposes_on_the_fly:
+    if rep.transposes_on_the_fly:
         # piano-roll runs written before transposition moved into the training pipeline stored every
         # transposed copy ("name (+2)"); the pipeline makes them again, so each piece is kept once
         names = piece_names(path).get("train", [])

@@ -90,8 +90,7 @@ def build_dataset(pieces: list[Piece], cfg: DataConfig, *, vocab: Vocabulary | N
     train_idx, val_idx = split_by_piece(len(keep), cfg.val_fraction, cfg.split_seed)
     train_idx, val_idx = [keep[i] for i in train_idx], [keep[i] for i in val_idx]
     sources = [(pieces[i].name, pieces[i], seqs[i]) for i in train_idx]
-    # a representation that transposes on the fly gets each piece once (its pipeline applies cfg.transpose)
-    moved, moved_names = ([], []) if rep.transposes_on_the_fly else transposed_copies(rep, sources, cfg.transpose)
+    moved, moved_names = transposed_copies(rep, sources, cfg.transpose)
     train = [seq for _, _, seq in sources] + moved
     train_names = [name for name, _, _ in sources] + moved_names
     rep.fit_vocab(train)
@@ -111,7 +110,10 @@ def transposed_copies(
 ) -> tuple[list[Any], list[str]]:
     """The sequences of ``sources`` (name, piece or None, sequence) moved by every non-zero shift in
     ``transpose`` (augmentation of a training split), with their names ("name (+2)").
-    Copies left empty by the shift (every note pushed out of range) are dropped."""
+    Copies left empty by the shift (every note pushed out of range) are dropped. A representation
+    that ``transposes_on_the_fly`` gets none: its training pipeline applies ``transpose`` itself."""
+    if rep.transposes_on_the_fly:
+        return [], []
     lo, hi = transpose
     seqs, names = [], []
     for shift in (s for s in range(lo, hi + 1) if s):

@@ -10,7 +10,7 @@ Here instead:
 - :class:`WindowIndex`: windows as (piece, start, length, skip) small int arrays. Training
   windows (:func:`training_windows`) are those of :func:`musegen.datasets.windows.window_starts`
   over a piece's ``T - 1`` targets (frame t + 1 predicted from frames <= t), so every target is in
-  at least one window, exactly the windows of :func:`~musegen.datasets.windows.frame_windows`.
+  at least one window, exactly the windows of :func:`~musegen.datasets.windows.sequence_windows`.
   Scoring windows (:func:`scoring_windows`) score every target exactly once, each with at least
   ``context`` frames of left context (see :func:`musegen.datasets.windows.scoring_windows`);
 - transposition on the fly: an epoch enumerates every (window, shift) pair for the shifts
@@ -21,9 +21,9 @@ Here instead:
   that leaves a window silent (stored copies never dropped a piano roll either: a shifted
   piano roll keeps its frames, only its keys move);
 - the pipeline gathers each example's frames from the store inside ``map`` (uint8, its width
-  the real length rounded up to 16), batches by length like
-  :func:`musegen.datasets.windows.bucket_by_length` (a batch is as wide as its longest window
-  rounded up to 16; its exact cardinality is asserted, so Keras knows the epoch's length),
+  the real length rounded up to 16), batches by length (a batch is as wide as its longest window
+  rounded up to 16; its exact cardinality, :func:`musegen.datasets.windows.bucket_batch_count`, is
+  asserted, so Keras knows the epoch's length),
   casts to float32 per batch and prefetches. Memory is the store plus a few batches, whatever
   the pieces' length;
 - the NADE head (``ModelConfig.head == "nade"``) reads the concatenation ``[x_t | x_{t+1}]``
@@ -66,6 +66,7 @@ __all__ = [
     "MemoryEstimate",
     "WindowIndex",
     "available_memory",
+    "batch_widths",
     "check_memory",
     "estimate_memory",
     "example_fn",
@@ -234,6 +235,12 @@ def example_fn(store: FrameStore, index: WindowIndex, shifts: Sequence[int], win
     return example
 
 
+def batch_widths(lengths: np.ndarray, window: int, step: int = BUCKET_STEP) -> np.ndarray:
+    """The width of each example (a window's real length rounded up to ``step``, at most ``window``): what
+    :func:`example_fn` pads to and what the length buckets group by."""
+    return np.minimum(window, -(-np.asarray(lengths, np.int64) // step) * step)
+
+
 def _to_float(nade: bool):
     import tensorflow as tf
 
@@ -261,8 +268,7 @@ def train_dataset(
     import tensorflow as tf
 
     n = len(index) * len(shifts)
-    widths = np.minimum(window, -(-index.length.astype(np.int64) // step) * step)
-    n_batches = bucket_batch_count(widths, window, batch, step, repeats=len(shifts))
+    n_batches = bucket_batch_count(batch_widths(index.length, window, step), window, batch, step, repeats=len(shifts))
     boundaries = bucket_boundaries(window, step)
     data = (
         tf.data.Dataset.range(n)
@@ -418,7 +424,7 @@ def frame_training_data(
     val_index = scoring_windows(val, val_window, context) if val is not None else None
     val_batch = 0
     if val_index is not None and len(val_index):  # batches are as wide as their longest window: size them by it
-        widest = min(val_window, -(-int(val_index.length.max()) // BUCKET_STEP) * BUCKET_STEP)
+        widest = int(batch_widths(val_index.length, val_window).max())
         val_batch = val_batch_size(len(val_index), widest)
     check_memory(
         estimate_memory(train, val, config, batch, val_batch=val_batch, val_window=val_window, nade=nade), available

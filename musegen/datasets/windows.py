@@ -1,4 +1,4 @@
-"""Training windows over sequences, and length-bucketed batches: the arrays a model trains on.
+"""Training windows over sequences, and the length buckets of batches: the arrays a model trains on.
 
 Windows are many-to-many: the target of position t is the element at t + 1, so a window of
 128 gives 128 targets instead of the tutorial's one. Every target of every sequence appears
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
@@ -98,11 +97,6 @@ def next_token_windows(
     return x, y
 
 
-def frame_windows(seqs: Sequence[np.ndarray], window: int, stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Frame windows: float32 ``x`` and ``y`` (N, window, K) and the padding mask ``w`` (N, window)."""
-    return sequence_windows([np.asarray(s) for s in seqs], window, stride, 0.0)
-
-
 def classic_windows(
     seqs: Sequence[np.ndarray], window: int, n_vocab: int, bos_id: int = BOS_ID
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -136,38 +130,15 @@ def bucket_boundaries(window: int, step: int = BUCKET_STEP) -> list[int]:
 
 
 def bucket_batch_count(lengths: np.ndarray, window: int, batch: int, step: int = BUCKET_STEP, repeats: int = 1) -> int:
-    """Batches per epoch of :func:`bucket_by_length` for windows of these real ``lengths``, each
-    window taken ``repeats`` times (every bucket ends with one partial batch when not full)."""
+    """Batches per epoch of windows of these real ``lengths`` batched by length in the buckets of
+    :func:`bucket_boundaries`, each window taken ``repeats`` times (every bucket ends with one partial
+    batch when not full).
+
+    Windows of pieces shorter than the window are mostly padding; grouping them by length and
+    cutting each batch to its longest (rounded up to ``step``, which bounds the number of distinct
+    shapes the compiled training step sees) skips that padding: about twice as fast on the JSB
+    Chorales (:mod:`musegen.datasets.frames` does it). The exact count lets Keras know an epoch's
+    length (no "ran out of data" on the first epoch)."""
     buckets = np.searchsorted(bucket_boundaries(window, step), np.asarray(lengths, np.int64), side="right")
     counts = np.bincount(buckets, minlength=len(bucket_boundaries(window, step)) + 1) * int(repeats)
     return int(sum(math.ceil(int(c) / batch) for c in counts))
-
-
-def bucket_by_length(dataset: Any, mask: np.ndarray, batch: int, step: int = BUCKET_STEP) -> tuple[Any, int]:
-    """Batch a ``tf.data`` dataset of (x, y, w) windows by real length, each batch cut to its longest.
-
-    ``mask`` is the (N, window) padding mask of the windows (``w``). Windows of pieces shorter
-    than the window are mostly padding; grouping them by length (buckets ``step`` frames wide)
-    and cutting each batch to its longest real window (rounded up to ``step``, which bounds the
-    number of distinct shapes the compiled training step sees) skips that padding: about twice
-    as fast on the JSB Chorales. Padding is at the end, so causal models give the same results.
-    Returns the batched dataset and its number of batches per epoch.
-    """
-    import tensorflow as tf
-
-    window = mask.shape[1]
-    boundaries = bucket_boundaries(window, step)
-    n_batches = bucket_batch_count(mask.sum(1).astype(np.int64), window, batch, step)
-
-    def cut(x, y, w):
-        longest = tf.cast(tf.reduce_max(tf.reduce_sum(w, axis=1)), tf.int32)
-        width = tf.minimum(window, (longest + step - 1) // step * step)
-        return x[:, :width], y[:, :width], w[:, :width]
-
-    batched = dataset.bucket_by_sequence_length(
-        lambda x, y, w: tf.cast(tf.reduce_sum(w), tf.int32),
-        bucket_boundaries=boundaries,
-        bucket_batch_sizes=[batch] * (len(boundaries) + 1),
-    )
-    # the exact count lets Keras know the epoch's length (no "ran out of data" on the first epoch)
-    return batched.map(cut).apply(tf.data.experimental.assert_cardinality(n_batches)), n_batches

@@ -84,13 +84,9 @@ def run_summary(info: RunInfo) -> str:
     cfg, best = info.config, info.best_val_loss
     score = f" · best loss {best:.3f}" if best is not None else ""
     return (
-        f"{_model_name(cfg)} · {cfg.data.representation} {for_config(cfg.data).unit_name} · window {cfg.data.window} · "
+        f"{cfg.model.label} · {cfg.data.representation} {for_config(cfg.data).unit_name} · window {cfg.data.window} · "
         f"trained on {cfg.dataset_name} · {info.epochs_done} epochs{score}"
     )
-
-
-def _model_name(cfg: Any) -> str:
-    return cfg.model.arch + (" + NADE" if cfg.model.head == "nade" else "")
 
 
 def run_row(info: RunInfo, demo: bool = False) -> dict[str, Any]:
@@ -99,7 +95,7 @@ def run_row(info: RunInfo, demo: bool = False) -> dict[str, Any]:
     return {
         "run": info.run_id,
         "status": "demo" if demo else info.status,
-        "model": f"{_model_name(cfg)} · {cfg.data.representation}" if cfg else "",
+        "model": f"{cfg.model.label} · {cfg.data.representation}" if cfg else "",
         "dataset": cfg.dataset_name if cfg else "",
         "epochs": info.epochs_done,
         "best loss": info.best_val_loss,

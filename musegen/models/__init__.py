@@ -35,7 +35,7 @@ from musegen.models import layers as _layers  # registers the custom layers
 from musegen.models.classic import build_classic_lstm, build_classic_wavenet
 from musegen.models.losses import FrameNLL
 from musegen.models.lstm import build_lstm, recurrent_stack
-from musegen.models.nade import NADEHead
+from musegen.models.nade import NADEHead, has_nade_head
 from musegen.models.sequence import build_sequence_model, frame_adapter, frame_input, logits_head
 from musegen.models.transformer import TransformerStack, build_transformer, transformer_stack
 from musegen.models.wavenet import build_wavenet, wavenet_stack
@@ -114,11 +114,6 @@ def build_frame_model(model_cfg: ModelConfig, keys: int = 88, window: int | None
         logits = NADEHead(keys, model_cfg.nade_hidden, name="nade")([backbone(adapter(context)), target])
         return keras.Model(frames, logits, name=f"{model_cfg.arch}-nade")
     return build_sequence_model(frame_input(keys), adapter, backbone, logits_head(keys), model_cfg.arch)
-
-
-def has_nade_head(model: keras.Model) -> bool:
-    """Whether ``model`` is a piano-roll model with the NADE head (its input carries the target frame)."""
-    return any(isinstance(layer, NADEHead) for layer in model.layers)
 
 
 def load_model(path: str | Path, *, compile: bool = False) -> keras.Model:

@@ -35,7 +35,7 @@ import tensorflow as tf
 from musegen.config import SamplingConfig
 from musegen.errors import ModelLoadError, TrainingError
 from musegen.models.layers import KeySlice, RecurrentStack, WaveNetStack
-from musegen.models.nade import NADEHead
+from musegen.models.nade import NADEHead, has_nade_head
 from musegen.models.transformer import TransformerStack
 from musegen.representations.vocabulary import PAD_ID
 
@@ -123,8 +123,10 @@ class Stepper:
     def prime(self, ids: np.ndarray) -> np.ndarray:
         """Feed the seed ``ids`` (B, T), T >= 1; return logits (B, V) for the token after it."""
         ids = np.asarray(ids, dtype=self._decoder.input_dtype)
-        if ids.ndim < 2 or ids.shape[0] != self.batch_size or ids.shape[1] < 1:
-            raise ValueError(f"prime expects ({self.batch_size}, T >= 1) ids, got shape {ids.shape}.")
+        frame = self._decoder.frame_shape  # () for token ids, (keys,) for frames
+        if ids.ndim != 2 + len(frame) or ids.shape[0] != self.batch_size or ids.shape[1] < 1:
+            want = ", ".join([str(self.batch_size), "T >= 1", *map(str, frame)])
+            raise ValueError(f"prime expects ({want}) ids, got shape {ids.shape}.")
         logits, self._state = self._decoder.prime(tf.convert_to_tensor(ids))
         return logits.numpy()
 
@@ -137,32 +139,26 @@ class Stepper:
         return logits.numpy()
 
 
-class _NadeDecoder:
-    """Compiled prime, step and draw functions of a context -> adapter -> backbone -> NADE model."""
+class _NadeDecoder(_ChainDecoder):
+    """The chain decoder's prime and step on context -> adapter -> backbone of a NADE model (their
+    "logits" are the backbone's features), plus the head's compiled key-by-key ``draw``."""
 
-    def __init__(self, model: keras.Model):
+    def __init__(self, model: keras.Model):  # not a plain chain (the head reads the target frame): no probe
         heads = [layer for layer in model.layers if isinstance(layer, NADEHead)]
         cores = [layer for layer in model.layers if isinstance(layer, BACKBONES)]
         if len(heads) != 1 or len(cores) != 1:
             raise ModelLoadError(f"model {model.name!r} is not a backbone with one NADE head.")
-        self.head, self.core = heads[0], cores[0]
+        self.head, self.core, self.post = heads[0], cores[0], []
         skip = (keras.layers.InputLayer, KeySlice, NADEHead, *BACKBONES)
         self.pre = [layer for layer in model.layers if not isinstance(layer, skip)]  # the frame adapter
         self.keys = self.head.keys
+        self.input_dtype, self.frame_shape = np.float32, (self.keys,)  # the context frame, without the target
         self.prime = tf.function(self._prime, reduce_retracing=True)
         self.step = _Compiled(self._step)
         self.draw = _Compiled(self.head.sample)
 
-    def _prime(self, frames):
-        features, state = self.core.call_with_state(_apply(self.pre, frames))
-        return features[:, -1], state
 
-    def _step(self, frame, state):
-        features, state = self.core.step(_apply(self.pre, tf.expand_dims(frame, 1)), state)
-        return features[:, 0], state
-
-
-class NadeStepper:
+class NadeStepper(Stepper):
     """Incremental decoder of a piano-roll model with the NADE head.
 
     ``prime(frames (B, T, 88))`` and ``step(frame (B, 88))`` return the backbone's features for the
@@ -176,20 +172,6 @@ class NadeStepper:
         self._decoder: _NadeDecoder = _cached(model, "nade", lambda: _NadeDecoder(model))
         self._state: list[tf.Tensor] | None = None
         self.last_logits: np.ndarray | None = None
-
-    def prime(self, frames: np.ndarray) -> np.ndarray:
-        frames = np.asarray(frames, dtype=np.float32)
-        if frames.ndim != 3 or frames.shape[0] != self.batch_size or frames.shape[1] < 1:
-            raise ValueError(f"prime expects ({self.batch_size}, T >= 1, keys) frames, got shape {frames.shape}.")
-        features, self._state = self._decoder.prime(tf.convert_to_tensor(frames))
-        return features.numpy()
-
-    def step(self, frame: np.ndarray) -> np.ndarray:
-        if self._state is None:
-            raise RuntimeError("call prime() with a seed before step().")
-        frame = np.asarray(frame, dtype=np.float32).reshape(self.batch_size, self._decoder.keys)
-        features, self._state = self._decoder.step(tf.convert_to_tensor(frame), self._state)
-        return features.numpy()
 
     def draw(self, features: np.ndarray, cfg: SamplingConfig, rng: np.random.Generator) -> np.ndarray:
         """The next frame of every row (uint8 (B, 88)) from ``features``: keys drawn low to high.
@@ -264,7 +246,7 @@ def is_sequence_model(model: keras.Model) -> bool:
 
 def make_stepper(model: keras.Model, batch_size: int, pad_id: int = PAD_ID) -> Stepper | NadeStepper | ClassicStepper:
     """The fastest decoder available for ``model`` and a batch of ``batch_size`` sequences."""
-    if any(isinstance(layer, NADEHead) for layer in model.layers):
+    if has_nade_head(model):
         return NadeStepper(model, batch_size)
     if is_sequence_model(model):
         return Stepper(model, batch_size)

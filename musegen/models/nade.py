@@ -171,3 +171,8 @@ class NADEHead(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "keys": self.keys, "hidden": self.hidden}
+
+
+def has_nade_head(model: keras.Model) -> bool:
+    """Whether ``model`` is a piano-roll model with the NADE head (its input carries the target frame)."""
+    return any(isinstance(layer, NADEHead) for layer in model.layers)

@@ -16,7 +16,7 @@ import pytest
 from musegen import runs
 from musegen.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from musegen.datasets import frames
-from musegen.datasets.windows import bucket_batch_count, frame_windows, scoring_windows
+from musegen.datasets.windows import bucket_batch_count, scoring_windows, sequence_windows
 from musegen.errors import TrainingError
 from musegen.evaluation.floors import frame_nll
 from musegen.representations.pianoroll import N_KEYS, pianoroll_vocab, transpose_frames
@@ -154,7 +154,7 @@ def test_the_stream_yields_the_examples_of_stored_windows_and_transposed_copies(
     config = run_config(window=24, stride=10, transpose=(-2, 3), batch=4)
     data = frames.frame_training_data(pieces, pieces[:2], config, 4, seed=1)
     copies = [transpose_frames(p, s) for s in range(-2, 4) for p in pieces]
-    x, y, w = frame_windows(copies, 24, 10)  # the old path: every copy stored, float32 windows
+    x, y, w = sequence_windows(copies, 24, 10, 0.0)  # the old path: every copy stored, float32 windows
     old = collections.Counter(padded((x[i], y[i], w[i]), 24) for i in range(len(w)))
     assert data.samples == len(w) == 6 * len(frames.training_windows(frames.FrameStore.from_pieces(pieces), 24, 10))
     assert data.global_batch == 4
@@ -371,7 +371,7 @@ def test_a_piano_roll_run_trains_on_the_stream_and_resumes_from_its_uint8_data(c
     model = ModelConfig(arch="wavenet", embed_dim=8, channels=8, skip_channels=8, dilation_cycle=3)
     config = RunConfig(data=cfg, model=model, train=TrainConfig(epochs=1, batch_size=8, learning_rate=3e-3))
     index = frames.training_windows(frames.FrameStore.from_pieces(data.train), 48, 24)
-    widths = np.minimum(48, -(-index.length // 16) * 16)
+    widths = frames.batch_widths(index.length, 48)
     expected = bucket_batch_count(widths, 48, 8, repeats=3)  # every window in 3 keys, by length
     assert any(len(p) - 1 > 48 + 9 for p in data.val)  # a validation piece is cut (receptive field 9)
     result = train(config, data, tmp_path / "run", evaluate=False)

@@ -137,13 +137,13 @@ pytestmark = pytest.mark.slow  # trains real models or runs real processes: `pyt
 
 
 def test_length_buckets_cover_every_window_once_and_cut_the_padding():
-    import tensorflow as tf
-
-    from musegen.datasets.windows import bucket_by_length, frame_windows
+    from musegen.datasets import frames
+    from musegen.datasets.windows import sequence_windows
 
     pieces = [*synthetic_pieces(40, np.random.default_rng(1)), np.ones((60, 88), np.uint8)]
-    x, y, w = frame_windows(pieces, window=64, stride=64)
-    data, n_batches = bucket_by_length(tf.data.Dataset.from_tensor_slices((x, y, w)), w, batch=8)
+    _, _, w = sequence_windows(pieces, window=64, stride=64, pad=0.0)
+    store = frames.FrameStore.from_pieces(pieces)
+    data, n_batches = frames.train_dataset(store, frames.training_windows(store, 64, 64), [0], 64, 8, seed=0)
     batches = list(data.as_numpy_iterator())
     assert len(batches) == n_batches == int(data.cardinality())
     assert sum(len(b[2]) for b in batches) == len(w)

@@ -13,7 +13,7 @@ import pytest
 from musegen.config import DataConfig, ModelConfig, RunConfig, SamplingConfig, TrainConfig
 from musegen.datasets.dataset import SequenceDataset, build_dataset
 from musegen.datasets.stats import dataset_stats
-from musegen.datasets.windows import frame_windows
+from musegen.datasets.windows import sequence_windows
 from musegen.errors import ConfigError
 from musegen.notes import Piece, make_notes
 from musegen.representations.pianoroll import (
@@ -122,7 +122,7 @@ def test_a_pianoroll_dataset_splits_by_piece_drops_copies_and_transposes(chorale
 
 def test_windows_predict_the_next_frame_with_a_padding_mask():
     seq = frames_of([[1], [2], [3], [4], [5]])
-    x, y, w = frame_windows([seq, seq[:2]], window=3, stride=3)
+    x, y, w = sequence_windows([seq, seq[:2]], window=3, stride=3, pad=0.0)
     assert x.shape == y.shape == (3, 3, N_KEYS) and w.shape == (3, 3)
     assert [np.flatnonzero(f).tolist() for f in x[0]] == [[1], [2], [3]]
     assert [np.flatnonzero(f).tolist() for f in y[0]] == [[2], [3], [4]]

@@ -33,6 +33,9 @@ class DataConfig:
     stride: int = 64  # step between windows of one piece
     val_fraction: float = 0.1  # share of pieces held out for validation (split by piece)
     split_seed: int = 0  # which pieces are held out
+    # token runs: share of training windows written as fill-in-the-middle examples (prefix, suffix, then the
+    # middle, with sentinel tokens; Bavarian et al. 2022), so one model both continues and infills; 0 = off
+    fim_rate: float = 0.0
 
     def validate(self) -> None:
         if not isinstance(self.representation, str) or not self.representation:
@@ -45,6 +48,8 @@ class DataConfig:
         _positive("min_token_count", self.min_token_count, 10_000)
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}.")
+        if not 0.0 <= self.fim_rate <= 1.0:
+            raise ConfigError(f"fim_rate must be in [0, 1] (0 = no infilling), got {self.fim_rate}.")
         lo, hi = self.transpose
         if not -12 <= lo <= hi <= 12:
             raise ConfigError(f"transpose must be a range within -12..12 with low <= high, got {self.transpose}.")
@@ -168,6 +173,29 @@ class SamplingConfig:
         if not 0 < self.top_p <= 1:
             raise ConfigError(f"top_p must be in (0, 1] (1 = off), got {self.top_p}.")
         _positive("variations", self.variations, 64)
+
+
+@dataclass
+class ConstraintConfig:
+    """Rules every generated element must keep (:mod:`musegen.generation.constraints`); all off by default."""
+
+    key: str = ""  # keep to a key or scale, e.g. "D minor", "F# major", "A dorian", "C pentatonic"; "" = off
+    low: int = 0  # lowest MIDI pitch allowed
+    high: int = 127  # highest MIDI pitch allowed
+    max_polyphony: int = 0  # most notes sounding at once; 0 = no limit
+    grammar: bool = False  # token runs: only well-formed sequences (a duration always follows its pitch, ...)
+
+    def validate(self) -> None:
+        if not (0 <= self.low <= self.high <= 127):
+            raise ConfigError(f"the pitch range must be within 0..127 with low <= high, got {self.low}..{self.high}.")
+        _positive("max_polyphony", self.max_polyphony, 128, low=0)
+        if not isinstance(self.key, str) or len(self.key) > 40:
+            raise ConfigError(f"key must be a key name such as 'D minor', got {self.key!r}.")
+
+    @property
+    def active(self) -> bool:
+        """Whether any rule is on."""
+        return bool(self.key.strip()) or self.low > 0 or self.high < 127 or self.max_polyphony > 0 or self.grammar
 
 
 @dataclass

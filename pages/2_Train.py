@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import streamlit as st
@@ -53,6 +54,11 @@ def _settings(data: DataConfig) -> tuple[RunConfig, int | None]:
         base.model.head = st.radio(
             "Output head", heads, sizing.default_head(heads), sizing.HEAD_LABELS.get, help=sizing.HEAD_HELP
         )
+    if sizing.can_learn_infilling(base):
+        fim = st.checkbox("Also learn to fill in passages (infilling)", value=True, help=sizing.FIM_HELP)
+        base.data = dataclasses.replace(base.data, fim_rate=sizing.FIM_RATE if fim else 0.0)
+    else:
+        base.data = dataclasses.replace(base.data, fim_rate=0.0)
     key = f"{start}-{arch}-{data.window}-"  # new defaults when the starting point, architecture or window change
     values = _inputs(sizing.TRAIN_SETTINGS, base, key)
     with st.expander("Advanced: model size and data split", icon=":material/tune:"):

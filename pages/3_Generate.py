@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from musegen.config import Limits, SamplingConfig
+from musegen.config import ConstraintConfig, Limits, SamplingConfig
 from musegen.errors import MusegenError
 from musegen.evaluation.music import compare_sets, piece_stats
+from musegen.evaluation.originality import Copy, OriginalityIndex
 from musegen.evaluation.report import MUSIC_COLUMNS, music_rows, run_summary
-from musegen.generation.compose import Composer, Composition, Seed
+from musegen.generation.compose import Composer, Composition, Infilling, Seed
+from musegen.generation.constraints import SCALES, describe
+from musegen.notes import Piece
 from musegen.output.instruments import PROGRAMS, program_names
 from musegen.output.midi import midi_bytes
 from musegen.output.plots import piano_roll_chart
@@ -18,6 +22,9 @@ from pages.common import composer as load_composer
 from pages.common import friendly_errors, play, progress_bar, session_id, stop_with
 
 FROM_DATA, RANDOM, UPLOAD = "A piece from the model's data", "A random passage", "My own MIDI file"
+CONTINUE, INFILL = "Continue a seed", "Fill in a passage"
+TONICS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 NUMBERS = {c.label: st.column_config.NumberColumn(format=c.format, help=c.help) for c in MUSIC_COLUMNS if c.format}
 
 
@@ -26,13 +33,21 @@ def _reference_stats(run_dir: str, stamp: float) -> list:
     return [piece_stats(p) for p in load_composer(run_dir).reference_pieces(24)]
 
 
-def _seed(composer: Composer, unit: str) -> Seed:
-    """The seed widgets; returns a Seed (or stops the page with a hint)."""
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _index(run_dir: str, stamp: float) -> OriginalityIndex:
+    return OriginalityIndex.from_pieces(load_composer(run_dir).training_pieces())
+
+
+def _seed(composer: Composer, unit: str, whole: bool = False) -> Seed:
+    """The seed widgets; returns a Seed (or stops the page with a hint). ``whole``: a piece to infill."""
     window = composer.config.data.window
     mode = st.radio("Seed", [FROM_DATA, RANDOM, UPLOAD], horizontal=True, label_visibility="collapsed")
     c1, c2 = st.columns([3, 1])
     context = f"Context given to the model; it was trained on windows of {window} {unit}."
-    length = int(c2.number_input(f"Seed length ({unit})", 1, 4 * window, min(64, window), help=context))
+    if whole:
+        context = f"The passage whose span you regenerate ({unit}); the model reads the music around the span."
+    top, default = (8 * window, min(4 * window, 512)) if whole else (4 * window, min(64, window))
+    length = int(c2.number_input(f"Seed length ({unit})", 1, top, default, help=context))
     if mode == FROM_DATA:
         if not (pieces := composer.pieces()):
             stop_with("This model stores no pieces; choose a random passage or upload a MIDI file.")
@@ -72,11 +87,83 @@ def _sampling(lim: Limits, unit: str, unit_help: str) -> tuple[SamplingConfig, f
     return cfg, float(tempo), int(program)
 
 
-def _variation(comp: Composition, i: int, tempo: float, program: int, unit: str) -> None:
+def _constraints(composer: Composer) -> ConstraintConfig:
+    """The "Keep to" widgets: a key or scale, a pitch range, most notes at once, the grammar."""
+    tokens = composer.rep.unit == "token"
+    with st.expander("Keep to a key, a range, a number of notes at once", icon=":material/rule:"):
+        c1, c2, c3 = st.columns([1, 1.4, 2])
+        tonic = c1.selectbox("Key", ["Any", *TONICS], help="Pitches outside the scale are never drawn.")
+        mode = c2.selectbox("Scale", list(SCALES), disabled=tonic == "Any")
+        low, high = c3.select_slider(
+            "Pitch range",
+            options=list(range(21, 109)),
+            value=(21, 108),
+            format_func=lambda m: f"{NAMES[m % 12]}{m // 12 - 1}",
+        )
+        c1, c2 = st.columns([1, 2])
+        most = c1.number_input("Most notes at once", 0, 16, 0, help="0 = no limit.")
+        grammar = c2.checkbox(
+            "Well-formed tokens only",
+            value=tokens,
+            disabled=not tokens,
+            help="Every pitch gets its duration, pitches at one onset rise, no stray time shift: the token "
+            "sequence can never be malformed. Piano-roll frames always are well formed.",
+        )
+    full = (low, high) == (21, 108)
+    return ConstraintConfig(
+        key="" if tonic == "Any" else f"{tonic} {mode}",
+        low=0 if full else int(low),
+        high=127 if full else int(high),
+        max_polyphony=int(most),
+        grammar=bool(grammar and tokens),
+    )
+
+
+def _originality(copy: Copy) -> None:
+    if copy.flagged:
+        st.warning(copy.describe().capitalize(), icon=":material/content_copy:")
+    else:
+        st.caption(f":material/content_copy: {copy.describe().capitalize()}")
+
+
+def _span(piece) -> tuple[float, float]:
+    """The span to regenerate, with the piece drawn and the span marked."""
+    length = max(1.0, float(np.ceil(piece.length_beats * 4) / 4))
+    default = (round(length / 3 * 4) / 4, round(2 * length / 3 * 4) / 4)
+    start, end = st.slider("Span to regenerate (beats)", 0.0, length, default, 0.25, help="Everything else stays.")
+    inside = (piece.notes[:, 0] >= start) & (piece.notes[:, 0] < end)
+    parts = [
+        ("kept", Piece(piece.name, piece.notes[~inside]), 0.0),
+        ("regenerated", Piece("span", piece.notes[inside]), 0.0),
+    ]
+    st.altair_chart(piano_roll_chart(parts), width="stretch", key="span-roll")
+    st.caption(f"Orange: the notes of beats {start:g}-{end:g}, which the model writes again; grey: what stays.")
+    return float(start), float(end)
+
+
+def _infilled(result: Infilling, i: int, tempo: float, program: int, copy: Copy) -> None:
+    st.altair_chart(piano_roll_chart(result.parts(i)), width="stretch", key=f"infill-roll-{i}")
+    st.caption(
+        f"{result.middles[i].n_notes} new notes from {result.token_counts[i]} tokens in beats "
+        f"{result.start:g}-{result.end:g}"
+    )
+    _originality(copy)
+    wav = play(result.pieces[i].notes, tempo, program)
+    name = f"musegen-{result.run_id}-infill-v{i + 1}"
+    c1, c2, _ = st.columns([1, 1, 3])
+    midi = midi_bytes(result.midi(i, tempo=tempo, program=program))
+    get = ":material/download:"
+    c1.download_button("Download MIDI", midi, file_name=f"{name}.mid", mime="audio/midi", key=f"imid-{i}", icon=get)
+    if wav is not None:
+        c2.download_button("Download WAV", wav, file_name=f"{name}.wav", mime="audio/wav", key=f"iwav-{i}", icon=get)
+
+
+def _variation(comp: Composition, i: int, tempo: float, program: int, unit: str, copy: Copy) -> None:
     cont = comp.continuations[i]
     parts = [("seed", comp.seed.piece, 0.0), ("continuation", cont, comp.seed.end_beats)]
     st.altair_chart(piano_roll_chart(parts), width="stretch", key=f"roll-{i}")
     st.caption(f"{cont.n_notes} new notes from {comp.token_counts[i]} {unit}")
+    _originality(copy)
     wav = play(cont.notes, tempo, program, seed_notes=comp.seed.piece.notes, seed_end=comp.seed.end_beats)
     name = f"musegen-{comp.run_id}-v{i + 1}"
     c1, c2, _ = st.columns([1, 1, 3])
@@ -110,7 +197,10 @@ def _metrics(comp: Composition, run_dir: str) -> None:
 
 
 st.title("Generate", anchor=False)
-st.caption("Pick a model and a seed passage; the model continues it. Listen, compare, download.")
+st.caption(
+    "Pick a model and a seed passage; the model continues it, or fills in a span of it. Keep it to a key if you "
+    "like. Listen, compare, see what was copied, download."
+)
 sid, lim = session_id(), Limits.from_env()
 if not (choices := model_choices(runs_dir(), demo_dir(), sid)):
     stop_with(
@@ -126,17 +216,59 @@ with friendly_errors("Pick another model, or train this one again."):
     unit = composer.rep.unit_name
     nade = " · NADE head: each frame's keys are drawn low to high, each given the keys below it (chords as chords)"
     st.caption(run_summary(composer.run) + (nade if composer.config.model.head == "nade" else ""))
-    st.subheader("Seed", anchor=False)
-    seed = _seed(composer, unit)
-    st.altair_chart(piano_roll_chart([("seed", seed.piece, 0.0)]), width="stretch", key="seed-roll")
-    with st.expander(f"Listen to the seed · {seed.label}"):
-        play(seed.piece.notes, 100.0)
+    fill = "Regenerate one span of a piece so that it leads from what comes before into what comes after."
+    task = st.radio("Task", [CONTINUE, INFILL], horizontal=True, help=fill, key="task")
+    if task == INFILL and not composer.can_infill:
+        try:
+            composer.rep.check_infill(composer.config.model)
+        except MusegenError as exc:
+            stop_with(f"{exc}", ":material/edit_note:")
+    st.subheader("Piece to fill in" if task == INFILL else "Seed", anchor=False)
+    last = st.session_state.get("composition")
+    source = "seed"
+    if task == INFILL and last is not None and last[0] == str(pick.path) and isinstance(last[1], Composition):
+        options = ["A seed passage", *(f"Generated variation {i + 1}" for i in range(len(last[1].continuations)))]
+        source = st.radio("Fill in", options, horizontal=True, help="A result of the last generation, or a seed.")
+    if source.startswith("Generated"):
+        piece = last[1].joined(int(source.split()[-1]) - 1)
+        seed = None
+    else:
+        seed = _seed(composer, unit, whole=task == INFILL)
+        piece = seed.piece
+    if task == INFILL:
+        span = _span(piece)
+    else:
+        st.altair_chart(piano_roll_chart([("seed", seed.piece, 0.0)]), width="stretch", key="seed-roll")
+        with st.expander(f"Listen to the seed · {seed.label}"):
+            play(seed.piece.notes, 100.0)
     st.subheader("Sampling", anchor=False)
     sampling, tempo, program = _sampling(lim, unit, composer.rep.unit_help())
-    if st.button("Generate", type="primary", icon=":material/auto_awesome:"):
+    rules = _constraints(composer)
+    if task == INFILL:
+        if st.button("Fill in", type="primary", icon=":material/edit_note:"):
+            with progress_bar("Filling in:", unit, every=16, start="Loading the model…") as progress:
+                result = composer.infill(piece, *span, sampling, on_progress=progress, limits=lim, constraints=rules)
+            st.session_state["infilling"] = (str(pick.path), result)
+    elif st.button("Generate", type="primary", icon=":material/auto_awesome:"):
         with progress_bar("Generating:", unit, every=16, start="Loading the model…") as progress:
-            comp = composer.compose(seed, sampling, on_progress=progress, limits=lim)
+            comp = composer.compose(seed, sampling, on_progress=progress, limits=lim, constraints=rules)
         st.session_state["composition"] = (str(pick.path), comp, unit)
+
+stamp = model_stamp(str(pick.path))
+if task == INFILL:
+    if (done := st.session_state.get("infilling")) is None or done[0] != str(pick.path):
+        stop_with("Choose the span and the sampling, then press **Fill in**.", ":material/edit_note:")
+    result = done[1]
+    st.subheader("Results", anchor=False)
+    made = f"{len(result.pieces)} variation(s) of beats {result.start:g}-{result.end:g} in {result.seconds:.1f} s"
+    kept = describe(result.constraints) if result.constraints is not None and result.constraints.active else ""
+    st.caption(f"{made}{' · ' + kept if kept else ''} · grey: kept, orange: new")
+    with friendly_errors():
+        copies = [_index(str(pick.path), stamp).longest_copy(m) for m in result.middles]
+        for i, tab in enumerate(st.tabs([f"Variation {i + 1}" for i in range(len(result.pieces))])):
+            with tab:
+                _infilled(result, i, tempo, program, copies[i])
+    st.stop()
 
 if (result := st.session_state.get("composition")) is None or result[0] != str(pick.path):
     stop_with("Set the seed and the sampling, then press **Generate**.", ":material/auto_awesome:")
@@ -145,7 +277,8 @@ st.subheader("Results", anchor=False)
 made = f"{len(comp.continuations)} variation(s) of {comp.sampling.length} {unit} in {comp.seconds:.1f} s"
 st.caption(f"{made} · grey: the seed, orange: the model")
 with friendly_errors():
+    copies = [_index(str(pick.path), stamp).longest_copy(c) for c in comp.continuations]
     for i, tab in enumerate(st.tabs([f"Variation {i + 1}" for i in range(len(comp.continuations))])):
         with tab:
-            _variation(comp, i, tempo, program, unit)
+            _variation(comp, i, tempo, program, unit, copies[i])
     _metrics(comp, str(pick.path))

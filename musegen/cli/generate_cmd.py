@@ -6,11 +6,15 @@ import argparse
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 from musegen.cli import print_json
-from musegen.config import Limits, SamplingConfig
+from musegen.config import ConstraintConfig, Limits, SamplingConfig
 from musegen.errors import ConfigError, MidiReadError
+from musegen.evaluation.originality import OriginalityIndex
 from musegen.fileio import atomic_write_bytes, check_can_write
+from musegen.generation.constraints import describe, pitch_mask
+from musegen.representations.classic import parse_pitch_name
 from musegen.sources.files import read_limited
 
 
@@ -34,7 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--variations", type=int, default=1, help="pieces generated together (default 1)")
     p.add_argument("--seed-piece", type=int, default=0, help="index of the run's piece used as seed (held-out first)")
     p.add_argument("--seed-start", type=int, default=0, help="first token of the seed passage in that piece")
-    p.add_argument("--seed-length", type=int, default=64, help="tokens of seed (default 64)")
+    p.add_argument(
+        "--seed-length", type=int, default=None, help="tokens of seed (default 64; with --infill the whole piece)"
+    )
     p.add_argument("--seed-midi", metavar="FILE.mid", help="take the seed from this MIDI file instead")
     p.add_argument("--random-seed-passage", action="store_true", help="a random passage of a random piece as seed")
     p.add_argument("--tempo", type=float, default=100.0, help="tempo of the output in BPM (default 100)")
@@ -42,6 +48,19 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--no-seed-in-output", action="store_true", help="write the continuation only")
     p.add_argument("--out", metavar="FILE.mid", default="generated.mid", help="output MIDI (variations get -2, -3...)")
     p.add_argument("--wav", action="store_true", help="also render each MIDI to WAV with FluidSynth")
+    g = p.add_argument_group("steering", "fill in a span, and rules every generated note keeps")
+    g.add_argument(
+        "--infill",
+        metavar="START:END",
+        help="regenerate beats START to END of the seed piece instead of continuing it (runs trained with "
+        "infilling); each variation is the whole piece with that span new",
+    )
+    g.add_argument("--key", help="keep to a key or scale, e.g. 'D minor', 'F# major', 'A dorian', 'C pentatonic'")
+    g.add_argument("--pitch-range", metavar="LOW:HIGH", help="keep to pitches LOW..HIGH: MIDI numbers or names (C3:C6)")
+    g.add_argument("--max-polyphony", type=int, default=0, metavar="N", help="at most N notes sounding at once")
+    g.add_argument(
+        "--no-grammar", action="store_true", help="let token runs write malformed sequences (the decoder repairs them)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
     return p
 
@@ -50,16 +69,20 @@ def run(args: argparse.Namespace) -> int:
     from musegen.generation.compose import Composer
     from musegen.output.midi import write_midi
 
-    _check_flags(args)  # before anything is loaded: a wrong flag fails at once
+    span = _check_flags(args)  # before anything is loaded: a wrong flag fails at once
+    constraints = _constraints(args)
     outputs = _outputs(args)
     seed_midi = _read(Path(args.seed_midi)) if args.seed_midi else b""
     composer = Composer(args.run_dir)
+    if span is not None:
+        composer.rep.check_infill(composer.config.model)  # before the model loads: say so at once
+    length_tokens = args.seed_length or (Limits.from_env().max_generation_length if span else 64)
     if args.seed_midi:
-        seed = composer.seed_from_midi(seed_midi, Path(args.seed_midi).name, args.seed_length)
+        seed = composer.seed_from_midi(seed_midi, Path(args.seed_midi).name, length_tokens)
     elif args.random_seed_passage:
-        seed = composer.random_seed(args.seed, args.seed_length)
+        seed = composer.random_seed(args.seed, length_tokens)
     else:
-        seed = composer.seed_from_piece(args.seed_piece, args.seed_start, args.seed_length)
+        seed = composer.seed_from_piece(args.seed_piece, args.seed_start, length_tokens)
     length = composer.tokens_for_seconds(args.seconds, args.tempo) if args.seconds else args.length
     sampling = SamplingConfig(
         length=length,
@@ -76,17 +99,30 @@ def run(args: argparse.Namespace) -> int:
         if show and (done % 16 == 0 or done == total):
             print(f"\rgenerating {done}/{total} tokens", end="", file=sys.stderr)
 
-    comp = composer.compose(seed, sampling, on_progress=progress)
+    if span is not None:
+        result = composer.infill(seed.piece, *span, sampling, on_progress=progress, constraints=constraints)
+        new_music, seconds = result.middles, result.seconds
+        pms = [result.midi(i, tempo=args.tempo, program=args.program) for i in range(len(result.pieces))]
+        counts, notes = result.token_counts, [p.n_notes for p in result.pieces]
+    else:
+        comp = composer.compose(seed, sampling, on_progress=progress, constraints=constraints)
+        if args.seconds:
+            comp = comp.trimmed(args.seconds, args.tempo)
+        new_music, seconds, counts = comp.continuations, comp.seconds, comp.token_counts
+        include = not args.no_seed_in_output
+        pms = [
+            comp.midi(i, tempo=args.tempo, program=args.program, include_seed=include) for i in range(len(new_music))
+        ]
+        notes = [p.n_notes for p in new_music]
     if show:
         print(file=sys.stderr)
-    if args.seconds:
-        comp = comp.trimmed(args.seconds, args.tempo)
+    copies = OriginalityIndex.from_pieces(composer.training_pieces()).longest_copy
     files = []
-    for i in range(len(comp.continuations)):
+    for i, pm in enumerate(pms):
         path = outputs[i]
-        pm = comp.midi(i, tempo=args.tempo, program=args.program, include_seed=not args.no_seed_in_output)
         write_midi(pm, path)
-        entry = {"midi": str(path), "notes": comp.continuations[i].n_notes, "tokens": comp.token_counts[i]}
+        entry = {"midi": str(path), "notes": notes[i], "new_notes": new_music[i].n_notes, "tokens": counts[i]}
+        entry["originality"] = copies(new_music[i]).to_dict()
         if args.wav:
             entry.update(_render(pm, path.with_suffix(".wav")))
         files.append(entry)
@@ -94,18 +130,26 @@ def run(args: argparse.Namespace) -> int:
         "ok": True,
         "run_dir": str(args.run_dir),
         "seed": seed.label,
-        "seconds": round(comp.seconds, 3),
-        "ms_per_token": round(1000 * comp.seconds / max(1, sampling.length), 3),
+        "constraints": describe(constraints),
+        "seconds": round(seconds, 3),
+        "ms_per_token": round(1000 * seconds / max(1, sum(counts) / max(1, len(counts))), 3),
         "files": files,
     }
+    if span is not None:
+        summary["infill"] = {"start": result.start, "end": result.end, "prompt": result.plan.label}
     if args.json:
         print_json(summary)
     else:
         print(f"seed: {seed.label}")
-        for f in files:
+        if span is not None:
+            print(f"infilled beats {result.start:g}-{result.end:g} ({result.plan.label})")
+        if constraints is not None and constraints.active:
+            print(f"constraints: {describe(constraints)}")
+        for f, piece in zip(files, new_music, strict=True):
             extra = f", {f['wav']} ({f['engine']})" if "wav" in f else ""
-            print(f"wrote {f['midi']}: {f['notes']} notes from {f['tokens']} tokens{extra}")
-        print(f"{sampling.variations} x {sampling.length} tokens in {comp.seconds:.2f} s")
+            print(f"wrote {f['midi']}: {f['new_notes']} new notes from {f['tokens']} tokens{extra}")
+            print(f"  {copies(piece).describe()}")
+        print(f"{sampling.variations} variation(s) in {seconds:.2f} s")
     return 0
 
 
@@ -113,7 +157,8 @@ MAX_SECONDS = 86_400.0  # a day of music; the token limit cuts any piece far sho
 MAX_SEED = 2**32 - 1  # what every random generator musegen seeds accepts
 
 
-def _check_flags(args: argparse.Namespace) -> None:
+def _check_flags(args: argparse.Namespace) -> tuple[float, float] | None:
+    """Every flag checked; the --infill span when given."""
     from musegen.output.midi import check_settings
 
     limit = Limits.from_env().max_generation_length
@@ -133,9 +178,49 @@ def _check_flags(args: argparse.Namespace) -> None:
         length=1, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, variations=args.variations
     )
     probe.validate()
-    if args.seed_length < 1:
+    if args.seed_length is not None and args.seed_length < 1:
         raise ConfigError(f"--seed-length must be at least 1 token, got {args.seed_length}.")
     check_settings(args.tempo, args.program)
+    if args.infill is None:
+        return None
+    if args.seconds is not None:
+        raise ConfigError("--infill regenerates a span of the seed piece; --seconds applies to continuations only.")
+    start, end = _pair(args.infill, "--infill", float, "START:END in beats, e.g. --infill 8:16")
+    if not (math.isfinite(start) and math.isfinite(end) and 0 <= start < end):
+        raise ConfigError(f"--infill needs 0 <= START < END (beats), got {args.infill}.")
+    return start, end
+
+
+def _pair(text: str, flag: str, kind: Any, example: str) -> tuple[Any, Any]:
+    low, sep, high = (text or "").partition(":")
+    try:
+        if not sep:
+            raise ValueError(text)
+        return kind(low.strip()), kind(high.strip())
+    except ValueError:
+        raise ConfigError(f"{flag} must be {example}; got {text!r}.") from None
+
+
+def _midi_number(text: str) -> int:
+    """60, or a note name with octave (C4, F#3, Bb5) as a MIDI pitch."""
+    if text.lstrip("-").isdigit():
+        return int(text)
+    midi = parse_pitch_name(text.replace("b", "-") if len(text) > 1 and text[1] == "b" else text)
+    if midi is None:
+        raise ValueError(text)
+    return midi
+
+
+def _constraints(args: argparse.Namespace) -> ConstraintConfig:
+    """The rules of the flags, checked (a wrong key or range fails before anything is loaded)."""
+    low, high = 0, 127
+    if args.pitch_range:
+        low, high = _pair(args.pitch_range, "--pitch-range", _midi_number, "LOW:HIGH, e.g. 48:84 or C3:C6")
+    cfg = ConstraintConfig(
+        key=args.key or "", low=low, high=high, max_polyphony=args.max_polyphony, grammar=not args.no_grammar
+    )
+    pitch_mask(cfg)
+    return cfg
 
 
 def _outputs(args: argparse.Namespace) -> list[Path]:

@@ -17,12 +17,20 @@ from musegen.representations.registry import check, for_arch, names
 from musegen.sources.ingest import BUILTIN_NAME, ingest_paths
 from musegen.training.loop import train
 from musegen.training.presets import preset_config
+from musegen.training.sizing import FIM_RATE, can_learn_infilling
 
 # flag -> (config section, field, type, help); a flag left out keeps the preset's / default value
 CONFIG_FLAGS: dict[str, tuple[str, str, type, str]] = {
     "--window": ("data", "window", int, "tokens per training window (default 128)"),
     "--stride": ("data", "stride", int, "step between windows of one piece (default 64)"),
     "--val-fraction": ("data", "val_fraction", float, "share of pieces held out for validation (default 0.1)"),
+    "--fim-rate": (
+        "data",
+        "fim_rate",
+        float,
+        "share of windows trained as fill-in-the-middle examples, so the run can also infill (default 0.5 for "
+        "token runs of wavenet, lstm and transformer; 0 = off)",
+    ),
     "--epochs": ("train", "epochs", int, "total epochs of the run (default 20)"),
     "--batch-size": ("train", "batch_size", int, "windows per batch PER REPLICA; global = this x replicas"),
     "--lr": ("train", "learning_rate", float, "Adam learning rate (default 0.001)"),
@@ -129,6 +137,8 @@ def _config_from_args(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
         config.model.arch = arch
     # a flag given wins (and a model that cannot read it is an error); else what the model reads
     config.data.representation = args.repr or for_arch(arch, config.data.representation)
+    if not args.preset and args.fim_rate is None and can_learn_infilling(config):
+        config.data.fim_rate = FIM_RATE  # a new token run learns to infill as well, unless told otherwise
     for section, field, value in _given(args):
         setattr(getattr(config, section), field, value)
     if args.distribute:

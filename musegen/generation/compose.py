@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 
 from musegen import runs
-from musegen.config import Limits, SamplingConfig
+from musegen.config import ConstraintConfig, Limits, SamplingConfig
 from musegen.errors import ConfigError, DatasetError, MidiReadError
-from musegen.generation.decode import generate_with
+from musegen.generation.decode import generate, generate_with
+from musegen.generation.infill import InfillPlan, join
 from musegen.notes import START, Piece, make_notes
 from musegen.output.midi import piece_to_midi
 from musegen.representations.base import Representation
@@ -35,7 +36,7 @@ from musegen.representations.registry import for_vocab
 from musegen.representations.vocabulary import Vocabulary
 from musegen.sources.ingest import read_midi_bytes
 
-__all__ = ["Composer", "Composition", "Seed"]
+__all__ = ["Composer", "Composition", "Infilling", "Seed"]
 
 
 @dataclass
@@ -86,6 +87,42 @@ class Composition:
             include_seed=include_seed,
             seed_offset=self.seed.end_beats,
         )
+
+
+@dataclass
+class Infilling:
+    """Variations of one span of a piece: each the whole piece with that span regenerated."""
+
+    plan: InfillPlan  # the piece, the span (snapped), the prompt
+    middles: list[Piece]  # the regenerated notes of each variation, timed from the span's start
+    pieces: list[Piece]  # the whole piece with each middle in place (joins repaired)
+    sampling: SamplingConfig
+    run_id: str
+    seconds: float
+    token_counts: list[int] = field(default_factory=list)  # tokens of each middle (without <fim_end>)
+    constraints: ConstraintConfig | None = None
+
+    @property
+    def start(self) -> float:
+        return self.plan.start
+
+    @property
+    def end(self) -> float:
+        return self.plan.end
+
+    def parts(self, i: int) -> list[tuple[str, Piece, float]]:
+        """(label, notes, offset) of variation ``i`` for a piano roll: before, the new span, after."""
+        notes = self.pieces[i].notes
+        inside = (notes[:, START] >= self.start) & (notes[:, START] < self.end)
+        name = self.pieces[i].name
+        return [
+            ("kept", Piece(name, notes[~inside], self.plan.piece.tempo), 0.0),
+            ("regenerated", Piece(name, notes[inside], self.plan.piece.tempo), 0.0),
+        ]
+
+    def midi(self, i: int, *, tempo: float = 100.0, program: int = 0) -> Any:
+        """A PrettyMIDI of the whole piece with variation ``i``'s span."""
+        return piece_to_midi(self.pieces[i], tempo=tempo, program=program)
 
 
 class Composer:
@@ -235,13 +272,17 @@ class Composer:
         *,
         on_progress: Callable[[int, int], None] | None = None,
         limits: Limits | None = None,
+        constraints: ConstraintConfig | None = None,
     ) -> Composition:
-        """Sample ``sampling.variations`` continuations of ``seed``, ``sampling.length`` tokens each."""
+        """Sample ``sampling.variations`` continuations of ``seed``, ``sampling.length`` tokens each, keeping
+        to ``constraints`` when given (:mod:`musegen.generation.constraints`)."""
         limits = limits or Limits.from_env()
         sampling.validate(max_length=limits.max_generation_length)
+        if constraints is not None:
+            self.rep.constraint(constraints, 1)  # a wrong key or range fails before the model loads
         model = self.model
         t0 = time.perf_counter()
-        outputs = generate_with(model, self.rep, seed.ids, sampling, on_progress=on_progress)
+        outputs = generate_with(model, self.rep, seed.ids, sampling, on_progress=on_progress, constraints=constraints)
         continuations = [self._decode(ids, f"variation {i + 1}") for i, ids in enumerate(outputs)]
         return Composition(
             seed=seed,
@@ -251,6 +292,56 @@ class Composer:
             seconds=time.perf_counter() - t0,
             token_counts=[len(ids) for ids in outputs],
         )
+
+    @property
+    def can_infill(self) -> bool:
+        """Whether this run was trained to fill in a passage (see :meth:`infill`)."""
+        return self.rep.can_infill(self.config.model)
+
+    def infill(
+        self,
+        piece: Piece,
+        start: float,
+        end: float,
+        sampling: SamplingConfig,
+        *,
+        on_progress: Callable[[int, int], None] | None = None,
+        limits: Limits | None = None,
+        constraints: ConstraintConfig | None = None,
+    ) -> Infilling:
+        """Regenerate beats [start, end) of ``piece``, ``sampling.variations`` times: each middle leads from
+        what precedes and into what follows (the run's fill-in-the-middle training), its notes begin inside
+        the span and its time adds up to where the rest resumes. ``sampling.length`` caps a middle's tokens.
+        """
+        limits = limits or Limits.from_env()
+        sampling.validate(max_length=limits.max_generation_length)
+        self.rep.check_infill(self.config.model)
+        plan = self.rep.infill_plan(piece, start, end, self.config.data.window)
+        constraint = self.rep.constraint(constraints, sampling.variations, plan)
+        model = self.model
+        t0 = time.perf_counter()
+        outputs = generate(
+            model, plan.prompt, sampling, self.rep.infill_sample, on_progress=on_progress, constraint=constraint
+        )
+        middles = [self.rep.decode_middle(ids, plan, f"variation {i + 1}") for i, ids in enumerate(outputs)]
+        pieces = [
+            join(piece, plan.start, plan.end, m, f"{piece.name} (beats {plan.start:g}-{plan.end:g} new, v{i + 1})")
+            for i, m in enumerate(middles)
+        ]
+        end_id = (self.vocab.fim_ids() or (-1,) * 4)[3]
+        counts = [int(np.argmax(ids == end_id)) if (ids == end_id).any() else len(ids) for ids in outputs]
+        return Infilling(
+            plan, middles, pieces, sampling, self.run.run_id, time.perf_counter() - t0, counts, constraints
+        )
+
+    def training_pieces(self) -> list[Piece]:
+        """The pieces the model trained on, as notes (for the originality check,
+        :mod:`musegen.evaluation.originality`), named as in the dataset."""
+        return [
+            Piece(label.removeprefix("training: "), self._decode(ids, label).notes)
+            for label, ids in self.pieces()
+            if label.startswith("training")
+        ]
 
     def tokens_for_seconds(self, seconds: float, tempo: float, limits: Limits | None = None) -> int:
         """Tokens to generate for about ``seconds`` of music at ``tempo``: the run's pieces' tokens

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from musegen.config import SamplingConfig
+from musegen.config import ConstraintConfig, SamplingConfig
 from musegen.errors import ConfigError
+from musegen.generation.constraints import Constraint
 from musegen.generation.sampling import sample_next
 from musegen.representations.base import Representation
 from musegen.representations.pianoroll import N_KEYS, check_frames, sample_frames
@@ -39,6 +40,7 @@ def generate(
     *,
     on_progress: ProgressFn | None = None,
     rng: np.random.Generator | None = None,
+    constraint: Constraint | None = None,
 ) -> list[np.ndarray]:
     """Continue ``seed`` ((T,) ids or (T, K) frames, T >= 1) by ``cfg.length`` elements, ``cfg.variations`` at once.
 
@@ -46,7 +48,10 @@ def generate(
     the NADE head draws its frames itself: its stepper's ``draw`` replaces ``sample``). Returns one
     array of ``cfg.length`` new elements per variation (the seed not included). The same
     ``cfg.seed`` gives the same result; ``rng``, when given, is used instead.
-    ``on_progress(done, total)`` is called after every element.
+    ``on_progress(done, total)`` is called after every element. A ``constraint``
+    (:mod:`musegen.generation.constraints`) reads the seed, restricts every draw to what its rules
+    allow, and may end the generation early once every row is ``done`` (an infilled middle that
+    reached its suffix): the arrays are then shorter than ``cfg.length``.
     """
     from musegen.models.incremental import make_stepper
 
@@ -56,18 +61,28 @@ def generate(
     stepper = make_stepper(model, cfg.variations, pad_id=PAD_ID)
     # a NADE model draws its frames itself (key by key inside the head); every other model gives logits
     draw: SampleFn = getattr(stepper, "draw", None) or sample
-    logits = stepper.prime(np.tile(seed[None], (cfg.variations,) + (1,) * seed.ndim))
+    prompt = np.tile(seed[None], (cfg.variations,) + (1,) * seed.ndim)
+    if constraint is not None:
+        constraint.prime(prompt)
+        draw = constraint.wrap(draw, stepper)
+    logits = stepper.prime(prompt)
     out: np.ndarray | None = None
+    made = 0
     for i in range(cfg.length):
         drawn = draw(logits, cfg, rng)
         if out is None:
             out = np.empty((cfg.variations, cfg.length, *drawn.shape[1:]), dtype=drawn.dtype)
         out[:, i] = drawn
+        made = i + 1
         if on_progress is not None:
             on_progress(i + 1, cfg.length)
+        if constraint is not None and constraint.done.all():
+            if on_progress is not None and made < cfg.length:
+                on_progress(cfg.length, cfg.length)
+            break
         if i + 1 < cfg.length:
             logits = stepper.step(out[:, i])
-    return list(out) if out is not None else []
+    return list(out[:, :made]) if out is not None else []
 
 
 def generate_with(
@@ -78,15 +93,18 @@ def generate_with(
     *,
     on_progress: ProgressFn | None = None,
     rng: np.random.Generator | None = None,
+    constraints: ConstraintConfig | None = None,
 ) -> list[np.ndarray]:
-    """:func:`generate` under a representation: its seed checks, its empty prompt and its sampling step."""
+    """:func:`generate` under a representation: its seed checks, its empty prompt, its sampling step and,
+    when ``constraints`` are active, its constraint (a ConfigError when it has none of that kind)."""
     width = int(model.outputs[0].shape[-1])
     if width != rep.output_width():
         raise ConfigError(
             f"this model predicts {width} values per step; the {rep.name} representation needs {rep.output_width()}."
         )
     seed = rep.check_seed(seed) if len(np.asarray(seed)) else rep.start()
-    return generate(model, seed, cfg, rep.sample, on_progress=on_progress, rng=rng)
+    constraint = rep.constraint(constraints, cfg.variations) if constraints is not None and constraints.active else None
+    return generate(model, seed, cfg, rep.sample, on_progress=on_progress, rng=rng, constraint=constraint)
 
 
 def generate_ids(

@@ -173,20 +173,25 @@ class NadeStepper(Stepper):
         self._state: list[tf.Tensor] | None = None
         self.last_logits: np.ndarray | None = None
 
-    def draw(self, features: np.ndarray, cfg: SamplingConfig, rng: np.random.Generator) -> np.ndarray:
+    def draw(
+        self, features: np.ndarray, cfg: SamplingConfig, rng: np.random.Generator, allowed: np.ndarray | None = None
+    ) -> np.ndarray:
         """The next frame of every row (uint8 (B, 88)) from ``features``: keys drawn low to high.
 
         Temperature divides each conditional logit; greedy (or temperature 0) sounds a key when its
         conditional probability is above one half; ``top_k`` > 0 lets at most k keys sound (the
-        lowest k that are drawn); ``top_p`` does not apply to keys and is ignored.
+        lowest k that are drawn); ``top_p`` does not apply to keys and is ignored. ``allowed`` (B, 88) 0/1
+        forces the keys it marks 0 off (the keys above are drawn given that).
         """
         uniforms = rng.random((self.batch_size, self._decoder.keys)).astype(np.float32)
         temperature = 0.0 if cfg.greedy else float(cfg.temperature)
+        mask = np.ones_like(uniforms) if allowed is None else np.broadcast_to(allowed, uniforms.shape)
         frames, logits = self._decoder.draw(
             tf.convert_to_tensor(features, tf.float32),
             tf.convert_to_tensor(uniforms),
             tf.constant(temperature, tf.float32),
             tf.constant(int(cfg.top_k), tf.int32),
+            tf.convert_to_tensor(mask, tf.float32),
         )
         self.last_logits = logits.numpy()
         if np.isnan(self.last_logits).any():

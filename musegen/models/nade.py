@@ -121,7 +121,7 @@ class NADEHead(keras.layers.Layer):
         _, targets = inputs
         return keras.KerasTensor((*targets.shape[:-1], self.keys), dtype="float32")
 
-    def sample(self, features, uniforms, temperature, top_k):
+    def sample(self, features, uniforms, temperature, top_k, allowed=None):
         """One frame per row, key by key, low to high, in TensorFlow ops: one compiled call per frame.
 
         ``features`` (B, D) float32; ``uniforms`` (B, K) float32 in [0, 1), drawn by the caller
@@ -129,6 +129,8 @@ class NADEHead(keras.layers.Layer):
         ``uniforms[:, k] < sigmoid(logit_k / temperature)``. ``temperature`` is a float32 scalar
         tensor; <= 0 means greedy, key k on iff ``logit_k > 0``. ``top_k`` is an int32 scalar
         tensor: 0 is no limit, else once ``top_k`` keys are on every key above is forced off.
+        ``allowed`` (B, K) 0/1, when given, forces the keys it marks 0 off (sampling constraints: a key
+        or a range); the keys above are then drawn given that it is off.
         The loop over keys is one ``fori_loop`` (so one XLA while loop, traced once per batch size
         under ``tf.function(jit_compile=True)``); its state is the hidden pre-activation ``a``
         (B, H), the count of keys on (B,) and the frame and logits written so far, column by column.
@@ -147,6 +149,7 @@ class NADEHead(keras.layers.Layer):
         limit = ops.where(top_k > 0, top_k, self.keys + 1)  # never reached when there is no limit
         w, v = self._weight(self.w), self._weight(self.v)
         batch = ops.shape(uniforms)[0]
+        allowed = ops.ones_like(uniforms) if allowed is None else ops.cast(allowed, "float32")
 
         def key(k, state):
             a, count, frames, logits = state
@@ -154,7 +157,7 @@ class NADEHead(keras.layers.Layer):
             logit = ops.take(b, k, axis=1) + ops.cast(read, "float32")
             uniform = ops.take(uniforms, k, axis=1)
             drawn = ops.where(greedy, logit > 0.0, uniform < ops.sigmoid(logit / scale))
-            on = ops.logical_and(drawn, count < limit)
+            on = ops.logical_and(ops.logical_and(drawn, count < limit), ops.take(allowed, k, axis=1) > 0.5)
             x = ops.cast(on, a.dtype)
             here = ops.one_hot(k, self.keys, dtype="float32")[None, :]  # writes column k
             return (

@@ -17,7 +17,13 @@ from musegen.notes import END, PITCH, START, VELOCITY, Piece
 from musegen.records import History
 
 SEED_COLOR, CONTINUATION_COLOR, NOTE_COLOR = "#8da0b8", "#e4572e", "#4c78a8"
-PART_COLORS = {"seed": SEED_COLOR, "continuation": CONTINUATION_COLOR, "notes": NOTE_COLOR}
+PART_COLORS = {
+    "seed": SEED_COLOR,
+    "continuation": CONTINUATION_COLOR,
+    "notes": NOTE_COLOR,
+    "kept": SEED_COLOR,  # infilling: the notes around the span
+    "regenerated": CONTINUATION_COLOR,
+}
 MAX_NOTES = 8000  # a piano roll draws at most this many notes (the first ones)
 _NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
@@ -29,6 +35,7 @@ __all__ = [
     "pitch_histogram_chart",
     "pitch_name",
     "runs_loss_chart",
+    "surprise_chart",
 ]
 
 
@@ -216,3 +223,60 @@ def runs_loss_chart(
         )
         .properties(height=height, title=f"{label.capitalize()} per epoch")
     )
+
+
+def surprise_chart(
+    piece: Piece,
+    note_nll: Sequence[float] | np.ndarray,
+    *,
+    title: str = "",
+    height: int | None = None,
+    max_notes: int = MAX_NOTES,
+    unit: str = "nats",
+) -> Any:
+    """A piano roll of ``piece`` with every note coloured by its NLL (``note_nll``, one per note, in
+    ``unit``): where the model was surprised. Notes without a value (NaN) are drawn grey; the tooltip
+    gives the note, its pitch, its beats and its NLL."""
+    import altair as alt
+    import pandas as pd
+
+    rows = note_rows(piece, max_notes=max_notes)
+    values = np.asarray(note_nll, dtype=np.float64)[: len(rows)]
+    for row, value in zip(rows, values.tolist(), strict=True):
+        row["nll"] = round(value, 4) if np.isfinite(value) else None
+    frame = pd.DataFrame(rows, columns=["start", "end", "pitch", "top", "note", "velocity", "part", "nll"])
+    lo, hi = (int(frame.pitch.min()) - 1, int(frame.pitch.max()) + 1) if len(frame) else (48, 84)
+    rows_shown = list(range(hi, lo - 1, -1))  # high pitches on top
+    height = height or int(min(max(7 * len(rows_shown), 160), 480))
+    octave_label = "datum.value % 12 == 0 ? 'C' + (floor(datum.value / 12) - 1) : ''"
+    x = alt.X("start:Q", title="beats", scale=alt.Scale(nice=False, zero=True), axis=alt.Axis(tickMinStep=1))
+    y = alt.Y(
+        "pitch:O",
+        title=None,
+        scale=alt.Scale(domain=rows_shown, paddingInner=0.12),
+        axis=alt.Axis(labelExpr=octave_label, ticks=False, grid=False, domain=False),
+    )
+    tooltip = [
+        "note:N",
+        "pitch:Q",
+        alt.Tooltip("start:Q", title="beat", format=".2f"),
+        alt.Tooltip("end:Q", format=".2f"),
+        alt.Tooltip("nll:Q", title=f"NLL ({unit})", format=".3f"),
+    ]
+    base = alt.Chart(frame).mark_bar(cornerRadius=1.5)
+    unscored = base.transform_filter("!isValid(datum.nll)").encode(
+        x=x, x2="end:Q", y=y, color=alt.value("#c8c8c8"), tooltip=tooltip
+    )
+    scored = base.transform_filter("isValid(datum.nll)").encode(
+        x=x,
+        x2="end:Q",
+        y=y,
+        color=alt.Color(
+            "nll:Q",
+            title=f"NLL ({unit})",
+            scale=alt.Scale(scheme="yelloworangered", zero=True),
+            legend=alt.Legend(orient="right"),
+        ),
+        tooltip=tooltip,
+    )
+    return alt.layer(unscored, scored).properties(height=height, title=title)

@@ -30,8 +30,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
-from musegen.config import DataConfig, ModelConfig, RunConfig, SamplingConfig
+from musegen.config import ConstraintConfig, DataConfig, ModelConfig, RunConfig, SamplingConfig
 from musegen.errors import ConfigError
+from musegen.generation.constraints import Constraint
+from musegen.generation.infill import InfillPlan
 from musegen.notes import Piece
 from musegen.representations.vocabulary import Vocabulary
 
@@ -202,7 +204,7 @@ class Representation(ABC):
         import tensorflow as tf
 
         window = config.data.window
-        x, y, w = self.windows(list(train_seqs), window, config.data.stride, config.model)
+        x, y, w = self.train_windows(list(train_seqs), config, seed)
         val = self.windows(list(val_seqs), window, window, config.model) if len(val_seqs) else None
         val = None if val is None or len(val[1]) == 0 else val
         if len(y) == 0:
@@ -217,6 +219,13 @@ class Representation(ABC):
             val_batch = self.val_batch(len(val[1]), window, global_batch)
             val_ds = tf.data.Dataset.from_tensor_slices(val).batch(val_batch).prefetch(2)
         return TrainingData(train_ds.prefetch(2), val_ds, len(y), int(global_batch), n_batches)
+
+    def train_windows(
+        self, seqs: Sequence[np.ndarray], config: RunConfig, seed: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The training arrays of the default ``training_data``: ``windows`` (token runs add their
+        fill-in-the-middle examples here, drawn with ``seed``)."""
+        return self.windows(seqs, config.data.window, config.data.stride, config.model)
 
     def windows(
         self, seqs: Sequence[np.ndarray], window: int, stride: int, model: ModelConfig
@@ -288,3 +297,47 @@ class Representation(ABC):
     @abstractmethod
     def known_range(self) -> str:
         """What the model can play, for messages: "pitches C2-A5", "the 88 piano keys"."""
+
+    # ------------------------------------------------------------------ steering: constraints and infilling
+
+    def constraint(self, cfg: ConstraintConfig | None, batch: int, plan: InfillPlan | None = None) -> Constraint | None:
+        """The sampling-time rules of ``cfg`` (and of an infilled middle's ``plan``) for ``batch`` sequences
+        (:mod:`musegen.generation.constraints`); None when there is nothing to keep to."""
+        if (cfg is None or not cfg.active) and plan is None:
+            return None
+        raise ConfigError(f"the {self.name} representation has no sampling constraints.")
+
+    def can_infill(self, model: ModelConfig) -> bool:
+        """Whether a run of this representation and ``model`` can regenerate a span (fill in the middle)."""
+        return False
+
+    def check_infill(self, model: ModelConfig) -> None:
+        """ConfigError unless the run can infill, saying what to do."""
+        raise ConfigError(
+            f"{self.label.split(' — ')[0]} runs cannot fill in a passage; infilling needs a token run (timed or "
+            "classic tokens) trained with infilling on."
+        )
+
+    def infill_plan(self, piece: Piece, start: float, end: float, window: int) -> InfillPlan:
+        """The prompt that regenerates beats [start, end) of ``piece``, and what the middle must fit."""
+        raise ConfigError(f"the {self.name} representation cannot fill in a passage.")
+
+    def decode_middle(self, ids: np.ndarray, plan: InfillPlan, name: str = "middle") -> Piece:
+        """Notes of a generated middle, timed from the span's start."""
+        raise ConfigError(f"the {self.name} representation cannot fill in a passage.")
+
+    def infill_sample(self, logits: np.ndarray, cfg: SamplingConfig, rng: np.random.Generator) -> np.ndarray:
+        """The sampling step of a middle (the end of a middle may be drawn)."""
+        return self.sample(logits, cfg, rng)
+
+    def element_notes(self, ids: np.ndarray) -> np.ndarray:
+        """Which elements of ``ids`` make which note of ``decode(ids)``: (M, 2) int64 rows (element, note).
+
+        ``element`` is a flat index into an array of ``np.shape(ids)`` (one value per token; one per
+        frame and key for frames), ``note`` a row of ``decode(ids).notes``, in that order. An element
+        may make several notes (a chord event) and a note several elements (a pitch and its duration);
+        elements that make no note are left out. The surprise per note
+        (:mod:`musegen.evaluation.surprise`) sums the NLL of a note's elements. By default no element
+        is attributed to a note (the surprise per note is then unknown; the piece's mean still is).
+        """
+        return np.zeros((0, 2), np.int64)

@@ -112,7 +112,7 @@ class ClassicRepresentation(TokenRepresentation):
 
     @classmethod
     def from_config(cls, cfg: DataConfig) -> ClassicRepresentation:
-        return cls(ClassicTokenizer(cfg.min_token_count))
+        return cls(ClassicTokenizer(cfg.min_token_count), fim=cfg.fim_rate > 0)
 
     @classmethod
     def from_vocab(cls, vocab: Vocabulary) -> ClassicRepresentation:
@@ -132,3 +132,30 @@ class ClassicRepresentation(TokenRepresentation):
         if not midis:
             return "no single pitches, only chords"
         return f"pitches {pitch_name(min(midis))}-{pitch_name(max(midis))}"
+
+    def element_notes(self, ids: np.ndarray) -> np.ndarray:
+        """One token per event: a note is its event's token, which every note of a chord shares.
+
+        Tokens are read as :meth:`ClassicTokenizer.detokenize` reads them (unknown tokens make no note).
+        """
+        starts: list[float] = []  # the notes in the order detokenize makes them
+        pitches: list[int] = []
+        elements: list[int] = []
+        for i, token in enumerate(self.vocab.decode(np.asarray(ids).reshape(-1))):
+            if "." in token or token.isdigit():
+                parts = token.split(".")
+                if all(p.isdigit() and int(p) < 12 for p in parts):
+                    for p in parts:
+                        starts.append(i * CLASSIC_STEP)
+                        pitches.append(60 + int(p))
+                        elements.append(i)
+                continue
+            midi = parse_pitch_name(token)
+            if midi is not None:
+                starts.append(i * CLASSIC_STEP)
+                pitches.append(midi)
+                elements.append(i)
+        order = np.lexsort((pitches, starts))  # as make_notes sorts decode's notes
+        rank = np.empty(len(order), np.int64)
+        rank[order] = np.arange(len(order))
+        return np.stack([np.asarray(elements, np.int64), rank], axis=1)

@@ -21,6 +21,7 @@ statistics and ``vocab.json`` work as for the token representations.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,10 +29,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from musegen.config import DataConfig, RunConfig, SamplingConfig
+from musegen.config import ConstraintConfig, DataConfig, ModelConfig, RunConfig, SamplingConfig
 from musegen.datasets.frames import frame_training_data
 from musegen.errors import ConfigError, TrainingError
 from musegen.evaluation.floors import MarkovFloor, frame_nll
+from musegen.generation.constraints import Constraint, DrawFn, pitch_mask
+from musegen.generation.infill import InfillPlan
 from musegen.notes import DEFAULT_VELOCITY, END, LOWEST_PIANO_PITCH, PIANO_KEYS, PITCH, START, Piece, make_notes
 from musegen.representations.base import Representation, TrainingData
 from musegen.representations.vocabulary import SPECIALS, Vocabulary
@@ -320,3 +323,66 @@ class PianoRollRepresentation(Representation):
 
     def known_range(self) -> str:
         return "the 88 piano keys"
+
+    def constraint(self, cfg: ConstraintConfig | None, batch: int, plan: InfillPlan | None = None) -> Constraint | None:
+        """Keys outside the key and range never sound; at most ``max_polyphony`` keys per frame (a frame is
+        always well-formed: the grammar does not apply). Piano rolls do not infill."""
+        if plan is not None:
+            self.check_infill(ModelConfig())
+        if cfg is None or not cfg.active:
+            return None
+        return FrameConstraint(cfg, batch)
+
+    def element_notes(self, ids: np.ndarray) -> np.ndarray:
+        """A note is a run of 1s of one key (as :func:`frames_to_piece` reads it): its cells (frame t,
+        key k), flat index ``t * 88 + k``. A silent key makes no note."""
+        on = check_frames(ids).astype(bool)
+        first = on.copy()
+        first[1:] &= ~on[:-1]  # where a run begins
+        run_k, run_t = np.nonzero(first.T)  # the runs by key, then time: frames_to_piece's order before sorting
+        per_key = np.bincount(run_k, minlength=N_KEYS)
+        run = np.cumsum(first, axis=0) - 1 + (np.cumsum(per_key) - per_key)  # each cell's run, numbered as above
+        order = np.lexsort((run_k, run_t))  # as make_notes sorts decode's notes (by start, then pitch)
+        rank = np.empty(len(order), np.int64)
+        rank[order] = np.arange(len(order))
+        t, k = np.nonzero(on)
+        return np.stack([t * N_KEYS + k, rank[run[t, k]]], axis=1).astype(np.int64)
+
+
+class FrameConstraint(Constraint):
+    """Key and range as keys forced off, notes at once as a cap on the keys on per frame.
+
+    The cap is the sampling step's own ``top_k`` (at most k keys sound; the smaller of the two wins):
+    for independent keys the k likeliest are the candidates, with the NADE head the first k drawn
+    from low to high. With the NADE head the keys are forced off inside its key-by-key draw, so every
+    key above is drawn given the ones below as they really are.
+    """
+
+    def __init__(self, cfg: ConstraintConfig, batch: int):
+        super().__init__(batch)
+        self.keys = pitch_mask(cfg)[LOWEST_PIANO_PITCH : LOWEST_PIANO_PITCH + N_KEYS]
+        if not self.keys.any():
+            raise ConfigError(f"no piano key is within pitches {cfg.low}-{cfg.high} and {cfg.key or 'the range'}.")
+        self.max_poly = int(cfg.max_polyphony)
+
+    def allowed(self) -> np.ndarray:
+        return np.tile(self.keys, (self.batch, 1))
+
+    def observe(self, drawn: np.ndarray) -> None:
+        pass
+
+    def _capped(self, cfg: SamplingConfig) -> SamplingConfig:
+        if not self.max_poly:
+            return cfg
+        return dataclasses.replace(cfg, top_k=min(cfg.top_k, self.max_poly) if cfg.top_k else self.max_poly)
+
+    def wrap(self, draw: DrawFn, stepper: Any = None) -> DrawFn:
+        nade = getattr(stepper, "draw", None)
+
+        def constrained(logits: np.ndarray, cfg: SamplingConfig, rng: np.random.Generator) -> np.ndarray:
+            cfg = self._capped(cfg)
+            if nade is not None:  # NADE: ``logits`` are the backbone's features; the head draws the keys
+                return nade(logits, cfg, rng, allowed=self.allowed().astype(np.float32))
+            return draw(np.where(self.allowed(), logits, -np.inf), cfg, rng)
+
+        return constrained

@@ -96,6 +96,8 @@ def check(config: RunConfig) -> Representation:
     rep = for_config(config.data)
     rep.check_arch(config.model.arch)
     rep.check_head(config.model.head)
+    if config.data.fim_rate > 0:
+        rep.check_infill(config.model)
     return rep
 
 

@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from musegen.config import ModelConfig, RunConfig, SamplingConfig
+from musegen.config import ConstraintConfig, ModelConfig, RunConfig, SamplingConfig
+from musegen.datasets.fim import FimParts, fim_windows, psm
 from musegen.datasets.windows import classic_windows, next_token_windows
 from musegen.errors import ConfigError
 from musegen.evaluation.likelihood import score_classic, score_sequence
 from musegen.evaluation.ngram import score_baseline
+from musegen.generation.constraints import Constraint, pitch_mask
+from musegen.generation.infill import InfillPlan, check_span, context_budget
 from musegen.generation.sampling import sample_next
 from musegen.notes import Piece
 from musegen.representations.base import Representation, Tokenizer
@@ -41,16 +44,18 @@ class TokenRepresentation(Representation):
 
     unit: ClassVar[str] = "token"
 
-    def __init__(self, tokenizer: Tokenizer, vocab: Vocabulary | None = None):
+    def __init__(self, tokenizer: Tokenizer, vocab: Vocabulary | None = None, *, fim: bool = False):
         super().__init__(vocab)
         self.tokenizer = tokenizer
+        self.fim = fim  # fit_vocab appends the fill-in-the-middle sentinels (DataConfig.fim_rate > 0)
 
     def sequence(self, piece: Piece) -> list[str]:
         return self.tokenizer.tokenize(piece)
 
     def fit_vocab(self, train: Sequence[list[str]]) -> Vocabulary:
         if self._vocab is None:
-            self._vocab = self.tokenizer.build_vocab(train)
+            vocab = self.tokenizer.build_vocab(train)
+            self._vocab = vocab.with_fim() if self.fim else vocab
         return self._vocab
 
     def ids(self, seq: Sequence[str]) -> np.ndarray:
@@ -77,6 +82,15 @@ class TokenRepresentation(Representation):
         )
         return model
 
+    def train_windows(
+        self, seqs: Sequence[np.ndarray], config: RunConfig, seed: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The plain windows, or with ``config.data.fim_rate`` > 0 a share of them as fill-in-the-middle examples."""
+        data = config.data
+        if data.fim_rate <= 0 or not self.can_infill(config.model):
+            return self.windows(seqs, data.window, data.stride, config.model)
+        return fim_windows(seqs, data.window, data.stride, data.fim_rate, seed, self.fim_split, self._sentinels())
+
     def windows(
         self, seqs: Sequence[np.ndarray], window: int, stride: int, model: ModelConfig
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -98,13 +112,97 @@ class TokenRepresentation(Representation):
 
     # ------------------------------------------------------------------ generation
 
-    forbidden: ClassVar[tuple[int, ...]] = (PAD_ID, BOS_ID)  # never generated
+    forbidden: ClassVar[tuple[int, ...]] = (PAD_ID, BOS_ID)  # never generated (nor the FIM sentinels)
 
     def start(self) -> np.ndarray:
         return np.array([BOS_ID], dtype=np.int32)
 
+    def _never(self) -> tuple[int, ...]:
+        return self.forbidden + (self.vocab.fim_ids() or ())
+
     def sample(self, logits: np.ndarray, cfg: SamplingConfig, rng: np.random.Generator) -> np.ndarray:
-        return sample_next(logits, cfg, rng, self.forbidden).astype(np.int32)
+        return sample_next(logits, cfg, rng, self._never()).astype(np.int32)
+
+    def infill_sample(self, logits: np.ndarray, cfg: SamplingConfig, rng: np.random.Generator) -> np.ndarray:
+        """The sampling step of a middle: as :meth:`sample`, but ``<fim_end>`` may come (the constraint says when)."""
+        return sample_next(logits, cfg, rng, self._never()[:-1] if self.vocab.fim_ids() else self._never()).astype(
+            np.int32
+        )
+
+    # ------------------------------------------------------------------ infilling
+
+    def can_infill(self, model: ModelConfig) -> bool:
+        """Whether a run of this vocabulary and ``model`` was trained to fill in the middle."""
+        has = self.fim if self._vocab is None else self._vocab.fim_ids() is not None
+        return has and not model.is_classic
+
+    def check_infill(self, model: ModelConfig) -> None:
+        """ConfigError unless the run can infill, saying what to do."""
+        if model.is_classic:
+            raise ConfigError(
+                f"the tutorial's {model.arch} predicts one token from a fixed window and cannot fill in a passage; "
+                "train a WaveNet, LSTM or Transformer with infilling on."
+            )
+        if not self.can_infill(model):
+            raise ConfigError(
+                "this run was trained without fill-in-the-middle examples, so it can only continue a seed. Train it "
+                "again with infilling on (the Train page's option, or --fim-rate 0.5), or pick a demo model."
+            )
+
+    def _sentinels(self) -> tuple[int, int, int, int]:
+        ids = self.vocab.fim_ids()
+        if ids is None:
+            raise ConfigError("this vocabulary has no fill-in-the-middle tokens; train with infilling on.")
+        return ids
+
+    def fim_split(self, chunk: np.ndarray, rng: np.random.Generator) -> FimParts | None:
+        """(prefix, suffix, middle) ids of a training chunk (no ``<bos>``) cut at two random places; None
+        when it is too short. Here every token is one event (the classic tokens), so any place will do."""
+        if len(chunk) < 2:
+            return None
+        i, j = np.sort(rng.integers(0, len(chunk) + 1, size=2))
+        return chunk[:i], chunk[j:], chunk[i:j]
+
+    def infill_plan(self, piece: Piece, start: float, end: float, window: int) -> InfillPlan:
+        """The prompt that regenerates beats [start, end) of ``piece`` and what its middle must fit.
+
+        Here (one event per token, every event ``time_cursor`` of one token long) the span is a number
+        of events; the prompt keeps what the window leaves beside the middle, before and after the span.
+        """
+        start, end = check_span(piece, start, end)
+        ids = self.encode(piece)[1:]
+        step = self.time_cursor(np.zeros(1, np.int32))
+        i = min(round(start / step), len(ids))
+        j = max(i + 1, round(end / step))
+        keep_pre, keep_suf = context_budget(window, j - i + 1)
+        prefix, suffix = ids[max(0, i - keep_pre) : i], ids[j : j + keep_suf]
+        head = [BOS_ID] if i <= keep_pre else []
+        prompt = psm(prefix, suffix, None, self._sentinels(), window, head=head)
+        n = j - i
+        truth = ids[i:j]
+        return InfillPlan(
+            piece, i * step, j * step, prompt, n, n, prefix_tokens=len(prefix), suffix_tokens=len(suffix), truth=truth
+        )
+
+    def decode_middle(self, ids: np.ndarray, plan: InfillPlan, name: str = "middle") -> Piece:
+        """Notes of a generated middle (timed from the span's start), up to ``<fim_end>``."""
+        ids = np.asarray(ids)
+        end = self._sentinels()[3]
+        stop = np.flatnonzero(ids == end)
+        return self.decode(ids[: stop[0]] if len(stop) else ids, name)
+
+    # ------------------------------------------------------------------ constraints
+
+    def constraint(self, cfg: ConstraintConfig | None, batch: int, plan: InfillPlan | None = None) -> Constraint | None:
+        """Whole events masked by key, range and notes at once; an infilled middle gets exactly its events."""
+        if (cfg is None or not cfg.active) and plan is None:
+            return None
+        return EventConstraint(self, cfg or ConstraintConfig(), batch, plan)
+
+    def event_pitches(self, token: str) -> list[int] | None:
+        """The MIDI pitches one token plays (None: it plays none, e.g. a special token)."""
+        piece = self.tokenizer.detokenize([token])
+        return [int(p) for p in piece.notes[:, 2]] if piece.n_notes else None
 
     def check_seed(self, seed: np.ndarray) -> np.ndarray:
         return check_token_ids(seed, len(self.vocab))
@@ -112,3 +210,46 @@ class TokenRepresentation(Representation):
     def known(self, piece: Piece) -> tuple[int, int]:
         ids = self.vocab.encode(self.tokenizer.tokenize(piece))
         return int(np.sum(ids != UNK_ID)), len(ids)
+
+
+class EventConstraint(Constraint):
+    """Rules over tokens that are each a whole event (the classic notes and chords).
+
+    An event is allowed when all its pitches are allowed (key and range) and it has at most
+    ``max_polyphony`` notes; specials and rests are always allowed. An infilled middle is exactly its
+    span's events long, then ``<fim_end>``.
+    """
+
+    def __init__(self, rep: TokenRepresentation, cfg: ConstraintConfig, batch: int, plan: InfillPlan | None):
+        super().__init__(batch)
+        allowed_pitch = pitch_mask(cfg)
+        width = len(rep.vocab)
+        self.static = np.ones(width, dtype=bool)
+        for i, token in enumerate(rep.vocab.tokens):
+            pitches = rep.event_pitches(token)
+            if pitches is None:
+                continue
+            ok = all(allowed_pitch[p] for p in pitches)
+            if cfg.max_polyphony and len(pitches) > cfg.max_polyphony:
+                ok = False
+            self.static[i] = ok
+        self.plan = plan
+        self.count = np.zeros(self.batch, dtype=np.int64)
+        sentinels = rep.vocab.fim_ids()
+        self.end = sentinels[3] if sentinels else -1
+        if sentinels:
+            self.static[list(sentinels)] = False
+
+    def allowed(self) -> np.ndarray:
+        mask = np.tile(self.static, (self.batch, 1))
+        if self.plan is not None:
+            full = self.done | (self.count >= self.plan.span)
+            mask[full] = False
+            mask[full, self.end] = True
+        return mask
+
+    def observe(self, drawn: np.ndarray) -> None:
+        drawn = np.asarray(drawn).reshape(-1)
+        if self.plan is not None:
+            self.done |= drawn == self.end
+        self.count += ~self.done

@@ -22,6 +22,10 @@ from musegen.modelfile import MAX_VOCAB, JsonError, parse_json
 PAD, UNK, BOS = "<pad>", "<unk>", "<bos>"
 SPECIALS = (PAD, UNK, BOS)
 PAD_ID, UNK_ID, BOS_ID = 0, 1, 2
+# fill-in-the-middle sentinels (Bavarian et al. 2022): a run trained with DataConfig.fim_rate > 0 has them
+# after its other tokens, so the ids of every other token are those of the same vocabulary without them
+FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE, FIM_END = "<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<fim_end>"
+FIM_TOKENS = (FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE, FIM_END)
 MAX_TOKEN_CHARS = 256  # musegen's longest tokens (classic chords, piano-roll frames) have a few dozen
 MAX_VOCAB_BYTES = 16 * 1024 * 1024  # of vocab.json (a timed vocabulary is ~3 KB)
 
@@ -53,6 +57,18 @@ class Vocabulary:
     def decode(self, ids: Iterable[int]) -> list[str]:
         n = len(self.tokens)
         return [self.tokens[i] if 0 <= i < n else UNK for i in (int(x) for x in ids)]
+
+    def fim_ids(self) -> tuple[int, int, int, int] | None:
+        """Ids of the four fill-in-the-middle sentinels (prefix, suffix, middle, end); None without them."""
+        if not all(t in self._index for t in FIM_TOKENS):
+            return None
+        return tuple(self._index[t] for t in FIM_TOKENS)  # type: ignore[return-value]
+
+    def with_fim(self) -> Vocabulary:
+        """This vocabulary with the fill-in-the-middle sentinels appended (itself when it has them)."""
+        if self.fim_ids() is not None:
+            return self
+        return Vocabulary([*self.tokens, *FIM_TOKENS], self.representation, {**self.meta, "fim": True})
 
     def to_dict(self) -> dict[str, Any]:
         return {"representation": self.representation, "meta": self.meta, "tokens": self.tokens}

@@ -224,9 +224,23 @@ def test_a_full_size_frame_compiles_with_xla_on_cpu():
         assert set(np.unique(frames)) <= {0.0, 1.0} and frames.sum(axis=-1).max() <= 10
         assert np.isfinite(logits).all()
     assert fn.experimental_get_tracing_count() == 1
-    args = (tf.constant(features), tf.zeros((4, 88)), tf.constant(1.0), tf.constant(0))
+    args = (tf.constant(features), tf.zeros((4, 88)), tf.constant(1.0), tf.constant(0), tf.ones((4, 88)))
     hlo = fn.experimental_get_compiler_ir(*args)(stage="hlo")
     assert hlo.count(" while(") == 1  # the keys are one XLA loop, not 88 unrolled steps
+
+
+def test_keys_not_allowed_never_sound_and_the_keys_above_are_drawn_given_that():
+    layer = NADEHead(6, 4)
+    layer.build([(None, None, 5), (None, None, 6)])
+    features = np.random.default_rng(3).normal(size=(64, 5)).astype(np.float32) * 3
+    uniforms = np.random.default_rng(4).random((64, 6)).astype(np.float32)
+    allowed = np.tile(np.array([1, 0, 1, 0, 1, 1], np.float32), (64, 1))
+    frames, logits = layer.sample(features, uniforms, 1.0, 0, allowed)
+    frames, logits = np.asarray(frames), np.asarray(logits)
+    assert not frames[:, [1, 3]].any() and frames.any()
+    # the conditional logits are the teacher-forced ones of the frame really drawn (the forced-off keys as 0)
+    forced = np.asarray(layer([features[:, None], frames[:, None]]))[:, 0]
+    np.testing.assert_allclose(logits, forced, rtol=1e-5, atol=1e-5)
 
 
 # ------------------------------------------------------------------ saving

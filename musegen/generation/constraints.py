@@ -1,0 +1,163 @@
+"""Rules at sampling time: keep to a key, a pitch range, a most-notes-at-once, a well-formed grammar.
+
+A :class:`Constraint` watches one batch of generated sequences and, before every sampling step,
+says which next elements are allowed (everything else gets zero probability, so the rest of the
+distribution keeps its proportions: the model's choice among what the rules allow). The decoding
+loop (:func:`musegen.generation.decode.generate`) calls it through :meth:`Constraint.wrap`;
+with no constraint, the loop is exactly as before.
+
+Each representation builds its own (:meth:`musegen.representations.base.Representation.constraint`):
+the timed tokens track the time cursor, the notes sounding and the grammar of TSD
+(:class:`musegen.representations.timed` ``TimedConstraint``), the classic tokens mask whole events,
+piano-roll frames mask keys. Infilling is a constraint too: the middle must end exactly where the
+suffix begins, and may only place notes inside the chosen span.
+
+This module holds what they share: key and scale names, the pitch mask, and the base class.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from musegen.config import ConstraintConfig, SamplingConfig
+from musegen.errors import ConfigError
+
+PITCH_NAMES = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
+# intervals above the tonic; "minor" is the natural minor, "harmonic minor" adds the raised seventh
+SCALES: dict[str, tuple[int, ...]] = {
+    "major": (0, 2, 4, 5, 7, 9, 11),
+    "minor": (0, 2, 3, 5, 7, 8, 10),
+    "harmonic minor": (0, 2, 3, 5, 7, 8, 11),
+    "melodic minor": (0, 2, 3, 5, 7, 9, 11),
+    "dorian": (0, 2, 3, 5, 7, 9, 10),
+    "phrygian": (0, 1, 3, 5, 7, 8, 10),
+    "lydian": (0, 2, 4, 6, 7, 9, 11),
+    "mixolydian": (0, 2, 4, 5, 7, 9, 10),
+    "locrian": (0, 1, 3, 5, 6, 8, 10),
+    "pentatonic": (0, 2, 4, 7, 9),
+    "minor pentatonic": (0, 3, 5, 7, 10),
+    "blues": (0, 3, 5, 6, 7, 10),
+    "whole tone": (0, 2, 4, 6, 8, 10),
+    "chromatic": tuple(range(12)),
+}
+ALIASES = {
+    "ionian": "major",
+    "aeolian": "minor",
+    "natural minor": "minor",
+    "maj": "major",
+    "min": "minor",
+    "m": "minor",
+}
+KEY_EXAMPLES = "e.g. 'D minor', 'F# major', 'Bb dorian', 'C pentatonic'"
+_KEY = re.compile(r"^\s*([a-gA-G])\s*(#|b|♯|♭|-|sharp|flat)?\s*(.*?)\s*$")
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A tonic and the pitch classes of its scale."""
+
+    tonic: int  # pitch class 0-11
+    mode: str  # a name of SCALES
+    pitch_classes: frozenset[int]
+
+    @property
+    def label(self) -> str:
+        return f"{('C', 'C#', 'D', 'Eb', 'E', 'F', 'F#', 'G', 'Ab', 'A', 'Bb', 'B')[self.tonic]} {self.mode}"
+
+
+def parse_key(name: str) -> Scale:
+    """'D minor' -> Scale(2, 'minor', {2, 4, 5, 7, 9, 10, 0}); a bare tonic ('G') is major.
+
+    Accidentals: '#', 'b', '-', 'sharp', 'flat'. A ConfigError names the scales when the name is unknown.
+    """
+    m = _KEY.match(name or "")
+    if not m:
+        raise ConfigError(f"{name!r} is not a key; write a tonic and a scale, {KEY_EXAMPLES}.")
+    letter, accidental, mode = m.groups()
+    tonic = PITCH_NAMES[letter.lower()]
+    if accidental in ("#", "♯", "sharp"):
+        tonic += 1
+    elif accidental in ("b", "♭", "-", "flat"):
+        tonic -= 1
+    mode = " ".join(mode.lower().split()) or "major"
+    mode = ALIASES.get(mode, mode)
+    if mode not in SCALES:
+        raise ConfigError(f"unknown scale {mode!r} in {name!r}; choose one of: {', '.join(SCALES)} ({KEY_EXAMPLES}).")
+    tonic %= 12
+    return Scale(tonic, mode, frozenset((tonic + i) % 12 for i in SCALES[mode]))
+
+
+def pitch_mask(cfg: ConstraintConfig) -> np.ndarray:
+    """(128,) bool: the MIDI pitches the key and the range allow; a ConfigError when that leaves none."""
+    cfg.validate()
+    allowed = np.zeros(128, dtype=bool)
+    allowed[cfg.low : cfg.high + 1] = True
+    if cfg.key.strip():
+        scale = parse_key(cfg.key)
+        allowed &= np.isin(np.arange(128) % 12, sorted(scale.pitch_classes))
+    if not allowed.any():
+        raise ConfigError(
+            f"no pitch from {cfg.low} to {cfg.high} is in {cfg.key}; widen the pitch range or choose another key."
+        )
+    return allowed
+
+
+def describe(cfg: ConstraintConfig | None) -> str:
+    """The rules in words, for captions and the CLI: "in D minor, pitches 48-84, at most 3 notes at once"."""
+    if cfg is None or not cfg.active:
+        return "no constraints"
+    parts = []
+    if cfg.key.strip():
+        parts.append(f"in {parse_key(cfg.key).label}")
+    if cfg.low > 0 or cfg.high < 127:
+        parts.append(f"pitches {cfg.low}-{cfg.high}")
+    if cfg.max_polyphony:
+        parts.append(f"at most {cfg.max_polyphony} note{'s' * (cfg.max_polyphony > 1)} at once")
+    if cfg.grammar:
+        parts.append("well-formed tokens")
+    return ", ".join(parts)
+
+
+DrawFn = Callable[[np.ndarray, SamplingConfig, np.random.Generator], np.ndarray]
+
+
+class Constraint:
+    """The rules of one batch of generated sequences; see the module doc.
+
+    Subclasses implement :meth:`allowed` (what may come next in every row, (B, width) bool) and
+    :meth:`observe` (the elements just drawn); :meth:`prime` reads the prompt. ``done`` marks rows
+    that have finished (an infilled middle that reached the suffix); the loop stops when all have.
+    ``fallbacks`` counts steps where the rules left nothing (never expected; the row then gets the
+    subclass's way out), so tests can assert that no sequence was ever cornered.
+    """
+
+    def __init__(self, batch: int):
+        self.batch = int(batch)
+        self.done = np.zeros(self.batch, dtype=bool)
+        self.fallbacks = 0
+
+    def prime(self, prompt: np.ndarray) -> None:
+        """Read the prompt (B, T, ...) the model is primed with."""
+
+    def allowed(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def observe(self, drawn: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def wrap(self, draw: DrawFn, stepper: Any = None) -> DrawFn:
+        """``draw`` with the rules applied: disallowed elements get -inf logits, then the draw is observed."""
+
+        def constrained(logits: np.ndarray, cfg: SamplingConfig, rng: np.random.Generator) -> np.ndarray:
+            mask = self.allowed()
+            z = np.where(mask, np.asarray(logits, dtype=np.float64), -np.inf)
+            drawn = draw(z, cfg, rng)
+            self.observe(drawn)
+            return drawn
+
+        return constrained

@@ -1,0 +1,105 @@
+"""Infilling: regenerate one span of a piece so that it leads from what precedes and into what follows.
+
+A token run trained with fill-in-the-middle examples (``DataConfig.fim_rate``; Bavarian et al.
+2022, "Efficient Training of Language Models to Fill in the Middle") reads a prompt
+
+    <fim_suffix> suffix <fim_prefix> prefix <fim_middle>
+
+(the suffix first, so that the prefix runs straight into the middle) and writes the middle, then
+``<fim_end>``. The representation builds the prompt of a span
+(:meth:`~musegen.representations.tokens.TokenRepresentation.infill_plan`: for the timed tokens the
+suffix begins with the time from the span's start to its first note, so the model knows how much
+time it must fill) and the constraint that makes the middle fit: notes only inside the span, the
+time adding up exactly to where the suffix begins. This module holds the plan and :func:`join`,
+which puts a middle back between the notes before and after the span.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from musegen.errors import ConfigError
+from musegen.notes import END, PITCH, START, Piece, make_notes
+
+MIN_SPAN_BEATS = 0.25  # a sixteenth: the shortest span worth regenerating
+
+
+@dataclass
+class InfillPlan:
+    """How a span of ``piece`` is regenerated: the prompt and what the middle must fit."""
+
+    piece: Piece  # the whole piece, as the representation reads it (times in beats)
+    start: float  # the span in beats, snapped to what the representation can express
+    end: float
+    prompt: np.ndarray  # ids the model is primed with: <fim_suffix> suffix <fim_prefix> prefix <fim_middle>
+    span: int  # the span in the representation's time unit (grid steps, or classic events)
+    gap: int  # time from the span's start to the suffix's first note (>= span), same unit
+    # ends (same unit, from the span's start) of the prefix's notes still sounding when the span begins
+    carry: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    prefix_tokens: int = 0  # tokens of context before and after the span in the prompt
+    suffix_tokens: int = 0
+    truth: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # the span's own middle, as ids
+
+    def without_suffix(self, sentinels: tuple[int, int, int, int]) -> np.ndarray:
+        """The prompt with nothing after the span (``<fim_suffix>`` then at once ``<fim_prefix>``)."""
+        prompt = np.asarray(self.prompt)
+        cut = int(np.flatnonzero(prompt == sentinels[0])[0])
+        return np.concatenate([prompt[:1], prompt[cut:]]).astype(np.int32)
+
+    @property
+    def label(self) -> str:
+        return f"beats {self.start:g}-{self.end:g} ({self.prefix_tokens} tokens before, {self.suffix_tokens} after)"
+
+
+def context_budget(window: int, middle_tokens: float) -> tuple[int, int]:
+    """Tokens of prefix and of suffix a prompt keeps so that prompt and middle fit the training window.
+
+    Training examples never exceed the window, so a model has never read past it: what the middle is
+    expected to need (``middle_tokens``) is kept free, the rest goes two thirds to the prefix and one
+    third to the suffix, with at least 8 tokens each (a very long span then runs past the window).
+    """
+    free = max(0, int(window - 4 - np.ceil(middle_tokens)))
+    prefix = max(8, (2 * free) // 3)
+    return prefix, max(8, free - prefix)
+
+
+def check_span(piece: Piece, start: float, end: float) -> tuple[float, float]:
+    """``(start, end)`` checked against the piece: a ConfigError that says what to change."""
+    if not (np.isfinite(start) and np.isfinite(end)):
+        raise ConfigError(f"the span must be two finite numbers of beats, got {start}..{end}.")
+    length = float(piece.notes[:, END].max()) if piece.n_notes else 0.0
+    if start < 0 or end - start < MIN_SPAN_BEATS:
+        raise ConfigError(
+            f"the span must start at beat 0 or later and last at least {MIN_SPAN_BEATS} beats; got {start:g}-{end:g}."
+        )
+    if start >= length:
+        raise ConfigError(
+            f"the span starts at beat {start:g}, after the piece ends (beat {length:g}); choose an earlier start."
+        )
+    return float(start), float(end)
+
+
+def join(piece: Piece, start: float, end: float, middle: Piece, name: str = "infilled") -> Piece:
+    """``piece`` with the notes that begin in [start, end) replaced by ``middle`` (timed from ``start``).
+
+    The joins are repaired so that no key is struck while it still sounds: a note (before or inside
+    the span) that would still hold when the same key is struck again later (inside or after the
+    span) is cut at that later onset. Notes before and after the span keep their times exactly.
+    """
+    notes = piece.notes
+    onset = notes[:, START]
+    before, after = notes[onset < start], notes[onset >= end]
+    mid = middle.notes.copy()
+    mid[:, [START, END]] += start
+    mid = mid[(mid[:, START] >= start) & (mid[:, START] < end)]
+    part = np.concatenate([np.zeros(len(before)), np.ones(len(mid)), np.full(len(after), 2.0)])
+    rows = np.concatenate([before, mid, after])
+    order = np.lexsort((rows[:, START], rows[:, PITCH]))
+    rows, part = rows[order], part[order]
+    same = (rows[1:, PITCH] == rows[:-1, PITCH]) & (part[1:] != part[:-1]) & (rows[:-1, END] > rows[1:, START])
+    cut = np.flatnonzero(same)
+    rows[cut, END] = rows[cut + 1, START]
+    rows = rows[rows[:, END] > rows[:, START]]
+    return Piece(name, make_notes(rows), piece.tempo)

@@ -1,0 +1,83 @@
+"""The Generate page steers the music: fill in a span of a seed or of a result, keep to a key, see what
+was copied. On the bundled demo Transformer (trained to infill) and a copy of it that was not."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests import app_helpers as ui
+
+pytestmark = pytest.mark.slow  # loads a real model and generates
+
+DEMOS = Path(__file__).resolve().parents[2] / "assets" / "models"
+
+
+@pytest.fixture()
+def demo(folders) -> Path:
+    target = folders / "demo" / "demo-transformer"
+    shutil.copytree(DEMOS / "demo-transformer", target, ignore=shutil.ignore_patterns("last.keras"))
+    return target
+
+
+def _generate_page(demo: Path):
+    at = ui.app()
+    at.switch_page(ui.GENERATE).run()
+    model = ui.widget(at.selectbox, "Model")
+    model.set_value(next(c for c in model.options if demo.name in c)).run()
+    return at
+
+
+def test_fill_in_a_span_of_a_seed_keeping_to_a_key(demo):
+    at = _generate_page(demo)
+    ui.widget(at.radio, "Task").set_value("Fill in a passage").run()
+    assert not at.exception and not at.error
+    start, end = ui.widget(at.slider, "Span to regenerate").value
+    assert 0 < start < end
+    ui.widget(at.slider, "Span to regenerate").set_value((4.0, 8.0)).run()
+    ui.widget(at.selectbox, "Key").set_value("G").run()
+    ui.widget(at.selectbox, "Scale").set_value("major").run()
+    ui.widget(at.number_input, "Variations").set_value(2).run()
+    ui.widget(at.button, "Fill in").click().run()
+    assert not at.exception and not at.error
+    result = at.session_state["infilling"][1]
+    assert (result.start, result.end) == (4.0, 8.0) and len(result.pieces) == 2
+    for middle in result.middles:
+        assert {int(p) % 12 for p in middle.notes[:, 2]} <= {7, 9, 11, 0, 2, 4, 6}
+    assert "in G major" in ui.texts(at)
+    assert "longest passage also in the training data" in ui.texts(at).lower()
+    assert len(at.get("download_button")) == 4  # MIDI and WAV of each variation
+    assert len(at.get("audio")) >= 2
+
+
+def test_fill_in_a_span_of_a_generated_result(demo):
+    at = _generate_page(demo)
+    ui.widget(at.number_input, "Length").set_value(48).run()
+    ui.widget(at.button, "Generate").click().run()
+    assert not at.exception and not at.error
+    assert "longest passage also in the training data" in ui.texts(at).lower()  # originality of each variation
+    ui.widget(at.radio, "Task").set_value("Fill in a passage").run()
+    ui.widget(at.radio, "Fill in").set_value("Generated variation 1").run()
+    ui.widget(at.button, "Fill in").click().run()
+    assert not at.exception and not at.error
+    result = at.session_state["infilling"][1]
+    joined = at.session_state["composition"][1].joined(0)
+    before = joined.notes[joined.notes[:, 0] < result.start]
+    np.testing.assert_array_equal(result.pieces[0].notes[: len(before), [0, 2]], before[:, [0, 2]])
+
+
+def test_a_run_trained_without_infilling_says_so(demo, folders):
+    old = folders / "demo" / "demo-old"
+    shutil.copytree(demo, old)
+    vocab = json.loads((old / "vocab.json").read_text())
+    vocab["tokens"] = [t for t in vocab["tokens"] if not t.startswith("<fim_")]
+    vocab["meta"].pop("fim", None)
+    (old / "vocab.json").write_text(json.dumps(vocab))
+    at = _generate_page(old)
+    ui.widget(at.radio, "Task").set_value("Fill in a passage").run()
+    assert not at.exception
+    assert "trained without fill-in-the-middle" in ui.texts(at)

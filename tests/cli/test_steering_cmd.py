@@ -1,0 +1,97 @@
+"""``python -m musegen generate`` steered: --infill, --key, --pitch-range, --max-polyphony, --no-grammar, and
+the originality of every result in --json; the flags' mistakes are clear messages before any work."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pretty_midi
+import pytest
+
+from tests.generation.steering import most_at_once
+
+pytestmark = pytest.mark.slow  # runs real processes with a real model
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "assets" / "models" / "demo-transformer"
+
+
+def _generate(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "musegen", "generate", *args], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
+
+
+def _notes(path: str) -> list[pretty_midi.Note]:
+    return [n for i in pretty_midi.PrettyMIDI(path).instruments for n in i.notes]
+
+
+def test_infill_a_span_of_a_seed_piece_as_json(tmp_path):
+    out = tmp_path / "fill.mid"
+    args = ["--infill", "4:8", "--seed-piece", "2", "--variations", "2", "--seed", "1", "--tempo", "60"]
+    proc = _generate(str(DEMO), *args, "--out", str(out), "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["infill"]["start"] == 4.0 and summary["infill"]["end"] == 8.0
+    assert len(summary["files"]) == 2
+    for f in summary["files"]:
+        assert f["new_notes"] > 0 and f["notes"] > f["new_notes"]
+        copy = f["originality"]
+        assert {"notes", "beats", "training_piece", "flagged"} <= set(copy)
+        notes = _notes(f["midi"])  # at 60 BPM a beat is a second
+        assert any(n.start < 4.0 for n in notes) and any(n.start >= 8.0 for n in notes)
+
+
+def test_constraint_flags_hold_in_every_file(tmp_path):
+    out = tmp_path / "kept.mid"
+    flags = ["--key", "D minor", "--pitch-range", "D3:D5", "--max-polyphony", "2", "--no-seed-in-output"]
+    proc = _generate(str(DEMO), *flags, "--length", "96", "--variations", "2", "--seed", "4", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "constraints: in D minor, pitches 50-74, at most 2 notes at once, well-formed tokens" in proc.stdout
+    assert "longest passage also in the training data" in proc.stdout
+    for path in (out, out.with_name("kept-2.mid")):
+        notes = _notes(str(path))
+        assert notes and {n.pitch % 12 for n in notes} <= {2, 4, 5, 7, 9, 10, 0}
+        assert all(50 <= n.pitch <= 74 for n in notes)
+        from musegen.sources.ingest import read_midi_bytes
+
+        assert most_at_once(read_midi_bytes(path.read_bytes(), path.name)) <= 2
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--key", "H major"], "is not a key"),
+        (["--key", "C bebop"], "unknown scale"),
+        (["--pitch-range", "80:70"], "low <= high"),
+        (["--pitch-range", "C3-C5"], "--pitch-range must be LOW:HIGH"),
+        (["--key", "C major", "--pitch-range", "61:61"], "widen the pitch range"),
+        (["--max-polyphony", "-1"], "max_polyphony"),
+        (["--infill", "8"], "--infill must be START:END"),
+        (["--infill", "8:4"], "0 <= START < END"),
+        (["--infill", "2:4", "--seconds", "10"], "continuations only"),
+        (["--infill", "900:910"], "after the piece ends"),
+    ],
+)
+def test_a_wrong_steering_flag_is_a_clear_message(tmp_path, flags, message):
+    proc = _generate(str(DEMO), *flags, "--out", str(tmp_path / "x.mid"))
+    assert proc.returncode != 0
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "x.mid").exists()
+
+
+def test_infill_with_a_run_that_cannot_says_so(tmp_path):
+    classic = ROOT / "assets" / "models" / "demo-wavenet"  # any run; strip its infilling tokens in a copy
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(classic, old, ignore=shutil.ignore_patterns("last.keras"))
+    vocab = json.loads((old / "vocab.json").read_text())
+    vocab["tokens"] = [t for t in vocab["tokens"] if not t.startswith("<fim_")]
+    (old / "vocab.json").write_text(json.dumps(vocab))
+    proc = _generate(str(old), "--infill", "2:4", "--out", str(tmp_path / "x.mid"))
+    assert proc.returncode != 0 and "trained without fill-in-the-middle" in proc.stderr
+    assert "Traceback" not in proc.stderr

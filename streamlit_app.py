@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from musegen.config import SamplingConfig
+from musegen.generation.compose import Composition
 from musegen.output.plots import piano_roll_chart
 from musegen.training.jobs import active_jobs
 from musegen.training.visibility import demo_dir, model_choices, runs_dir
@@ -90,14 +91,38 @@ def _demo_section() -> None:
                 seed = composer.random_seed(None, length=min(64, composer.config.data.window), held_out=True)
                 # top-k 8 at temperature 0.8 came closest to the real chorales (BENCHMARKS.md, musical quality)
                 sampling = SamplingConfig(length=DEMO_TOKENS, temperature=temperature, top_k=8)
-                st.session_state["demo"] = composer.compose(seed, sampling)
-        comp = st.session_state.get("demo")
-        if comp is not None:
-            parts = [("seed", comp.seed.piece, 0.0), ("continuation", comp.continuations[0], comp.seed.end_beats)]
-            st.altair_chart(piano_roll_chart(parts), width="stretch")
-            notes = comp.continuations[0].notes
-            play(notes, 100.0, seed_notes=comp.seed.piece.notes, seed_end=comp.seed.end_beats)
-            st.caption(f"{comp.seed.label} · generated in {comp.seconds:.1f} s by {comp.run_id}")
+                st.session_state["demo"] = (str(pick.path), composer.compose(seed, sampling))
+                st.session_state.pop("demo_fill", None)
+        if (shown := st.session_state.get("demo")) is not None:
+            _demo_result(*shown, temperature)
+
+
+def _demo_result(run_dir: str, comp: Composition, temperature: float) -> None:
+    """The demo's piece, and a button that fills in two bars of it anew (the demo models learned to infill)."""
+    parts = [("seed", comp.seed.piece, 0.0), ("continuation", comp.continuations[0], comp.seed.end_beats)]
+    st.altair_chart(piano_roll_chart(parts), width="stretch")
+    notes = comp.continuations[0].notes
+    play(notes, 100.0, seed_notes=comp.seed.piece.notes, seed_end=comp.seed.end_beats)
+    st.caption(f"{comp.seed.label} · generated in {comp.seconds:.1f} s by {comp.run_id}")
+    with friendly_errors("Rebuild the demo models with `make demo-models`."):
+        composer = load_composer(run_dir)
+        if not composer.can_infill:
+            return
+        whole = comp.joined(0)
+        middle = float(round(whole.length_beats / 2))
+        start, end = max(0.0, middle - 4.0), middle + 4.0
+        again = f"The model writes beats {start:g}-{end:g} again, leading from what comes before into what follows."
+        if st.button("Fill in two bars anew", icon=":material/edit_note:", help=again):
+            with st.spinner("Filling in…"):
+                sampling = SamplingConfig(length=400, temperature=temperature, top_k=8)
+                st.session_state["demo_fill"] = composer.infill(whole, start, end, sampling)
+        if (fill := st.session_state.get("demo_fill")) is not None:
+            st.altair_chart(piano_roll_chart(fill.parts(0)), width="stretch")
+            play(fill.pieces[0].notes, 100.0)
+            st.caption(
+                f"Beats {fill.start:g}-{fill.end:g} filled in anew ({fill.middles[0].n_notes} notes): orange. "
+                "More on the Generate page: any span, variations, a key to keep to."
+            )
 
 
 def home() -> None:
@@ -106,7 +131,8 @@ def home() -> None:
         "#### Train a neural network on MIDI music, then play with what it composes.\n"
         "Bring MIDI files (or use the built-in Bach chorales), train a **WaveNet** or an **LSTM** while the loss "
         "falls live, pick a seed passage and sampling settings, and listen to the new music rendered by "
-        "**FluidSynth**. Download the MIDI and the audio."
+        "**FluidSynth**. Fill in a passage you do not like, keep to a key, see what the model copied from its "
+        "training pieces and where it is surprised. Download the MIDI and the audio."
     )
     steps = st.columns(4)
     for col, (page, icon, title, text) in zip(
@@ -114,7 +140,7 @@ def home() -> None:
         [
             ("pages/1_Dataset.py", ":material/library_music:", "1 · Dataset", "Upload MIDI or a zip; see the notes."),
             ("pages/2_Train.py", ":material/model_training:", "2 · Train", "WaveNet or LSTM, live loss chart."),
-            ("pages/3_Generate.py", ":material/piano:", "3 · Generate", "Seed, sampling, listen, download."),
+            ("pages/3_Generate.py", ":material/piano:", "3 · Generate", "Continue or fill in, listen, download."),
             ("pages/4_Runs.py", ":material/monitoring:", "4 · Runs", "Compare loss curves and metrics."),
         ],
         strict=True,

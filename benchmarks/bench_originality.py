@@ -41,6 +41,8 @@ DEMO = ROOT / "assets" / "models"
 PIECES = int(os.environ.get("BENCH_ORIGINALITY_PIECES", "20"))
 SMALL = os.environ.get("BENCH_ORIGINALITY_SMALL", "") not in ("", "0")
 MINUTES = float(os.environ.get("BENCH_ORIGINALITY_MINUTES", "2.5"))
+EPOCHS = int(os.environ.get("BENCH_ORIGINALITY_EPOCHS", "60"))  # with early stopping on the held-out 4
+PATIENCE = int(os.environ.get("BENCH_ORIGINALITY_PATIENCE", "0"))
 LENGTH = 360  # timed tokens generated: about 40 beats of chorale
 SEED_TOKENS = 64
 TRAINING_NOTES = 1_000_000
@@ -170,7 +172,7 @@ def _train(label: str) -> bool:
 def train_small(runs_dir: str, minutes: float = MINUTES) -> Path:
     """An LSTM of the demo preset on the first 20 built-in chorales, trained by the CLI."""
     command = [sys.executable, "-m", "musegen", "train", "--preset", "demo", "--arch", "lstm"]
-    command += ["--max-pieces", "20", "--val-fraction", "0.2", "--epochs", "60", "--patience", "0"]
+    command += ["--max-pieces", "20", "--val-fraction", "0.2", "--epochs", str(EPOCHS), "--patience", str(PATIENCE)]
     command += ["--max-minutes", str(minutes), "--runs-dir", runs_dir, "--name", "small-lstm", "--no-eval", "--json"]
     out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if out.returncode:

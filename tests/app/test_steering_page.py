@@ -81,3 +81,22 @@ def test_a_run_trained_without_infilling_says_so(demo, folders):
     ui.widget(at.radio, "Task").set_value("Fill in a passage").run()
     assert not at.exception
     assert "trained without fill-in-the-middle" in ui.texts(at)
+
+
+def test_the_home_page_demo_fills_in_two_bars(demo):
+    at = ui.app()
+    ui.widget(at.button, "Play a demo").click().run()
+    ui.widget(at.button, "Fill in two bars anew").click().run()
+    assert not at.exception and not at.error
+    fill = at.session_state["demo_fill"]
+    assert fill.end - fill.start == 8.0 and fill.middles[0].n_notes > 0
+    assert len(at.get("audio")) == 2
+    assert "filled in anew" in ui.texts(at)
+
+
+def test_the_train_page_offers_infilling_for_token_runs(folders):
+    at = ui.app()
+    at.switch_page(ui.TRAIN).run()
+    assert ui.widget(at.checkbox, "Also learn to fill in passages").value is True
+    ui.widget(at.selectbox, "Architecture").set_value("classic-lstm").run()
+    assert not any(c.label.startswith("Also learn to fill in") for c in at.checkbox)

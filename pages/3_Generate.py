@@ -211,6 +211,7 @@ if not (choices := model_choices(runs_dir(), demo_dir(), sid)):
     )
 index = next((i for i, c in enumerate(choices) if str(c.path) == st.session_state.get("train_run")), 0)
 pick = st.selectbox("Model", choices, index=index, format_func=lambda c: c.label, key="model_pick")
+task = CONTINUE  # what the page shows below when the model cannot even be opened
 with friendly_errors("Pick another model, or train this one again."):
     composer = load_composer(pick.path)
     unit = composer.rep.unit_name

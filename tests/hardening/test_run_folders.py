@@ -216,7 +216,8 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
         "of the 'midi2' representation",
     ),
     "vocab representation a number": (_json("vocab.json", _set("representation", 5)), "must be a name"),
-    "vocab one token short": (_json("vocab.json", _drop_token), "outside the vocabulary of 162"),
+    # the last token is <fim_end>, which no stored piece holds: the model's width gives the damage away
+    "vocab one token short": (_json("vocab.json", _drop_token), "predicts 167 tokens but run"),
     "vocab a folder": (_folder("vocab.json"), "not a regular file"),
     # pieces.json: names for people only
     "pieces a list": (_write("pieces.json", "[]"), OK),
@@ -284,7 +285,7 @@ def test_the_library_gives_a_reason_for_every_damaged_run(folder, name):
 def test_one_damaged_folder_never_hides_the_others(folder):
     listed = {info.run_id: info for info in runs.list_runs(folder)}
     assert len(listed) == 1 + len(CASES)  # every case, "config a folder" included
-    assert listed["good"].status == "finished" and listed["good"].epochs_done == 12
+    assert listed["good"].status == "finished" and listed["good"].epochs_done == 20  # the demo LSTM's epochs
     for name in CASES:
         info = listed[_run(folder, name).name]
         if name in BROKEN:

@@ -129,7 +129,12 @@ def _originality(copy: Copy) -> None:
 def _span(piece) -> tuple[float, float]:
     """The span to regenerate, with the piece drawn and the span marked."""
     length = max(1.0, float(np.ceil(piece.length_beats * 4) / 4))
-    default = (round(length / 3 * 4) / 4, round(2 * length / 3 * 4) / 4)
+    first = 4.0 * round(length / 3 / 4)  # two bars of 4/4 from the bar nearest a third of the piece
+    default = (
+        (min(first, length - 1.0), min(first + 8.0, length))
+        if length > 12
+        else (round(length / 3 * 4) / 4, round(2 * length / 3 * 4) / 4)
+    )
     start, end = st.slider("Span to regenerate (beats)", 0.0, length, default, 0.25, help="Everything else stays.")
     inside = (piece.notes[:, 0] >= start) & (piece.notes[:, 0] < end)
     parts = [
@@ -265,7 +270,7 @@ if task == INFILL:
     kept = describe(result.constraints) if result.constraints is not None and result.constraints.active else ""
     st.caption(f"{made}{' · ' + kept if kept else ''} · grey: kept, orange: new")
     with friendly_errors():
-        copies = [_index(str(pick.path), stamp).longest_copy(m) for m in result.middles]
+        copies = [_index(str(pick.path), stamp).longest_copy(result.placed(i)) for i in range(len(result.pieces))]
         for i, tab in enumerate(st.tabs([f"Variation {i + 1}" for i in range(len(result.pieces))])):
             with tab:
                 _infilled(result, i, tempo, program, copies[i])
@@ -278,7 +283,7 @@ st.subheader("Results", anchor=False)
 made = f"{len(comp.continuations)} variation(s) of {comp.sampling.length} {unit} in {comp.seconds:.1f} s"
 st.caption(f"{made} · grey: the seed, orange: the model")
 with friendly_errors():
-    copies = [_index(str(pick.path), stamp).longest_copy(c) for c in comp.continuations]
+    copies = [_index(str(pick.path), stamp).longest_copy(comp.placed(i)) for i in range(len(comp.continuations))]
     for i, tab in enumerate(st.tabs([f"Variation {i + 1}" for i in range(len(comp.continuations))])):
         with tab:
             _variation(comp, i, tempo, program, unit, copies[i])

@@ -1,10 +1,11 @@
 """Take the README's screenshots of every page at a desktop width (1400 px) with headless Chromium.
 
-    python -m scripts.screenshots [--out docs] [--demo-dir assets/models] [--minutes 2]
+    python -m scripts.screenshots [--out docs] [--demo-dir assets/models] [--minutes 2] [--only infill]
 
 Starts ``streamlit run`` on a free loopback port with a fresh runs folder, walks through the
 app as a person would (built-in dataset, a small WaveNet trained for ``--minutes``, music
-generated from it), and saves ``screenshot-<page>.png`` files, palette-compressed to stay small.
+generated from it, then a span of a seed filled in anew by a demo model), and saves
+``screenshot-<page>.png`` files, palette-compressed to stay small.
 Uses Debian's ``/usr/bin/chromium``; never downloads a browser. Run it from the repository root:
 the server and browser helpers come from ``tests/e2e/browser.py``.
 """
@@ -99,11 +100,26 @@ def walk(page, url: str, out: Path, minutes: float) -> None:
     _save(page, out, "home")
 
 
+def steer(page, url: str, out: Path) -> None:
+    """The Generate page filling in a span of a seed with the first bundled demo model."""
+    page.goto(url)
+    page.get_by_role("heading", name="State of things").wait_for()
+    _idle(page)
+    _goto(page, "Generate")
+    page.get_by_text("Fill in a passage").first.click()
+    _idle(page)
+    page.get_by_role("button", name="Fill in", exact=True).click()
+    page.get_by_role("heading", name="Results").wait_for(timeout=300_000)
+    _idle(page)
+    _save(page, out, "infill")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     parser.add_argument("--demo-dir", type=Path, default=ROOT / "assets" / "models")
     parser.add_argument("--minutes", type=float, default=2.0, help="time limit of the training shown")
+    parser.add_argument("--only", choices=["infill"], help="take only this picture (no training)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -118,7 +134,9 @@ def main() -> int:
         page = browser.new_page(viewport=VIEWPORT)
         page.set_default_timeout(120_000)
         try:
-            walk(page, url, args.out, args.minutes)
+            if args.only != "infill":
+                walk(page, url, args.out, args.minutes)
+            steer(page, url, args.out)
         except Exception:
             failure = Path(tmp).parent / "musegen-screenshot-failure"
             page.screenshot(path=f"{failure}.png", full_page=True)

@@ -101,14 +101,15 @@ def run(args: argparse.Namespace) -> int:
 
     if span is not None:
         result = composer.infill(seed.piece, *span, sampling, on_progress=progress, constraints=constraints)
-        new_music, seconds = result.middles, result.seconds
+        new_music, seconds = [result.placed(i) for i in range(len(result.pieces))], result.seconds
         pms = [result.midi(i, tempo=args.tempo, program=args.program) for i in range(len(result.pieces))]
         counts, notes = result.token_counts, [p.n_notes for p in result.pieces]
     else:
         comp = composer.compose(seed, sampling, on_progress=progress, constraints=constraints)
         if args.seconds:
             comp = comp.trimmed(args.seconds, args.tempo)
-        new_music, seconds, counts = comp.continuations, comp.seconds, comp.token_counts
+        new_music = [comp.placed(i) for i in range(len(comp.continuations))]
+        seconds, counts = comp.seconds, comp.token_counts
         include = not args.no_seed_in_output
         pms = [
             comp.midi(i, tempo=args.tempo, program=args.program, include_seed=include) for i in range(len(new_music))

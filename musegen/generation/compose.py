@@ -60,6 +60,10 @@ class Composition:
     seconds: float  # wall time of the generation
     token_counts: list[int] = field(default_factory=list)  # tokens generated per variation
 
+    def placed(self, i: int) -> Piece:
+        """Continuation ``i`` alone, timed as in :meth:`joined` (from the seed's start)."""
+        return _shifted(self.continuations[i], self.seed.end_beats)
+
     def joined(self, i: int) -> Piece:
         """Seed and continuation ``i`` as one piece (the continuation shifted to the seed's end)."""
         cont = self.continuations[i].notes.copy()
@@ -110,6 +114,10 @@ class Infilling:
     def end(self) -> float:
         return self.plan.end
 
+    def placed(self, i: int) -> Piece:
+        """The new notes of variation ``i`` alone, timed as in the whole piece."""
+        return _shifted(self.middles[i], self.start)
+
     def parts(self, i: int) -> list[tuple[str, Piece, float]]:
         """(label, notes, offset) of variation ``i`` for a piano roll: before, the new span, after."""
         notes = self.pieces[i].notes
@@ -123,6 +131,12 @@ class Infilling:
     def midi(self, i: int, *, tempo: float = 100.0, program: int = 0) -> Any:
         """A PrettyMIDI of the whole piece with variation ``i``'s span."""
         return piece_to_midi(self.pieces[i], tempo=tempo, program=program)
+
+
+def _shifted(piece: Piece, beats: float) -> Piece:
+    notes = piece.notes.copy()
+    notes[:, :2] += beats
+    return Piece(piece.name, notes, piece.tempo)
 
 
 class Composer:

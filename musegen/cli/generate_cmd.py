@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     outputs = _outputs(args)
     seed_midi = _read(Path(args.seed_midi)) if args.seed_midi else b""
     composer = Composer(args.run_dir)
+    if composer.rep.unit != "token":
+        constraints.grammar = False  # frames are always well formed
     if span is not None:
         composer.rep.check_infill(composer.config.model)  # before the model loads: say so at once
     length_tokens = args.seed_length or (Limits.from_env().max_generation_length if span else 64)

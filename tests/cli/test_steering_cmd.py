@@ -95,3 +95,30 @@ def test_infill_with_a_run_that_cannot_says_so(tmp_path):
     proc = _generate(str(old), "--infill", "2:4", "--out", str(tmp_path / "x.mid"))
     assert proc.returncode != 0 and "trained without fill-in-the-middle" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _train(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "musegen", "train", *args], capture_output=True, text=True, timeout=600, cwd=ROOT
+    )
+
+
+def test_a_new_cli_run_learns_to_infill_unless_told_not_to(tmp_path):
+    tiny = ["--arch", "lstm", "--units", "16", "--embed-dim", "8", "--layers", "1", "--window", "48"]
+    tiny += ["--stride", "24", "--epochs", "1", "--max-pieces", "8", "--no-eval", "--runs-dir", str(tmp_path)]
+    proc = _train(*tiny, "--name", "fim", "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    run = tmp_path / "fim"
+    assert json.loads((run / "config.json").read_text())["data"]["fim_rate"] == 0.5
+    assert "<fim_end>" in json.loads((run / "vocab.json").read_text())["tokens"]
+    out = tmp_path / "x.mid"
+    filled = _generate(str(run), "--infill", "2:4", "--seed-piece", "0", "--out", str(out), "--json")
+    assert filled.returncode == 0, filled.stderr[-2000:]
+    span = json.loads(filled.stdout)["infill"]
+    assert (span["start"], span["end"]) == (2.0, 4.0)
+    plain = _train(*tiny, "--name", "plain", "--fim-rate", "0", "--json")
+    assert plain.returncode == 0, plain.stderr[-2000:]
+    assert "<fim_end>" not in json.loads((tmp_path / "plain" / "vocab.json").read_text())["tokens"]
+    refused = _train("--arch", "classic-lstm", "--fim-rate", "0.5", "--runs-dir", str(tmp_path))
+    assert refused.returncode == 2 and "cannot fill in a passage" in refused.stderr
+    assert "Traceback" not in refused.stderr

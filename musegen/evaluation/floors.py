@@ -88,7 +88,7 @@ def frame_nll(
         ]
     # a model with the NADE head reads the target frame beside the context (teacher forcing) and
     # holds (frames x keys x hidden) values per pass: smaller batches
-    nade = _reads_targets(model, keys)
+    nade = reads_targets(model, keys)
     forward = model_forward(model)
     total, frames, tp, wrong = 0.0, 0, 0.0, 0.0
     for batch in _length_batches(segments, NADE_SCORE_BATCH_FRAMES if nade else SCORE_BATCH_FRAMES):
@@ -121,7 +121,7 @@ def model_forward(model: Any) -> Any:
     return lambda x: model(x, training=False)
 
 
-def _reads_targets(model: Any, keys: int) -> bool:
+def reads_targets(model: Any, keys: int) -> bool:
     """Whether ``model`` is a NADE piano-roll model: its input is the context frame and the target frame."""
     inputs = getattr(model, "inputs", None)
     return bool(inputs) and inputs[0].shape[-1] == 2 * keys

@@ -32,7 +32,7 @@ def score_sequence(model: Any, seqs: list[np.ndarray], window: int) -> dict[str,
     """Held-out scores of a many-to-many model that returns logits (B, T, V)."""
     xs, ys, ws = [], [], []
     for seq in seqs:
-        for x, y, w in _sliding_windows(seq, window):
+        for x, y, w in sliding_windows(seq, window):
             xs.append(x)
             ys.append(y)
             ws.append(w)
@@ -41,7 +41,7 @@ def score_sequence(model: Any, seqs: list[np.ndarray], window: int) -> dict[str,
     forward = model_forward(model)
     for i in range(0, len(x), EVAL_BATCH):
         logits = np.asarray(forward(x[i : i + EVAL_BATCH]), dtype=np.float64)
-        logp = logits - _logsumexp(logits)
+        logp = logits - logsumexp(logits)
         yb, wb = y[i : i + EVAL_BATCH], w[i : i + EVAL_BATCH]
         picked = np.take_along_axis(logp, yb[..., None], axis=-1)[..., 0]
         nll -= float((picked * wb).sum())
@@ -53,7 +53,7 @@ def score_classic(model: Any, seqs: list[np.ndarray], window: int, vocab_size: i
     """Held-out scores of a tutorial model (``id / n_vocab`` windows -> softmax over the next id)."""
     nll = correct = 0.0
     count = 0
-    for x, y in _classic_examples(seqs, window, vocab_size):
+    for x, y in classic_examples(seqs, window, vocab_size):
         probs = np.asarray(model(x, training=False), dtype=np.float64)
         p = np.clip(probs[np.arange(len(y)), y], 1e-12, 1.0)
         nll -= float(np.log(p).sum())
@@ -62,7 +62,7 @@ def score_classic(model: Any, seqs: list[np.ndarray], window: int, vocab_size: i
     return _summary(nll, correct, float(count))
 
 
-def _sliding_windows(seq: np.ndarray, window: int):
+def sliding_windows(seq: np.ndarray, window: int):
     """(x, y, weight) windows of one piece; each target (``seq[1:]``) has weight 1 in exactly one window."""
     inputs, targets = seq[:-1], seq[1:]
     n, stride = len(inputs), max(1, window // 2)
@@ -79,7 +79,7 @@ def _sliding_windows(seq: np.ndarray, window: int):
         start = max(0, min(scored + stride, n) - window)
 
 
-def _classic_examples(seqs: list[np.ndarray], window: int, vocab_size: int, bos_id: int = BOS_ID):
+def classic_examples(seqs: list[np.ndarray], window: int, vocab_size: int, bos_id: int = BOS_ID):
     """Batches of (x float32 (B, window, 1), y int32 (B,)): every real token after the first of each piece."""
     xs: list[np.ndarray] = []
     ys: list[int] = []
@@ -103,7 +103,7 @@ def _classic_batch(xs: list[np.ndarray], ys: list[int], vocab_size: int) -> tupl
     return x, np.asarray(ys, np.int32)
 
 
-def _logsumexp(a: np.ndarray) -> np.ndarray:
+def logsumexp(a: np.ndarray) -> np.ndarray:
     m = a.max(-1, keepdims=True)
     return m + np.log(np.exp(a - m).sum(-1, keepdims=True))
 

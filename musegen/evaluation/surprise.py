@@ -47,10 +47,10 @@ from musegen.errors import ConfigError, DatasetError
 from musegen.evaluation.floors import (
     NADE_SCORE_BATCH_FRAMES,
     SCORE_BATCH_FRAMES,
-    _reads_targets,
     model_forward,
+    reads_targets,
 )
-from musegen.evaluation.likelihood import EVAL_BATCH, _classic_examples, _logsumexp, _sliding_windows
+from musegen.evaluation.likelihood import EVAL_BATCH, classic_examples, logsumexp, sliding_windows
 from musegen.notes import END, PITCH, START, Piece
 from musegen.output.plots import pitch_name
 from musegen.representations.base import Representation
@@ -244,7 +244,7 @@ def _token_nll(model: Any, ids: np.ndarray, window: int) -> np.ndarray:
     Each target has weight 1 in exactly one window, and the windows score their targets in order,
     so the scored positions of the windows, one after the other, are targets 1..T-1."""
     seq = ids.astype(np.int32).reshape(-1)
-    windows = list(_sliding_windows(seq, window))
+    windows = list(sliding_windows(seq, window))
     forward = model_forward(model)
     scored: list[np.ndarray] = []
     for i in range(0, len(windows), EVAL_BATCH):
@@ -253,7 +253,7 @@ def _token_nll(model: Any, ids: np.ndarray, window: int) -> np.ndarray:
         y = np.stack([w[1] for w in batch])
         weight = np.stack([w[2] for w in batch])
         logits = np.asarray(forward(x), dtype=np.float64)
-        picked = np.take_along_axis(logits - _logsumexp(logits), y[..., None], axis=-1)[..., 0]
+        picked = np.take_along_axis(logits - logsumexp(logits), y[..., None], axis=-1)[..., 0]
         scored += [-picked[b][weight[b] > 0] for b in range(len(batch))]
     out = np.full(len(seq), np.nan)
     out[1:] = np.concatenate(scored)
@@ -265,7 +265,7 @@ def _classic_nll(model: Any, ids: np.ndarray, window: int, vocab_size: int) -> n
     seq = ids.astype(np.int32).reshape(-1)
     forward = model_forward(model)
     scored = []
-    for x, y in _classic_examples([seq], window, vocab_size):
+    for x, y in classic_examples([seq], window, vocab_size):
         probs = np.asarray(forward(x), dtype=np.float64)
         scored.append(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, 1.0)))
     out = np.full(len(seq), np.nan)
@@ -279,7 +279,7 @@ def _frame_cells(model: Any, frames: np.ndarray, window: int, context: int) -> n
     keys = seq.shape[1]
     window = max(1, int(window))
     context = min(max(0, int(context)), window - 1)
-    nade = _reads_targets(model, keys)  # the NADE head reads the target frame beside the context frame
+    nade = reads_targets(model, keys)  # the NADE head reads the target frame beside the context frame
     per_batch = max(1, (NADE_SCORE_BATCH_FRAMES if nade else SCORE_BATCH_FRAMES) // window)
     segments = scoring_windows(len(seq) - 1, window, context)
     forward = model_forward(model)

@@ -14,9 +14,9 @@ from musegen.datasets.dataset import build_dataset
 from musegen.errors import DatasetError, ModelLoadError
 from musegen.evaluation.heldout import evaluate_run
 from musegen.evaluation.likelihood import (
-    _classic_examples,
-    _sliding_windows,
+    classic_examples,
     score_sequence,
+    sliding_windows,
 )
 from musegen.records import Metrics
 from musegen.training.loop import train
@@ -71,7 +71,7 @@ def test_truncated_model_gives_the_domain_error(run_dir, tmp_path):
 
 def test_every_target_is_scored_exactly_once():
     seq = np.arange(2, 2 + 75, dtype=np.int32)
-    windows = list(_sliding_windows(seq, 16))
+    windows = list(sliding_windows(seq, 16))
     scored = np.concatenate([y[w > 0] for _, y, w in windows])
     assert scored.tolist() == seq[1:].tolist()
     for x, y, w in windows:  # inputs and targets stay aligned, and every target has context
@@ -79,9 +79,9 @@ def test_every_target_is_scored_exactly_once():
         assert (y[real][:-1] == x[real][1:]).all()
         first_scored = int(np.argmax(w > 0))
         assert first_scored == 0 or first_scored >= 8
-    short = list(_sliding_windows(np.array([2, 5, 6], np.int32), 16))
+    short = list(sliding_windows(np.array([2, 5, 6], np.int32), 16))
     assert len(short) == 1 and short[0][2].sum() == 2
-    batches = list(_classic_examples([np.array([2, 5, 6, 7], np.int32)], 4, 10))
+    batches = list(classic_examples([np.array([2, 5, 6, 7], np.int32)], 4, 10))
     x, y = batches[0]
     assert y.tolist() == [5, 6, 7]
     assert np.allclose(x[2, :, 0] * 10, [0, 0, 5, 6])

@@ -146,6 +146,15 @@ def _span(piece) -> tuple[float, float]:
     return float(start), float(end)
 
 
+def _downloads(name: str, midi: bytes, wav: bytes | None, key: str) -> None:
+    """The MIDI and (when rendered) WAV download buttons of one result."""
+    c1, c2, _ = st.columns([1, 1, 3])
+    get = ":material/download:"
+    c1.download_button("Download MIDI", midi, file_name=f"{name}.mid", mime="audio/midi", key=f"mid-{key}", icon=get)
+    if wav is not None:
+        c2.download_button("Download WAV", wav, file_name=f"{name}.wav", mime="audio/wav", key=f"wav-{key}", icon=get)
+
+
 def _infilled(result: Infilling, i: int, tempo: float, program: int, copy: Copy) -> None:
     st.altair_chart(piano_roll_chart(result.parts(i)), width="stretch", key=f"infill-roll-{i}")
     st.caption(
@@ -154,13 +163,12 @@ def _infilled(result: Infilling, i: int, tempo: float, program: int, copy: Copy)
     )
     _originality(copy)
     wav = play(result.pieces[i].notes, tempo, program)
-    name = f"musegen-{result.run_id}-infill-v{i + 1}"
-    c1, c2, _ = st.columns([1, 1, 3])
-    midi = midi_bytes(result.midi(i, tempo=tempo, program=program))
-    get = ":material/download:"
-    c1.download_button("Download MIDI", midi, file_name=f"{name}.mid", mime="audio/midi", key=f"imid-{i}", icon=get)
-    if wav is not None:
-        c2.download_button("Download WAV", wav, file_name=f"{name}.wav", mime="audio/wav", key=f"iwav-{i}", icon=get)
+    _downloads(
+        f"musegen-{result.run_id}-infill-v{i + 1}",
+        midi_bytes(result.midi(i, tempo=tempo, program=program)),
+        wav,
+        f"i{i}",
+    )
 
 
 def _variation(comp: Composition, i: int, tempo: float, program: int, unit: str, copy: Copy) -> None:
@@ -170,13 +178,7 @@ def _variation(comp: Composition, i: int, tempo: float, program: int, unit: str,
     st.caption(f"{cont.n_notes} new notes from {comp.token_counts[i]} {unit}")
     _originality(copy)
     wav = play(cont.notes, tempo, program, seed_notes=comp.seed.piece.notes, seed_end=comp.seed.end_beats)
-    name = f"musegen-{comp.run_id}-v{i + 1}"
-    c1, c2, _ = st.columns([1, 1, 3])
-    midi = midi_bytes(comp.midi(i, tempo=tempo, program=program))
-    get = ":material/download:"
-    c1.download_button("Download MIDI", midi, file_name=f"{name}.mid", mime="audio/midi", key=f"mid-{i}", icon=get)
-    if wav is not None:
-        c2.download_button("Download WAV", wav, file_name=f"{name}.wav", mime="audio/wav", key=f"wav-{i}", icon=get)
+    _downloads(f"musegen-{comp.run_id}-v{i + 1}", midi_bytes(comp.midi(i, tempo=tempo, program=program)), wav, f"{i}")
 
 
 def _metrics(comp: Composition, run_dir: str) -> None:

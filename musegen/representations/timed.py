@@ -71,34 +71,40 @@ class TimedTokenizer:
     def detokenize(self, tokens: Sequence[str], name: str = "generated") -> Piece:
         """Notes from tokens. Bad orders are repaired: a pitch without a duration lasts one
         beat, a duration without a pitch and every unknown token are skipped."""
-        rows: list[tuple[float, float, int, int]] = []
-        now, pending = 0, None
-        default = self.steps_per_beat
         spb = float(self.steps_per_beat)
+        rows = [(on / spb, (on + dur) / spb, pitch, DEFAULT_VELOCITY) for on, dur, pitch, _ in self.parse(tokens)]
+        return Piece(name, make_notes(rows), 120.0)
 
-        def flush(dur: int) -> None:
-            rows.append((now / spb, (now + dur) / spb, pending, DEFAULT_VELOCITY))
+    def parse(self, tokens: Sequence[str]) -> list[tuple[int, int, int, list[int]]]:
+        """(onset step, duration steps, pitch, token indices) of every note, in the order read.
 
-        for token in tokens:
+        The repairs of :meth:`detokenize`: a pitch without a duration lasts one beat, a duration
+        without a pitch and every unknown token are skipped. A note's tokens are its Pitch, its
+        Duration when it has one, and the TimeShift tokens read since the pitch before it.
+        """
+        notes: list[tuple[int, int, int, list[int]]] = []
+        now, pending, shifts = 0, None, []  # pending: (pitch, its tokens so far)
+        for i, token in enumerate(tokens):
             kind, _, value = token.partition("_")
             if not value.isdigit():
                 continue
             n = int(value)
             if kind == "Pitch" and n <= 127:
                 if pending is not None:
-                    flush(default)
-                pending = n
+                    notes.append((now, self.steps_per_beat, *pending))
+                pending, shifts = (n, [*shifts, i]), []
             elif kind == "Duration" and 1 <= n <= self.max_steps and pending is not None:
-                flush(n)
+                notes.append((now, n, pending[0], [*pending[1], i]))
                 pending = None
             elif kind == "TimeShift" and 1 <= n <= self.max_steps:
                 if pending is not None:
-                    flush(default)
+                    notes.append((now, self.steps_per_beat, *pending))
                     pending = None
                 now += n
+                shifts.append(i)
         if pending is not None:
-            flush(default)
-        return Piece(name, make_notes(rows), 120.0)
+            notes.append((now, self.steps_per_beat, *pending))
+        return notes
 
     def build_vocab(self, token_lists: Iterable[list[str]] = ()) -> Vocabulary:
         """The closed TSD vocabulary; it does not depend on the data."""
@@ -230,38 +236,10 @@ class TimedRepresentation(TokenRepresentation):
         Tokens are read as :meth:`TimedTokenizer.detokenize` reads them (a pitch without a duration is
         its pitch token alone; skipped tokens and trailing shifts make no note).
         """
-        tokens = self.vocab.decode(np.asarray(ids).reshape(-1))
-        spb, max_steps = float(self.tokenizer.steps_per_beat), self.tokenizer.max_steps
-        starts: list[float] = []  # the notes in the order detokenize makes them
-        pitches: list[int] = []
-        members: list[list[int]] = []
-        now, pending, shifts = 0, None, []  # pending: (pitch, its tokens)
-
-        def flush(extra: list[int]) -> None:
-            starts.append(now / spb)
-            pitches.append(pending[0])
-            members.append(pending[1] + extra)
-
-        for i, token in enumerate(tokens):
-            kind, _, value = token.partition("_")
-            if not value.isdigit():
-                continue
-            n = int(value)
-            if kind == "Pitch" and n <= 127:
-                if pending is not None:
-                    flush([])
-                pending, shifts = (n, [*shifts, i]), []
-            elif kind == "Duration" and 1 <= n <= max_steps and pending is not None:
-                flush([i])
-                pending = None
-            elif kind == "TimeShift" and 1 <= n <= max_steps:
-                if pending is not None:
-                    flush([])
-                    pending = None
-                now += n
-                shifts.append(i)
-        if pending is not None:
-            flush([])
+        notes = self.tokenizer.parse(self.vocab.decode(np.asarray(ids).reshape(-1)))
+        starts = [on for on, _, _, _ in notes]  # the notes in the order detokenize makes them
+        pitches = [pitch for _, _, pitch, _ in notes]
+        members = [elements for _, _, _, elements in notes]
         order = np.lexsort((pitches, starts))  # as make_notes sorts decode's notes
         rank = np.empty(len(order), np.int64)
         rank[order] = np.arange(len(order))

@@ -127,6 +127,9 @@ class ModelConfig:
         return 1 + (self.kernel_size - 1) + self.stacks * per_stack
 
 
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
 @dataclass
 class TrainConfig:
     """How a model is trained."""
@@ -139,6 +142,12 @@ class TrainConfig:
     seed: int = 0  # keras.utils.set_random_seed
     max_minutes: float = 0.0  # stop after this much wall time (0 = no limit), keeping the best model
     distribute: str = ""  # "", "mirrored" or "multiworker"
+    # "float32", or "mixed_float16" (GPUs; Keras' dynamic loss scaling) / "mixed_bfloat16" (TPUs, recent CPUs):
+    # layers compute in 16 bits, variables and the output logits stay float32
+    precision: str = "float32"
+    # XLA for the training step: "auto" (Keras' rule: on a GPU, off on CPU-only machines and under
+    # tf.distribute), "on" or "off"
+    jit_compile: str = "auto"
 
     def validate(self) -> None:
         _positive("epochs", self.epochs, 100_000, low=0)
@@ -150,6 +159,12 @@ class TrainConfig:
         if self.max_minutes < 0:
             raise ConfigError("max_minutes must be >= 0 (0 means no limit).")
         _choice("distribute", self.distribute, ("", "mirrored", "multiworker"))
+        _choice("precision", self.precision, PRECISIONS)
+        _choice("jit_compile", self.jit_compile, ("auto", "on", "off"))
+
+    def keras_jit_compile(self) -> bool | str:
+        """What ``model.compile(jit_compile=...)`` takes: "auto", True or False."""
+        return {"auto": "auto", "on": True, "off": False}[self.jit_compile]
 
 
 @dataclass

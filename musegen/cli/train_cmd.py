@@ -52,6 +52,20 @@ CONFIG_FLAGS: dict[str, tuple[str, str, type, str]] = {
         "high, each given those below: chords)",
     ),
     "--nade-hidden": ("model", "nade_hidden", int, "hidden units of the NADE head (default 128)"),
+    "--precision": (
+        "train",
+        "precision",
+        str,
+        "float32 (default), mixed_float16 (GPUs with tensor cores; Keras' loss scaling) or mixed_bfloat16: "
+        "layers compute in 16 bits, weights and logits stay float32",
+    ),
+    "--xla": (
+        "train",
+        "jit_compile",
+        str,
+        "XLA-compile the training step: auto (default: on a GPU, off on a CPU-only machine and under "
+        "--distribute), on or off",
+    ),
 }
 RESUMABLE = {"epochs", "max_minutes", "patience"}  # settings a resumed run may change
 

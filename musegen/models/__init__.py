@@ -32,6 +32,7 @@ from musegen.config import CLASSIC_ARCHS, ModelConfig
 from musegen.errors import ConfigError, ModelLoadError
 from musegen.modelfile import check_model_file
 from musegen.models import layers as _layers  # registers the custom layers
+from musegen.models import precision
 from musegen.models.classic import build_classic_lstm, build_classic_wavenet
 from musegen.models.losses import FrameNLL
 from musegen.models.lstm import build_lstm, recurrent_stack
@@ -138,7 +139,8 @@ def load_model(path: str | Path, *, compile: bool = False) -> keras.Model:
         ) from exc
     if not isinstance(model, keras.Model) or len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ModelLoadError(f"{p} is a Keras model but not a musegen model (one input, one output). Retrain it.")
-    return model
+    # trained in mixed precision: inference runs a float32 copy (the same weights, the same numbers everywhere)
+    return model if compile else precision.to_float32(model)
 
 
 _REASON_CHARS = 400  # of a Keras error shown in a message

@@ -55,18 +55,21 @@ def rope_frequencies(head_dim: int, base: float = ROPE_BASE) -> np.ndarray:
 
 def apply_rope(x, positions, frequencies):
     """``x`` (B, H, T, D) with channel pairs (i, i + D/2) rotated by ``positions`` (T,) float32 x frequency."""
-    angles = positions[:, None] * frequencies[None, :]  # (T, D/2)
-    cos, sin = ops.cos(angles)[None, None], ops.sin(angles)[None, None]
+    angles = positions[:, None] * frequencies[None, :]  # (T, D/2), float32 whatever x's dtype
+    cos, sin = ops.cast(ops.cos(angles)[None, None], x.dtype), ops.cast(ops.sin(angles)[None, None], x.dtype)
     x1, x2 = ops.split(x, 2, axis=-1)
     return ops.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
 
 
 def _attend(scores, mask, values, equation: str, dropout: keras.layers.Layer, training):
-    """Masked softmax of ``scores`` over the keys, dropout, then the weighted sum of ``values``."""
+    """Masked softmax of ``scores`` over the keys, dropout, then the weighted sum of ``values``.
+
+    The softmax runs in float32 also under mixed precision (``_MASKED`` is past float16's range)."""
     # one key (a one-token sequence) takes all the weight; ops.softmax would warn about a size-1 axis
     one_key = scores.shape[-1] == 1
+    scores = ops.cast(scores, "float32")
     weights = ops.ones_like(scores) if one_key else ops.softmax(ops.where(mask, scores, _MASKED), axis=-1)
-    return ops.einsum(equation, dropout(weights, training=training), values)
+    return ops.einsum(equation, ops.cast(dropout(weights, training=training), values.dtype), values)
 
 
 def _dense_attention(q, k, v, span: int, dropout, training):

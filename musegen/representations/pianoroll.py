@@ -262,11 +262,14 @@ class PianoRollRepresentation(Representation):
         With the NADE head the logits are the keys' conditionals, so the same loss is the exact NLL."""
         import keras
 
-        from musegen.models import FrameNLL, build_frame_model
+        from musegen.models import FrameNLL, build_frame_model, precision
 
-        model = build_frame_model(config.model, N_KEYS, window=config.data.window)
+        with precision.policy(config.train.precision):
+            model = build_frame_model(config.model, N_KEYS, window=config.data.window)
         model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=config.train.learning_rate, clipnorm=1.0), loss=FrameNLL()
+            optimizer=keras.optimizers.Adam(learning_rate=config.train.learning_rate, clipnorm=1.0),
+            loss=FrameNLL(),
+            jit_compile=config.train.keras_jit_compile(),
         )
         return model
 

@@ -69,9 +69,10 @@ class TokenRepresentation(Representation):
     def build_model(self, config: RunConfig) -> keras.Model:
         import keras
 
-        from musegen.models import build_model
+        from musegen.models import build_model, precision
 
-        model = build_model(config.model, len(self.vocab), config.data.window)
+        with precision.policy(config.train.precision):
+            model = build_model(config.model, len(self.vocab), config.data.window)
         loss = keras.losses.SparseCategoricalCrossentropy(
             from_logits=not config.model.is_classic, reduction="mean_with_sample_weight"
         )
@@ -79,6 +80,7 @@ class TokenRepresentation(Representation):
             optimizer=keras.optimizers.Adam(learning_rate=config.train.learning_rate, clipnorm=1.0),
             loss=loss,
             weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            jit_compile=config.train.keras_jit_compile(),
         )
         return model
 

@@ -146,7 +146,7 @@ def train(
             history.monitor = "loss"
             emit("status", status="running", message="no validation windows: the best model is chosen by training loss")
         with strategy.scope():
-            model = _load_last(run_dir) if resume else rep.build_model(config)
+            model = _load_last(run_dir, config) if resume else rep.build_model(config)
         if model.count_params() > MAX_PARAMETERS:  # it could be trained, but never loaded again
             raise ConfigError(
                 f"this model has {model.count_params():,} parameters, more than the {MAX_PARAMETERS:,} a musegen "
@@ -284,11 +284,15 @@ def _start_history(config: RunConfig, dataset: Any, run_dir: Path, resume: bool,
     return history
 
 
-def _load_last(run_dir: Path) -> Any:
-    """last.keras with its compiled loss and optimizer state, so training continues where it was."""
-    from musegen.models import load_model
+def _load_last(run_dir: Path, config: RunConfig) -> Any:
+    """last.keras with its compiled loss and optimizer state, so training continues where it was.
 
-    return load_model(run_dir / runs.LAST, compile=True)
+    Loaded under the run's precision policy: a mixed_float16 model is compiled again with Keras'
+    loss-scaling optimizer, whose saved state (the loss scale too) then loads into it."""
+    from musegen.models import load_model, precision
+
+    with precision.policy(config.train.precision):
+        return load_model(run_dir / runs.LAST, compile=True)
 
 
 def _make_data(config: RunConfig, dataset: Any, rep: Representation, replicas: int) -> _Data:

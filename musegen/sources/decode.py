@@ -1,144 +1,62 @@
-"""One MIDI file's bytes to notes in beats: the header checks, the SMF decoder, pretty_midi, the filter.
+"""One MIDI file's bytes to notes in beats with the chosen decoder, and the byte format of a result.
 
-What a decoding worker (:mod:`musegen.sources.sandbox`) runs for every file, and what
-:func:`parse_midi` runs for the commands that need a whole ``PrettyMIDI``. Reasons raised here
-carry no file name; the callers add it. :func:`pack` / :func:`unpack` are the one byte format
-for a result, shared by the worker's pipe and the ingest cache (a JSON header and raw float64
-notes: no pickle).
+Two decoders give the same notes and reasons: musegen's own SMF decoder followed by pretty_midi
+(``smf``, :mod:`musegen.sources.smf_decode`), and symusic (``symusic``, :mod:`musegen.sources.symusic_decode`,
+about 20 times faster);
+``MUSEGEN_DECODER`` chooses, symusic by default where it is installed. :func:`decode_notes` is what a
+decoding worker (:mod:`musegen.sources.sandbox`) runs for every file, and :func:`parse_midi` what runs
+for the commands that need a whole ``PrettyMIDI``. Reasons raised here carry no file name; the callers
+add it. :func:`pack` / :func:`unpack` are the one byte format for a result, shared by the worker's pipe
+and the ingest cache (a JSON header and raw float64 notes: no pickle).
 """
 
 from __future__ import annotations
 
 import json
-import warnings
-from typing import Any
+import os
 
 import numpy as np
 
 from musegen.config import DataConfig, Limits
-from musegen.errors import MidiReadError
-from musegen.notes import make_notes
-from musegen.sources.smf import SMFError, TooLong, TooManyEvents, TooManyNotes, read_smf
+from musegen.errors import ConfigError
+from musegen.sources import symusic_decode
+from musegen.sources.smf_decode import PIANO_PROGRAMS, check_header, decode_smf, parse_midi, scan_smf, sniff
 
-PIANO_PROGRAMS = tuple(range(8))  # General MIDI 1-8: the pianos (the tutorial read only piano parts)
+__all__ = [
+    "DECODERS",
+    "PIANO_PROGRAMS",
+    "check_header",
+    "decode_notes",
+    "decode_smf",
+    "decoder_name",
+    "pack",
+    "parse_midi",
+    "scan_smf",
+    "sniff",
+    "unpack",
+]
+
 MAGIC = b"MGC1"
-_MB = 1024 * 1024
+DECODERS = ("smf", "symusic")  # MUSEGEN_DECODER: musegen's own SMF decoder + pretty_midi, or symusic (C++)
 
 
-def check_header(data: bytes, limits: Limits) -> None:
-    """Refuse what is not a usable Standard MIDI File before decoding it (MidiReadError says why)."""
-    if not data:
-        raise MidiReadError("empty file (0 bytes).")
-    if len(data) > limits.max_file_mb * _MB:
-        raise MidiReadError(f"{len(data) / _MB:.1f} MB, over the size limit of {limits.max_file_mb} MB.")
-    if data[:4] != b"MThd":
-        raise MidiReadError(f"not a MIDI file ({sniff(data)}); a MIDI file starts with 'MThd'.")
-    if len(data) < 14:
-        raise MidiReadError("truncated MIDI header.")
-    fmt = int.from_bytes(data[8:10], "big")
-    division = int.from_bytes(data[12:14], "big")
-    if fmt == 2:
-        raise MidiReadError("type-2 MIDI (independent sequences) is not supported; save it as type 0 or 1.")
-    if fmt > 2:
-        raise MidiReadError(f"unknown MIDI format {fmt}; the file is likely corrupt.")
-    if division == 0:
-        raise MidiReadError("zero ticks per beat in the header; the file is corrupt.")
-    if division & 0x8000:
-        raise MidiReadError("SMPTE time division is not supported; save it with ticks per beat.")
+def decoder_name() -> str:
+    """The decoder ``MUSEGEN_DECODER`` names (``smf`` or ``symusic``); symusic by default where installed."""
+    name = os.environ.get("MUSEGEN_DECODER", "").strip().lower() or ("symusic" if symusic_decode.available() else "smf")
+    if name not in DECODERS:
+        raise ConfigError(f"MUSEGEN_DECODER must be one of {', '.join(DECODERS)}, got {name!r}.")
+    if name == "symusic" and not symusic_decode.available():
+        raise ConfigError("MUSEGEN_DECODER=symusic, but symusic is not installed: pip install symusic, or unset it.")
+    return name
 
 
-def sniff(data: bytes) -> str:
-    """What some bytes that are not MIDI look like, in words."""
-    head = data[:512].lstrip().lower()
-    if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        return "it is a zip archive"
-    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
-        return "it is an HTML page"
-    if head.startswith((b"riff", b"id3", b"flac", b"oggs")):
-        return "it is an audio file"
-    try:
-        data[:512].decode("utf-8")
-        return "it is a text file"
-    except UnicodeDecodeError:
-        return "unrecognised binary data"
-
-
-def parse_midi(data: bytes, limits: Limits) -> Any:
-    """MIDI bytes to a ``pretty_midi.PrettyMIDI`` with every instrument, within ``limits``."""
-    import pretty_midi
-
-    check_header(data, limits)
-    try:  # stops early: a huge or hostile file costs no more than the limits
-        midi = read_smf(data, limits.max_notes_per_file, limits.max_events_per_file, limits.max_beats_per_file)
-    except TooManyNotes as exc:
-        raise MidiReadError(f"over the limit of {limits.max_notes_per_file:,} notes per file.") from exc
-    except TooManyEvents as exc:
-        raise MidiReadError(
-            f"over the limit of {limits.max_events_per_file:,} events per file (every MIDI event counts)."
-        ) from exc
-    except TooLong as exc:
-        raise MidiReadError(f"{exc}: absurd tick values; the file is likely corrupt.") from exc
-    except SMFError as exc:
-        raise MidiReadError(f"corrupt or truncated MIDI ({exc}).") from exc
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return pretty_midi.PrettyMIDI(mido_object=midi)
-    except ValueError as exc:
-        if "largest tick" in str(exc):
-            raise MidiReadError(f"absurd tick values ({exc}); the file is corrupt.") from exc
-        raise MidiReadError(f"corrupt MIDI ({exc}).") from exc
-    except (IndexError, KeyError, ZeroDivisionError, OverflowError, MemoryError) as exc:
-        raise MidiReadError(f"corrupt MIDI ({type(exc).__name__}: {exc}).") from exc
-
-
-def decode_notes(data: bytes, cfg: DataConfig, limits: Limits) -> tuple[np.ndarray, float]:
-    """MIDI bytes to (notes in beats, first tempo in BPM), keeping the parts the instrument filter selects."""
-    notes, tempo = _collect_notes(parse_midi(data, limits), cfg)
-    if len(notes) > limits.max_notes_per_file:
-        raise MidiReadError(f"{len(notes):,} notes, over the limit of {limits.max_notes_per_file:,} per file.")
-    if notes[:, 1].max() > limits.max_beats_per_file:
-        raise MidiReadError(f"lasts over {limits.max_beats_per_file:,} beats; the file is likely corrupt.")
-    return notes, tempo
-
-
-def _keep(inst: Any, cfg: DataConfig) -> bool:
-    if inst.is_drum:
-        return False
-    if cfg.instrument_filter == "piano":
-        return inst.program in PIANO_PROGRAMS
-    if cfg.instrument_filter == "programs":
-        return inst.program in set(cfg.programs)
-    return True
-
-
-def _collect_notes(pm: Any, cfg: DataConfig) -> tuple[np.ndarray, float]:
-    pitched = [i for i in pm.instruments if i.notes and not i.is_drum]
-    if not any(i.notes for i in pm.instruments):
-        raise MidiReadError("no notes (the file holds only tempo, meta or controller events).")
-    if not pitched:
-        raise MidiReadError("drums only; musegen learns pitched parts.")
-    kept = [i for i in pitched if _keep(i, cfg)]
-    if not kept:
-        wanted = "piano programs" if cfg.instrument_filter == "piano" else f"programs {list(cfg.programs)}"
-        raise MidiReadError(f"no notes left after the instrument filter ({wanted}); try 'all' instruments.")
-    raw = np.array([(n.start, n.end, n.pitch, n.velocity) for i in kept for n in i.notes], dtype=np.float64)
-    times, tempi = pm.get_tempo_changes()
-    raw[:, 0] = _seconds_to_beats(raw[:, 0], times, tempi)
-    raw[:, 1] = np.maximum(_seconds_to_beats(raw[:, 1], times, tempi), raw[:, 0])
-    tempo = float(tempi[0]) if len(tempi) else 120.0
-    return make_notes(raw), tempo
-
-
-def _seconds_to_beats(t: np.ndarray, times: np.ndarray, tempi: np.ndarray) -> np.ndarray:
-    """Piecewise-linear time -> beats through the tempo map (exact for MIDI tempo maps)."""
-    if not len(times):
-        return t * 2.0  # 120 BPM
-    times = np.asarray(times, dtype=np.float64)
-    rates = np.asarray(tempi, dtype=np.float64) / 60.0  # beats per second
-    beats_at = np.concatenate([[0.0], np.cumsum(np.diff(times) * rates[:-1])])
-    j = np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(times) - 1)
-    return beats_at[j] + (t - times[j]) * rates[j]
+def decode_notes(data: bytes, cfg: DataConfig, limits: Limits, decoder: str | None = None) -> tuple[np.ndarray, float]:
+    """MIDI bytes to (notes in beats, first tempo in BPM), keeping the parts the instrument filter selects,
+    with ``decoder`` (``smf`` or ``symusic``; by default :func:`decoder_name`'s). Both give the same notes
+    and reasons (see :mod:`musegen.sources.symusic_decode` for the few differences)."""
+    if (decoder or decoder_name()) == "symusic":
+        return symusic_decode.decode_symusic(data, cfg, limits)
+    return decode_smf(data, cfg, limits)
 
 
 # --------------------------------------------------------------------------- one result as bytes

@@ -38,7 +38,7 @@ import numpy as np
 
 from musegen.config import DataConfig, Limits, from_dict
 from musegen.errors import MidiReadError
-from musegen.sources.decode import decode_notes, pack, unpack
+from musegen.sources.decode import decode_notes, decoder_name, pack, unpack
 
 try:
     import resource
@@ -78,7 +78,8 @@ class DecodePool:
         self.cfg, self.limits, self.size = cfg, limits, max(1, min(workers, WORKERS))
         self.deadline_s = 2 * limits.max_decode_seconds + 10  # wall clock: CPU time plus room for a busy machine
         wanted = {"instrument_filter": cfg.instrument_filter, "programs": list(cfg.programs)}
-        settings = json.dumps({"cfg": wanted, "limits": asdict(limits)}).encode()
+        self.decoder = decoder_name()  # MUSEGEN_DECODER, checked here: a bad value is the caller's error
+        settings = json.dumps({"cfg": wanted, "limits": asdict(limits), "decoder": self.decoder}).encode()
         self._settings = len(settings).to_bytes(4, "little") + settings
         self._busy: list[_Worker] = []
 
@@ -121,7 +122,7 @@ class DecodePool:
     def _start(self, job: _Job, worker: _Worker | _Inline) -> None:
         for attempt in range(2):  # a worker that died while idle is replaced once
             if isinstance(worker, _Inline):
-                job.finish(decode_here(job.data, self.cfg, self.limits))
+                job.finish(decode_here(job.data, self.cfg, self.limits, self.decoder))
                 return
             try:
                 worker.conn.send_bytes(self._settings + job.data)
@@ -294,7 +295,8 @@ def _death_reason(code: int | None, limits: Limits) -> str:
 
 def serve(fd: int) -> None:
     """A worker's life: decode one request after another until the socket closes or stays idle."""
-    import pretty_midi  # noqa: F401  (loaded before any limit: it is the same for every file)
+    import pretty_midi  # noqa: F401  (loaded before any limit: it is the same for every file; symusic, where
+    # it is installed, came with musegen.sources.decode)
 
     conn = Connection(fd)
     if resource is not None:
@@ -311,7 +313,8 @@ def serve(fd: int) -> None:
         data = request[4 + size :]
         del request
         _limit(start, limits)
-        result = decode_here(data, cfg, limits)
+        _crash_if_asked(data)
+        result = decode_here(data, cfg, limits, settings.get("decoder"))
         del data
         _unlimit()  # the next request is received under no file's limits
         retire = _address_space() > start + RETIRE_MB * _MB
@@ -323,10 +326,10 @@ def serve(fd: int) -> None:
             return
 
 
-def decode_here(data: bytes, cfg: DataConfig, limits: Limits) -> Decoded:
+def decode_here(data: bytes, cfg: DataConfig, limits: Limits, decoder: str | None = None) -> Decoded:
     """Decode one file in this process; every failure becomes the reason (never raises for a file)."""
     try:
-        notes, tempo = decode_notes(data, cfg, limits)
+        notes, tempo = decode_notes(data, cfg, limits, decoder)
         return Decoded(notes, tempo)
     except MidiReadError as exc:
         return Decoded(None, reason=str(exc))
@@ -336,6 +339,17 @@ def decode_here(data: bytes, cfg: DataConfig, limits: Limits) -> Decoded:
     except Exception as exc:  # a decoder bug must not stop a batch: the file gets the reason
         log.exception("decoding failed")
         return Decoded(None, reason=f"the decoder failed on it ({type(exc).__name__}: {exc}).", final=False)
+
+
+def _crash_if_asked(data: bytes) -> None:
+    """For the tests of a native crash: a worker started with ``MUSEGEN_TEST_NATIVE_CRASH=MARK`` reads
+    address 0 from C (a real SIGSEGV, as a bug in symusic would raise) on a file holding MARK. Only a
+    worker does this, never the process that serves the app."""
+    mark = os.environ.get("MUSEGEN_TEST_NATIVE_CRASH", "").encode()
+    if mark and mark in data:
+        import ctypes
+
+        ctypes.string_at(0)
 
 
 def _limit(start: int, limits: Limits) -> None:

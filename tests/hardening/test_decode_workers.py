@@ -20,18 +20,22 @@ from musegen.sources.sandbox import DecodePool, decode_here
 from tests.midi_factory import many_notes_midi, midi_bytes, scale_midi
 
 PIANO = Path(__file__).resolve().parents[3] / "shared" / "data" / "piano"
-BIG = many_notes_midi(200_000)  # 1.2 MB, about 2.5 s of decoding: long enough to stop on purpose
+BIG = many_notes_midi(200_000)  # 1.2 MB: 200,000 notes, about 2 s for the SMF decoder, 0.1 s for symusic
+# 4.8 MB, 800,000 notes: over 3 s of CPU time for either decoder (symusic's path counts its 1.6 million
+# events with the SMF decoder's streaming scan first): long enough to stop on purpose.
+SLOW = many_notes_midi(800_000)
+SLOW_LIMITS = {"max_notes_per_file": 1_000_000, "max_events_per_file": 2_000_000}
 
 
 @pytest.mark.slow
 def test_a_file_over_the_cpu_limit_is_stopped_and_the_batch_goes_on():
-    limits = Limits(max_decode_seconds=1)
-    report = ingest_sources([("big.mid", BIG), ("ok.mid", scale_midi())], limits=limits, use_cache=False)
+    limits = Limits(max_decode_seconds=1, **SLOW_LIMITS)
+    report = ingest_sources([("big.mid", SLOW), ("ok.mid", scale_midi())], limits=limits, use_cache=False)
     big, ok = report.results
     assert big.reason == "took more than 1 s of CPU time to read (stopped; MUSEGEN_MAX_DECODE_SECONDS)."
     assert ok.ok and ok.n_notes == 8
     with pytest.raises(MidiReadError, match=r"big\.mid: took more than 1 s of CPU time"):
-        read_midi_bytes(BIG, "big.mid", limits=limits)  # the single-file API decodes in a worker too
+        read_midi_bytes(SLOW, "big.mid", limits=limits)  # the single-file API decodes in a worker too
 
 
 def test_a_file_over_the_memory_limit_is_a_reason_not_a_crash():
@@ -42,7 +46,7 @@ def test_a_file_over_the_memory_limit_is_a_reason_not_a_crash():
 
 
 def test_a_worker_that_crashes_or_overruns_becomes_a_reason(monkeypatch):
-    pool = DecodePool(DataConfig(), Limits(), workers=1)
+    pool = DecodePool(DataConfig(), Limits(**SLOW_LIMITS), workers=1)
 
     def crash_the_busy_worker() -> None:
         for _ in range(200):
@@ -53,12 +57,14 @@ def test_a_worker_that_crashes_or_overruns_becomes_a_reason(monkeypatch):
 
     threading.Timer(0.2, crash_the_busy_worker).start()
     with pool:
-        (_, crashed), (_, after) = pool.map([("big", BIG), ("ok", scale_midi())])
+        (_, crashed), (_, after) = pool.map([("big", SLOW), ("ok", scale_midi())])
     assert crashed.reason == "crashed the decoder (SIGSEGV); the file is likely corrupt." and not crashed.final
     assert after.notes is not None and len(after.notes) == 8  # a fresh worker took over
     ingest_sources([(f"{i}.mid", midi_bytes([(0, 1, 60 + i)])) for i in range(4)], use_cache=False)  # warm workers
     monkeypatch.setattr(DecodePool, "__init__", _short_deadline(DecodePool.__init__))
-    report = ingest_sources([("big.mid", BIG), ("ok.mid", scale_midi())], use_cache=False)
+    report = ingest_sources(
+        [("big.mid", SLOW), ("ok.mid", scale_midi())], limits=Limits(**SLOW_LIMITS), use_cache=False
+    )
     assert report.results[0].reason == "took longer than 0.3 s to read (stopped)."
     assert report.results[1].ok
 
@@ -89,9 +95,9 @@ def test_a_cache_hit_needs_no_worker(cache_dir, monkeypatch):
 
 @pytest.mark.slow
 def test_killed_or_timed_out_files_are_not_cached(cache_dir):
-    limits = Limits(max_decode_seconds=1)
-    ingest_sources([("big.mid", BIG)], limits=limits)
-    again = ingest_sources([("big.mid", BIG)], limits=limits)
+    limits = Limits(max_decode_seconds=1, **SLOW_LIMITS)
+    ingest_sources([("big.mid", SLOW)], limits=limits)
+    again = ingest_sources([("big.mid", SLOW)], limits=limits)
     assert not again.results[0].cached  # a busy machine may read it next time
 
 

@@ -4,7 +4,9 @@
 
     config.json    every setting needed to rebuild the model and the tokens
     vocab.json     the vocabulary
-    data.npz       the token ids of the train/validation split (resume and evaluation use it)
+    data.npz       the token ids of the train/validation split (resume and evaluation use it); a run
+                   trained from a token store keeps a bounded sample of each split here instead
+    store.json     only for a run trained from a token store: its path and manifest hash (the corpus stays there)
     history.json   per epoch and per batch: loss, val_loss, accuracy, time
     model.keras    the best model by validation loss
     last.keras     the latest checkpoint with optimizer state, for resume
@@ -18,6 +20,7 @@ leaves half a file. Nothing here imports TensorFlow until a model is loaded.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
@@ -35,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from musegen.config import RunConfig
+from musegen.datasets.store import load_store_dataset, open_store
 from musegen.errors import ConfigError, ModelLoadError, MusegenError, RunNotFoundError, TrainingError
 from musegen.fileio import (
     atomic_write,
@@ -76,7 +80,10 @@ __all__ = [
     "remove_temporary_files",
     "request_stop",
     "save_dataset",
+    "save_store_reference",
     "stop_requested",
+    "store_reference",
+    "training_dataset",
     "write_history",
     "write_metrics",
     "write_status",
@@ -85,6 +92,7 @@ __all__ = [
 
 CONFIG, VOCAB, DATA, HISTORY = "config.json", "vocab.json", "data.npz", "history.json"
 PIECES = "pieces.json"  # names of the stored pieces, for seed pickers
+STORE = "store.json"  # the token store a run trained from (musegen.datasets.store)
 MODEL, LAST, STATUS, METRICS, STOP = "model.keras", "last.keras", "status.json", "metrics.json", "stop"
 STATES = ("queued", "running", "stopped", "finished", "failed")
 ACTIVE_STATES = ("queued", "running")
@@ -345,12 +353,12 @@ def read_status(path: str | Path) -> dict[str, Any]:
     state = status.get("state")
     if not isinstance(state, str) or state not in STATES:
         raise RunNotFoundError(f"{file} has an unknown state {str(state)[:40]!r}; the run folder is damaged.")
-    if status["state"] == "running" and not _alive(status):
+    if status["state"] == "running" and not _alive(status, Path(path)):
         status = {
             **status,
             "state": "failed",
-            "message": f"the training process (pid {status.get('pid')}) ended without finishing; "
-            "resume the run to continue from its last checkpoint.",
+            "message": f"the training process (pid {status.get('pid')} on {status.get('host') or 'this host'}) "
+            "ended without finishing; resume the run to continue from its last checkpoint.",
         }
     return status
 
@@ -360,12 +368,29 @@ def written_by_me(status: dict[str, Any]) -> bool:
     return status.get("pid") == os.getpid() and status.get("host") in (None, socket.gethostname())
 
 
-def _alive(status: dict[str, Any]) -> bool:
-    """Whether the process that wrote ``status`` still runs (always true for another host's process)."""
+STALE_S = 30 * 60  # another host's "running" run that wrote nothing for this long has lost its process
+
+
+def _alive(status: dict[str, Any], run_dir: Path) -> bool:
+    """Whether the process that wrote ``status`` still runs. Another host's process cannot be asked: it
+    counts as alive while the run folder shows signs of life (a training writes history.json every few
+    seconds, status.json every epoch), so a chief that died on a host that is gone (a rescheduled pod, a
+    lost node) lets the run be resumed elsewhere after ``STALE_S``."""
     pid = status.get("pid")
-    if not isinstance(pid, int) or status.get("host") not in (None, socket.gethostname()):
+    if not isinstance(pid, int):
         return True
+    if status.get("host") not in (None, socket.gethostname()):
+        return _last_write(run_dir, status) > time.time() - STALE_S
     return pid_alive(pid)
+
+
+def _last_write(run_dir: Path, status: dict[str, Any]) -> float:
+    """When the run folder was last written by its training: status.json's time, history.json's mtime."""
+    updated = status.get("updated")
+    times = [float(updated) if isinstance(updated, int | float) else 0.0]
+    with contextlib.suppress(OSError):
+        times.append((run_dir / HISTORY).stat().st_mtime)
+    return max(times)
 
 
 def pid_alive(pid: Any) -> bool:
@@ -503,6 +528,37 @@ def save_dataset(
     atomic_write_bytes(Path(path) / DATA, buf.getvalue())
     if names is not None:
         atomic_write_json(Path(path) / PIECES, {"train": list(names[0]), "val": list(names[1])})
+
+
+def save_store_reference(path: str | Path, reference: dict[str, Any]) -> None:
+    """Record the token store a run trains from (``TokenStore.reference()``: path, manifest hash, counts)."""
+    atomic_write_json(Path(path) / STORE, reference)
+
+
+def store_reference(path: str | Path) -> dict[str, Any] | None:
+    """The run's store.json (path, manifest_hash, counts), or None for a run trained from files."""
+    ref = read_json(Path(path) / STORE, default=None)
+    if ref is None:
+        return None
+    if not isinstance(ref, dict) or not all(isinstance(ref.get(k), str) for k in ("path", "manifest_hash")):
+        raise RunNotFoundError(f"{Path(path) / STORE} does not name a token store; the run folder is damaged.")
+    return ref
+
+
+def training_dataset(path: str | Path) -> Any:
+    """What a run resumes on: its token store, when it trained from one (checked against the manifest hash
+    it recorded), else the split stored in its data.npz (:func:`load_dataset`)."""
+    path = Path(path)
+    ref = store_reference(path)
+    if ref is None:
+        return load_dataset(path)
+    store = open_store(ref["path"])  # the corpus of a store run is in its store, not in the run folder
+    if store.manifest_hash != ref["manifest_hash"]:
+        raise ConfigError(
+            f"the store {ref['path']} was ingested again since run {path.name} trained on it; resuming would "
+            "train on other data. Start a new run from the store instead."
+        )
+    return load_store_dataset(store, fim=Vocabulary.load(path / VOCAB).fim_ids() is not None)
 
 
 def piece_names(path: str | Path) -> dict[str, list[str]]:

@@ -93,6 +93,24 @@ def test_status_transitions_and_stale_running_reads_as_failed(tmp_path):
         runs.write_status(path, "exploded")
 
 
+def test_another_hosts_run_reads_as_running_while_its_folder_is_written_and_failed_once_stale(tmp_path):
+    import time
+
+    path = runs.create_run(tmp_path, RunConfig(), VOCAB)
+    runs.write_status(path, "running", "epoch 3/40")
+    status = json.loads((path / runs.STATUS).read_text())
+    elsewhere = {**status, "host": "node-that-is-gone", "pid": 1}  # a chief on a machine we cannot ask
+    runs.atomic_write_json(path / runs.STATUS, elsewhere)
+    assert runs.load_run(path).status == "running"
+    stale = time.time() - runs.STALE_S - 60
+    runs.atomic_write_json(path / runs.STATUS, {**elsewhere, "updated": stale})
+    runs.write_history(path, runs.read_history(path))  # the chief still writes its history: alive
+    assert runs.load_run(path).status == "running"
+    os.utime(path / runs.HISTORY, (stale, stale))
+    info = runs.load_run(path)
+    assert info.status == "failed" and "node-that-is-gone" in info.message and "resume" in info.message
+
+
 def test_stop_request_round_trip(tmp_path):
     path = runs.create_run(tmp_path, RunConfig(), VOCAB)
     assert not runs.stop_requested(path)

@@ -244,6 +244,13 @@ class Representation(ABC):
         """Windows per validation batch."""
         return min(global_batch, n_windows)
 
+    def store_training_data(self, store: Any, config: RunConfig, global_batch: int, seed: int) -> TrainingData:
+        """:meth:`training_data` read from a token store (:class:`musegen.datasets.store.TokenStore`), whose
+        windows stream from disk: the same (x, y, w) batches, never the whole corpus in memory."""
+        raise ConfigError(
+            f"the {self.name} representation cannot train from a token store; train it from --data instead."
+        )
+
     # ------------------------------------------------------------------ scoring
 
     @abstractmethod

@@ -16,6 +16,8 @@ import numpy as np
 
 from musegen.config import ConstraintConfig, ModelConfig, RunConfig, SamplingConfig
 from musegen.datasets.fim import FimParts, fim_windows, psm
+from musegen.datasets.store import TRAIN, VAL
+from musegen.datasets.store_windows import Fim, WindowReader, store_dataset, window_table
 from musegen.datasets.windows import classic_windows, next_token_windows
 from musegen.errors import ConfigError
 from musegen.evaluation.likelihood import score_classic, score_sequence
@@ -24,7 +26,7 @@ from musegen.generation.constraints import Constraint, pitch_mask
 from musegen.generation.infill import InfillPlan, check_span, context_budget
 from musegen.generation.sampling import sample_next
 from musegen.notes import Piece
-from musegen.representations.base import Representation, Tokenizer
+from musegen.representations.base import Representation, Tokenizer, TrainingData
 from musegen.representations.vocabulary import BOS_ID, PAD_ID, UNK_ID, Vocabulary
 
 if TYPE_CHECKING:
@@ -92,6 +94,36 @@ class TokenRepresentation(Representation):
         if data.fim_rate <= 0 or not self.can_infill(config.model):
             return self.windows(seqs, data.window, data.stride, config.model)
         return fim_windows(seqs, data.window, data.stride, data.fim_rate, seed, self.fim_split, self._sentinels())
+
+    def store_training_data(self, store: Any, config: RunConfig, global_batch: int, seed: int) -> TrainingData:
+        """The pipelines of :meth:`training_data` from a token store: the windows of
+        :func:`~musegen.datasets.windows.sequence_windows` over its training pieces (validation: without
+        overlap), gathered per batch from the memory-mapped ids; fill-in-the-middle examples drawn per
+        batch at ``fim_rate`` (:mod:`musegen.datasets.store_windows`)."""
+        data = config.data
+        if config.model.is_classic:
+            raise ConfigError(
+                f"the tutorial's {config.model.arch} trains on one target per window from --data; choose wavenet, "
+                "lstm or transformer to train from a token store."
+            )
+        if store.vocab.tokens != self.vocab.tokens[: len(store.vocab)]:
+            raise ConfigError(f"the store {store.path} was written with another vocabulary than this run's.")
+        train_rows = window_table(store.offsets, store.indices(TRAIN), data.window, data.stride)
+        if not len(train_rows[0]):
+            return TrainingData(None, None, 0, 0)
+        fim = None
+        if data.fim_rate > 0 and self.can_infill(config.model):
+            fim = Fim(data.fim_rate, self.fim_split, self._sentinels())
+        global_batch = min(global_batch, len(train_rows[0]))
+        reader = WindowReader(store.tokens, *train_rows, data.window, fim)
+        train_ds, n_batches = store_dataset(reader, global_batch, seed, shuffle=True)
+        val_rows = window_table(store.offsets, store.indices(VAL), data.window, data.window)
+        val_ds = None
+        if len(val_rows[0]):
+            val_reader = WindowReader(store.tokens, *val_rows, data.window)
+            val_batch = self.val_batch(len(val_reader), data.window, global_batch)
+            val_ds = store_dataset(val_reader, val_batch, seed, shuffle=False)[0]
+        return TrainingData(train_ds, val_ds, len(reader), int(global_batch), n_batches)
 
     def windows(
         self, seqs: Sequence[np.ndarray], window: int, stride: int, model: ModelConfig

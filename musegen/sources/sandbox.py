@@ -48,6 +48,7 @@ except ImportError:  # Windows: no resource limits, so files are decoded in-proc
 log = logging.getLogger(__name__)
 
 WORKERS = max(1, min(4, os.cpu_count() or 1))  # decoding processes, shared by every batch of this process
+MAX_WORKERS = 64  # what set_worker_limit allows
 IDLE_EXIT_S = 600  # an idle worker exits after this long
 STARTUP_S = 30  # added to the deadline of a worker's first file: its interpreter is still starting
 RETIRE_MB = 256  # a worker that grew by more than this since it started retires after its file
@@ -220,6 +221,14 @@ class _Worker:
 
 class _Inline:
     """Stands in for a worker where none can be started: the file is decoded in this process."""
+
+
+def set_worker_limit(n: int) -> None:
+    """How many decoding workers this process may run at once (WORKERS: at most 4 by default, which bounds
+    what a server decodes at once). A command-line ingest that has the machine to itself raises it to the
+    machine's cores."""
+    global WORKERS
+    WORKERS = max(1, min(int(n), MAX_WORKERS))
 
 
 class _Shared:

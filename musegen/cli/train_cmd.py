@@ -12,9 +12,11 @@ from musegen.cli import print_json
 from musegen.cli.evaluate_cmd import format_metrics
 from musegen.config import ARCHITECTURES, RunConfig
 from musegen.datasets.dataset import build_dataset
+from musegen.datasets.store import load_store_dataset, open_store
 from musegen.errors import ConfigError
 from musegen.representations.registry import check, for_arch, names
 from musegen.sources.ingest import BUILTIN_NAME, ingest_paths
+from musegen.training.distribute import is_chief_task
 from musegen.training.loop import train
 from musegen.training.presets import preset_config
 from musegen.training.sizing import FIM_RATE, can_learn_infilling
@@ -80,6 +82,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "Flags override the preset; Ctrl-C stops and keeps the best model.",
     )
     p.add_argument("--data", nargs="+", metavar="PATH", help="MIDI files, folders or .zip archives")
+    p.add_argument(
+        "--store",
+        metavar="DIR",
+        help="train from a token store (`ingest PATH --store DIR`): windows stream from disk, for corpora of any "
+        "size; the representation, grid and split are the store's",
+    )
     p.add_argument("--max-pieces", type=int, metavar="N", help="use only the first N pieces (quick trials)")
     p.add_argument("--arch", choices=ARCHITECTURES, help="model architecture (default wavenet)")
     p.add_argument(
@@ -108,8 +116,16 @@ def run(args: argparse.Namespace) -> int:
         config, name = _config_from_args(args)
         dataset = _load_dataset(args, config)
         config.dataset_name = _dataset_name(args)
-        run_dir = runs.create_run(args.runs_dir, config, dataset.vocab, name=name, overwrite=name is not None)
-    print(f"run {run_dir}", file=out, flush=True)
+        if is_chief_task(config.train.distribute):
+            run_dir = runs.create_run(args.runs_dir, config, dataset.vocab, name=name, overwrite=name is not None)
+        else:  # a multi-worker run's other workers never create or write a run folder
+            run_dir = Path(args.runs_dir) / (name or "not-the-chief")
+    chief = is_chief_task(config.train.distribute)
+    print(
+        f"run {run_dir}" if chief else "a worker of a multi-worker run: the chief writes the run folder",
+        file=out,
+        flush=True,
+    )
     result = train(
         config,
         dataset,
@@ -138,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"best {result.monitor} {result.best_value:.4f} at epoch {result.best_epoch}")
         if result.metrics:
             print(format_metrics(result.metrics))
-        print(f"run folder: {result.run_dir}")
+        print(f"run folder: {result.run_dir}" if chief else "run folder: written by the chief")
     return 0
 
 
@@ -174,6 +190,8 @@ def _given(args: argparse.Namespace) -> list[tuple[str, str, Any]]:
 
 
 def _load_dataset(args: argparse.Namespace, config: RunConfig) -> Any:
+    if args.store:
+        return _store_dataset(args, config)
     if args.max_pieces is not None and args.max_pieces < 1:
         raise ConfigError(f"--max-pieces must be at least 1, got {args.max_pieces}.")
     report = ingest_paths(args.data or [], config.data)
@@ -182,7 +200,43 @@ def _load_dataset(args: argparse.Namespace, config: RunConfig) -> Any:
     return build_dataset(pieces, config.data)
 
 
+# what a store fixes at ingest: the tokens and the split (musegen.datasets.store)
+STORE_FIELDS = (
+    "representation",
+    "steps_per_beat",
+    "max_shift_beats",
+    "instrument_filter",
+    "programs",
+    "min_token_count",
+    "transpose",
+    "val_fraction",
+    "split_seed",
+)
+
+
+def _store_dataset(args: argparse.Namespace, config: RunConfig, store: Any = None) -> Any:
+    """The store's dataset, ``config.data`` set to the store's tokens and split (a flag that disagrees is an error)."""
+    if args.data or args.max_pieces:
+        raise ConfigError("--store trains on the whole store; leave out --data and --max-pieces.")
+    store = store or open_store(args.store)
+    stored = store.data_config
+    if args.repr and args.repr != stored.representation:
+        raise ConfigError(
+            f"the store holds {stored.representation} tokens, not {args.repr}; ingest again with --repr {args.repr}."
+        )
+    if getattr(args, "val_fraction", None) is not None:
+        raise ConfigError("the store's split was decided at ingest; ingest again with --val-fraction to change it.")
+    for field in STORE_FIELDS:
+        setattr(config.data, field, getattr(stored, field))
+    if not args.preset and args.fim_rate is None:  # the default, for the store's representation
+        config.data.fim_rate = FIM_RATE if can_learn_infilling(config) else 0.0
+    check(config)
+    return load_store_dataset(store, fim=config.data.fim_rate > 0 and not config.model.is_classic)
+
+
 def _dataset_name(args: argparse.Namespace) -> str:
+    if getattr(args, "store", None):
+        return f"token store {Path(args.store).resolve().name}"
     if not args.data:
         name = BUILTIN_NAME
     else:
@@ -192,7 +246,7 @@ def _dataset_name(args: argparse.Namespace) -> str:
 
 
 def _resume_setup(args: argparse.Namespace) -> tuple[RunConfig, Any, Path]:
-    fixed = ["data", "max_pieces", "arch", "repr", "distribute", "preset", "name"]
+    fixed = ["data", "store", "max_pieces", "arch", "repr", "preset", "name"]
     changed = ["--" + name.replace("_", "-") for name in fixed if getattr(args, name)]
     changed += [flag for flag, (_, field, _, _) in CONFIG_FLAGS.items() if field not in RESUMABLE and _flag(args, flag)]
     if changed:
@@ -203,9 +257,14 @@ def _resume_setup(args: argparse.Namespace) -> tuple[RunConfig, Any, Path]:
     info = runs.load_run(args.resume)
     assert info.config is not None
     config = info.config
+    if args.distribute and args.distribute != config.train.distribute:  # the same one may be said again
+        raise ConfigError(
+            f"--distribute cannot change when resuming; run {info.run_id} trains with "
+            f"{config.train.distribute or 'one device'!r}."
+        )
     for section, field, value in _given(args):
         setattr(getattr(config, section), field, value)
-    return config, runs.load_dataset(info.path), info.path
+    return config, runs.training_dataset(info.path), info.path
 
 
 def _flag(args: argparse.Namespace, flag: str) -> bool:

@@ -7,7 +7,11 @@
 - ``"mirrored"``: ``MirroredStrategy`` over all local GPUs; with no GPU, over all logical CPU
   devices (one unless the CPU was split with ``tf.config.set_logical_device_configuration``).
 - ``"multiworker"``: ``MultiWorkerMirroredStrategy``; the cluster comes from the ``TF_CONFIG``
-  environment variable (without it, a single local worker). Only the chief writes run files.
+  environment variable (without it, a single local worker). Only the chief writes run files; the
+  others never create the run folder (:func:`is_chief_task` says which is which before TF starts).
+
+Both distributed kinds train in musegen's own loop (:mod:`musegen.training.steps`); how to run on
+N machines (Slurm, Kubernetes) is in docs/cluster.md.
 """
 
 from __future__ import annotations
@@ -45,6 +49,22 @@ def is_chief(strategy: Any) -> bool:
         return True
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return task_type == "worker" and task_id == 0 and not has_chief
+
+
+def is_chief_task(kind: str) -> bool:
+    """Whether this process is the chief of a ``kind`` run, from ``TF_CONFIG`` alone (before TensorFlow starts).
+
+    The chief is the task of type "chief", else worker 0; without TF_CONFIG (or for "" and "mirrored")
+    the one process is the chief.
+    """
+    if kind != "multiworker" or not os.environ.get("TF_CONFIG", ""):
+        return True
+    _check_tf_config()
+    spec = json.loads(os.environ["TF_CONFIG"])
+    task_type, task_id = spec["task"]["type"], int(spec["task"]["index"])
+    if task_type == "chief":
+        return True
+    return task_type == "worker" and task_id == 0 and "chief" not in spec["cluster"]
 
 
 def _check_tf_config() -> None:

@@ -382,8 +382,8 @@ def _wait_for_slot(run_dir: Path, limits: Limits) -> bool:
 def _train(run_dir: Path) -> None:
     config = RunConfig.load(run_dir / runs.CONFIG)
     job = _read_job(run_dir)
-    if job.get("resume"):  # the stored split and the last checkpoint: no data to read again
-        dataset = runs.load_dataset(run_dir)
+    if job.get("resume"):  # the stored split (or the run's token store) and the last checkpoint
+        dataset = runs.training_dataset(run_dir)
         print(f"resuming {run_dir.name} from its last checkpoint", flush=True)
         result = train(config, dataset, run_dir, on_progress=_print_epoch, resume=True)
         print(f"{result.status}: {result.message}", flush=True)

@@ -15,6 +15,9 @@ Choices worth knowing:
 - ``lr_patience`` halves the learning rate when the monitored loss stalls (Keras' ``ReduceLROnPlateau``).
 - A stopped epoch counts as done (marked ``"partial"`` in history.json) and is validated.
 - Without validation windows the best model is chosen by training loss (said in a status event).
+- With ``distribute`` set, the epochs run in :func:`musegen.training.steps.fit_distributed` (Keras' ``fit``
+  cannot drive a multi-worker strategy); only the chief writes the run folder, the other workers never
+  create it, and a dead worker ends the run on the others with a TrainingError (docs/cluster.md).
 - TensorFlow is imported inside the functions, so importing this module stays cheap.
 """
 
@@ -36,7 +39,8 @@ from musegen.records import History, Metrics
 from musegen.representations.base import Representation
 from musegen.representations.registry import check, for_vocab
 from musegen.tf_setup import configure_tensorflow
-from musegen.training.distribute import is_chief, make_strategy
+from musegen.training.distribute import is_chief, is_chief_task, make_strategy
+from musegen.training.steps import fit_distributed, is_peer_error, peer_error
 
 END_MESSAGES = {
     "stop": "stopped on request",
@@ -113,7 +117,9 @@ def train(
     if config.train.epochs < 1:
         raise ConfigError("epochs must be at least 1 to train (epochs is the run's total epoch count).")
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    chief = is_chief_task(config.train.distribute)  # from TF_CONFIG: the others never touch the run folder
+    if chief:
+        run_dir.mkdir(parents=True, exist_ok=True)
     epochs = config.train.epochs
 
     def emit(kind: str, **values: Any) -> None:
@@ -123,13 +129,12 @@ def train(
             on_progress(ProgressEvent(kind=kind, **values))
 
     batches = 0
-    chief = True
     try:
         configure_tensorflow()
         import keras
 
         strategy = make_strategy(config.train.distribute)
-        chief = is_chief(strategy)
+        chief = chief and is_chief(strategy)
         history = _start_history(config, dataset, run_dir, resume, chief)
         done = history.epochs_done
         if chief:
@@ -171,9 +176,21 @@ def train(
         if chief:
             runs.write_status(run_dir, "running", f"epoch {done + 1}/{epochs}")
         emit("status", epoch=done + 1, status="running", message=f"training epochs {done + 1}-{epochs}")
-        if (stop_event is not None and stop_event.is_set()) or runs.stop_requested(run_dir):
-            callback.reason = "stop"  # asked before the first batch: do not start
-        else:
+        if (stop_event is not None and stop_event.is_set()) or (chief and runs.stop_requested(run_dir)):
+            callback.reason = "stop"  # asked before the first batch: do not start (the workers agree first)
+        if config.train.distribute:  # Keras' fit cannot drive a multi-worker strategy: our own loop
+            fit_distributed(
+                model,
+                strategy,
+                data.train,
+                data.val,
+                epochs=epochs,
+                initial_epoch=done,
+                steps=batches,
+                callbacks=[callback, *_lr_schedule(config, history.monitor, keras)],
+                run_callback=callback,
+            )
+        elif callback.reason != "stop":
             model.fit(
                 data.train,
                 validation_data=data.val,
@@ -198,6 +215,10 @@ def train(
         _fail(run_dir, chief, str(exc), emit)
         raise
     except Exception as exc:
+        if config.train.distribute == "multiworker" and is_peer_error(exc):  # a worker died outside the loop
+            error = peer_error(exc)
+            _fail(run_dir, chief, str(error), emit)
+            raise error from None
         _fail(run_dir, chief, f"{type(exc).__name__}: {exc}", emit)
         raise
     metrics = None
@@ -281,6 +302,8 @@ def _start_history(config: RunConfig, dataset: Any, run_dir: Path, resume: bool,
             runs.atomic_write_json(run_dir / runs.VOCAB, dataset.vocab.to_dict())
             names = (getattr(dataset, "train_names", []), getattr(dataset, "val_names", []))
             runs.save_dataset(run_dir, list(dataset.train), list(dataset.val), names if any(names) else None)
+            if getattr(dataset, "store", None) is not None:  # the corpus stays in its store: the run names it
+                runs.save_store_reference(run_dir, dataset.store.reference())
     return history
 
 
@@ -301,9 +324,13 @@ def _make_data(config: RunConfig, dataset: Any, rep: Representation, replicas: i
     import tensorflow as tf
 
     window = config.data.window
-    data = rep.training_data(
-        list(dataset.train), list(dataset.val), config, config.train.batch_size * replicas, config.train.seed
-    )
+    store = getattr(dataset, "store", None)  # a token store's windows stream from disk (datasets.store)
+    if store is not None:
+        data = rep.store_training_data(store, config, config.train.batch_size * replicas, config.train.seed)
+    else:
+        data = rep.training_data(
+            list(dataset.train), list(dataset.val), config, config.train.batch_size * replicas, config.train.seed
+        )
     if data.samples == 0:
         raise TrainingError(
             f"no training windows: every training piece is shorter than the window ({window} tokens) or empty; "

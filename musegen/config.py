@@ -36,6 +36,12 @@ class DataConfig:
     # token runs: share of training windows written as fill-in-the-middle examples (prefix, suffix, then the
     # middle, with sentinel tokens; Bavarian et al. 2022), so one model both continues and infills; 0 = off
     fim_rate: float = 0.0
+    # timed tokens: a Velocity token after every Pitch (dynamics learned and generated), in ``velocity_bins``
+    # levels (MidiTok's 32 by default; the performance representation always has velocity, in as many bins)
+    velocity: bool = False
+    velocity_bins: int = 32
+    # on reading MIDI: notes sound on while the sustain pedal (controller 64) is down, as a listener hears them
+    sustain_pedal: bool = True
 
     def validate(self) -> None:
         if not isinstance(self.representation, str) or not self.representation:
@@ -46,6 +52,7 @@ class DataConfig:
         _positive("window", self.window, 8192, low=2)
         _positive("stride", self.stride, 8192)
         _positive("min_token_count", self.min_token_count, 10_000)
+        _positive("velocity_bins", self.velocity_bins, 127, low=2)
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}.")
         if not 0.0 <= self.fim_rate <= 1.0:

@@ -41,6 +41,17 @@ class Piece:
     name: str
     notes: np.ndarray = field(repr=False)
     tempo: float = 120.0
+    # the source's tempo map: (K, 2) float64 [beat, BPM] sorted by beat, the first at beat 0; None: ``tempo``
+    # throughout. Beats are the score's time (ticks / resolution), seconds what a listener hears.
+    tempo_map: np.ndarray | None = field(default=None, repr=False)
+
+    def tempos(self) -> np.ndarray:
+        """The tempo map as (K, 2) [beat, BPM], at least one row (``tempo`` from beat 0)."""
+        return as_tempo_map(self.tempo_map, self.tempo)
+
+    def seconds(self, beats: np.ndarray | float) -> np.ndarray:
+        """Beats of this piece to seconds through its tempo map."""
+        return beats_to_seconds(beats, self.tempos())
 
     @property
     def n_notes(self) -> int:
@@ -60,7 +71,81 @@ class Piece:
         notes = self.notes.copy()
         notes[:, PITCH] += semitones
         keep = (notes[:, PITCH] >= 0) & (notes[:, PITCH] <= 127)
-        return Piece(f"{self.name} ({semitones:+d})", notes[keep], self.tempo)
+        return Piece(f"{self.name} ({semitones:+d})", notes[keep], self.tempo, self.tempo_map)
+
+    def tempo_at(self, beat: float) -> float:
+        """The tempo in BPM in force at ``beat``."""
+        tm = self.tempos()
+        return float(tm[max(0, int(np.searchsorted(tm[:, 0], beat, side="right")) - 1), 1])
+
+
+# --------------------------------------------------------------------------- tempo maps
+
+
+def as_tempo_map(tempo_map: np.ndarray | None, tempo: float = 120.0) -> np.ndarray:
+    """A valid (K, 2) [beat, BPM] map: sorted, starting at beat 0, positive tempos; ``tempo`` when empty."""
+    tm = np.zeros((0, 2)) if tempo_map is None else np.asarray(tempo_map, dtype=np.float64).reshape(-1, 2)
+    tm = tm[np.isfinite(tm).all(axis=1) & (tm[:, 1] > 0)]
+    if not len(tm):
+        return np.array([[0.0, float(tempo) if tempo and tempo > 0 else 120.0]])
+    tm = tm[np.argsort(tm[:, 0], kind="stable")]
+    tm[:, 0] = np.maximum(tm[:, 0], 0.0)
+    keep = np.ones(len(tm), dtype=bool)  # of several tempos at one beat the last holds
+    keep[:-1] = tm[1:, 0] != tm[:-1, 0]
+    tm = tm[keep]
+    if tm[0, 0] > 0:
+        tm = np.vstack([[0.0, tm[0, 1]], tm])
+    return tm
+
+
+def beats_to_seconds(beats: np.ndarray | float, tempo_map: np.ndarray) -> np.ndarray:
+    """Beats to seconds through a tempo map of :func:`as_tempo_map` (piecewise linear)."""
+    b = np.asarray(beats, dtype=np.float64)
+    starts, bpm = tempo_map[:, 0], tempo_map[:, 1]
+    at = np.concatenate([[0.0], np.cumsum(np.diff(starts) * 60.0 / bpm[:-1])])  # seconds at each change
+    i = np.clip(np.searchsorted(starts, b, side="right") - 1, 0, len(starts) - 1)
+    return at[i] + (b - starts[i]) * 60.0 / bpm[i]
+
+
+def seconds_to_beats(seconds: np.ndarray | float, tempo_map: np.ndarray) -> np.ndarray:
+    """Seconds to beats through a tempo map (the inverse of :func:`beats_to_seconds`)."""
+    s = np.asarray(seconds, dtype=np.float64)
+    starts, bpm = tempo_map[:, 0], tempo_map[:, 1]
+    at = np.concatenate([[0.0], np.cumsum(np.diff(starts) * 60.0 / bpm[:-1])])
+    i = np.clip(np.searchsorted(at, s, side="right") - 1, 0, len(starts) - 1)
+    return starts[i] + (s - at[i]) * bpm[i] / 60.0
+
+
+# --------------------------------------------------------------------------- velocity and timing
+
+
+def velocity_levels(bins: int) -> np.ndarray:
+    """The ``bins`` velocities tokens can name (MidiTok's: ``linspace(0, 127, bins + 1)[1:]``, rounded)."""
+    return np.round(np.linspace(0, 127, int(bins) + 1)[1:]).astype(np.int64)
+
+
+def velocity_bin(velocity: np.ndarray | float, bins: int) -> np.ndarray:
+    """The index (0..bins-1) of the nearest of :func:`velocity_levels` to each velocity."""
+    levels = velocity_levels(bins)
+    v = np.asarray(velocity, dtype=np.float64)
+    return np.abs(v[..., None] - levels).argmin(axis=-1).astype(np.int64)
+
+
+GRID_FIT_STEPS = 4  # sixteenths
+GRID_FIT_TOLERANCE = 0.1  # of a grid step
+UNQUANTIZED_BELOW = 0.7  # a dataset whose pieces fit the grid less than this looks played, not written
+
+
+def grid_fit(notes: np.ndarray, steps_per_beat: int = GRID_FIT_STEPS, tolerance: float = GRID_FIT_TOLERANCE) -> float:
+    """The share of distinct onsets within ``tolerance`` of a grid step of a sixteenth under the piece's own
+    tempo map (beats are the score's time, so the map is already applied); 1.0 for a piece without notes.
+
+    Written (sequenced) music scores near 1; music played on a keyboard with no tempo map scores near
+    ``2 * tolerance`` (onsets fall anywhere between two steps)."""
+    if not len(notes):
+        return 1.0
+    steps = np.unique(np.asarray(notes)[:, START]) * steps_per_beat
+    return float(np.mean(np.abs(steps - np.round(steps)) <= tolerance + 1e-9))
 
 
 def piano_roll(piece: Piece, steps_per_beat: int = 4) -> np.ndarray:

@@ -73,6 +73,7 @@ __all__ = [
     "load_run_model",
     "new_run_dir",
     "piece_names",
+    "piece_tempos",
     "read_history",
     "read_json",
     "read_metrics",
@@ -510,9 +511,12 @@ def save_dataset(
     train: list[np.ndarray],
     val: list[np.ndarray],
     names: tuple[list[str], list[str]] | None = None,
+    *,
+    tempos: tuple[list[float], list[float]] | None = None,
 ) -> None:
     """Store the token ids of the split as ``data.npz`` (flat ids + lengths, no pickle), and the
-    pieces' names, when given as (train names, validation names), as ``pieces.json``.
+    pieces' names, when given as (train names, validation names), as ``pieces.json``, with the tempo each
+    piece plays at (``train_tempo``, ``val_tempo``: BPM) when ``tempos`` holds one per piece.
 
     Token ids are stored as int32; piano-roll frames ((T, 88) arrays of 0 and 1) as uint8, one byte a key.
     """
@@ -527,7 +531,11 @@ def save_dataset(
     np.savez_compressed(buf, **arrays)
     atomic_write_bytes(Path(path) / DATA, buf.getvalue())
     if names is not None:
-        atomic_write_json(Path(path) / PIECES, {"train": list(names[0]), "val": list(names[1])})
+        record: dict[str, list] = {"train": list(names[0]), "val": list(names[1])}
+        if tempos is not None and len(tempos[0]) == len(train) and len(tempos[1]) == len(val):
+            record["train_tempo"] = [float(t) for t in tempos[0]]
+            record["val_tempo"] = [float(t) for t in tempos[1]]
+        atomic_write_json(Path(path) / PIECES, record)
 
 
 def save_store_reference(path: str | Path, reference: dict[str, Any]) -> None:
@@ -574,6 +582,23 @@ def piece_names(path: str | Path) -> dict[str, list[str]]:
         for split in ("train", "val")
         if isinstance(names.get(split), list) and all(isinstance(n, str) for n in names[split])
     }
+
+
+def piece_tempos(path: str | Path) -> dict[str, list[float]]:
+    """{"train": [...], "val": [...]}: the tempo (BPM) each stored piece plays at, or {} when the run did not
+    record them (runs from before tempos were kept, and the demo models, play at the page's default)."""
+    try:
+        record = read_json(Path(path) / PIECES, default={})
+    except RunNotFoundError:
+        return {}
+    if not isinstance(record, dict):
+        return {}
+    out = {}
+    for split in ("train", "val"):
+        values = record.get(f"{split}_tempo")
+        if isinstance(values, list) and all(isinstance(t, int | float) and 20 <= t <= 400 for t in values):
+            out[split] = [float(t) for t in values]
+    return out
 
 
 def load_dataset(path: str | Path) -> StoredDataset:

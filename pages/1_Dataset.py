@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from musegen.config import DataConfig, Limits
+from musegen.datasets.expression import PERFORMANCE, Expression, expression_of, suggested, what_it_learns
 from musegen.datasets.stats import DatasetStats, dataset_stats, headline
 from musegen.output.instruments import PROGRAMS, program_names
 from musegen.output.plots import duration_histogram_chart, piano_roll_chart, pitch_histogram_chart, pitch_name
@@ -16,7 +20,21 @@ from pages.common import current_dataset, friendly_errors, md_escape, play, prog
 
 BUILTIN, UPLOAD = "Built-in Bach chorales", "Upload MIDI files"
 NO_DATA = "Upload MIDI files or pick the built-in corpus."
+GRID_HELP = (
+    "The share of onsets within a tenth of a sixteenth of the grid under each file's own tempo map (median over "
+    "files). Written music is near 100%; music played on a keyboard without a tempo map is far lower."
+)
 REPRESENTATIONS = {name: get(name).label for name in NAMES}
+DYNAMICS = {"auto": "automatic (from the files)", "on": "learn dynamics", "off": "one loudness"}
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _expression(key: str, _pieces: list) -> Expression:
+    return expression_of(_pieces)
+
+
+def _use_performance() -> None:
+    st.session_state["representation"] = PERFORMANCE
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -24,12 +42,18 @@ def _stats(key: str, data: DataConfig, _pieces: list) -> DatasetStats:
     return dataset_stats(_pieces, data)
 
 
-def _options(lim: Limits) -> DataConfig:
+def _options(lim: Limits) -> tuple[DataConfig, bool]:
+    """The data settings, and whether the dynamics are to be decided from the data."""
     d = DataConfig()
     with st.expander("Token and window settings", expanded=False, icon=":material/tune:"):
         c1, c2, c3 = st.columns(3)
         name = c1.selectbox(
-            "Representation", NAMES, format_func=REPRESENTATIONS.get, help="How notes become the tokens a model reads."
+            "Representation",
+            NAMES,
+            format_func=REPRESENTATIONS.get,
+            help="How notes become the tokens a model reads. Performance timing keeps music played on a keyboard "
+            "as it was played (10 ms steps); the timed tokens put onsets on a grid.",
+            key="representation",
         )
         grid = c2.selectbox(
             "Quantization grid",
@@ -64,6 +88,31 @@ def _options(lim: Limits) -> DataConfig:
             step=8,
             help="Tokens of context per training example. The tutorial used 128; small windows train faster.",
         )
+        c6, c7, c8 = st.columns(3)
+        timed, performance = name == "timed", name == PERFORMANCE
+        dynamics = c6.selectbox(
+            "Dynamics (velocity)",
+            list(DYNAMICS),
+            format_func=DYNAMICS.get,
+            help="Learn and play how loud each note is. Automatic: on when the files' velocities vary. "
+            "Performance timing always has dynamics; the other representations have none.",
+            disabled=not timed,
+            key="dynamics",
+        )
+        bins = c7.number_input(
+            "Velocity levels",
+            2,
+            127,
+            d.velocity_bins,
+            help="How finely loudness is told apart (MidiTok and Performance RNN use 32).",
+            disabled=not (timed or performance) or (timed and dynamics == "off"),
+        )
+        pedal = c8.checkbox(
+            "Sustain pedal",
+            value=d.sustain_pedal,
+            help="Notes sound on while the sustain pedal is down, as a listener hears them (otherwise they end "
+            "where the key is let go, and a model learns staccato).",
+        )
     sizes = f"{lim.max_upload_mb} MB per upload, {lim.max_files:,} files, {lim.max_file_mb} MB per MIDI file"
     st.caption(f"Limits: {sizes}.")
     return DataConfig(
@@ -74,7 +123,10 @@ def _options(lim: Limits) -> DataConfig:
         transpose=(int(transpose[0]), int(transpose[1])),
         window=int(window),
         stride=max(1, int(window) // 2),  # windows overlap by half
-    )
+        velocity=timed and dynamics == "on",
+        velocity_bins=int(bins),
+        sustain_pedal=bool(pedal),
+    ), dynamics == "auto" and timed
 
 
 def _file_table(ds: LoadedDataset) -> None:
@@ -103,6 +155,25 @@ def _statistics(ds: LoadedDataset) -> None:
     right.altair_chart(duration_histogram_chart(stats.duration_histogram), width="stretch")
 
 
+def _playing(ds: LoadedDataset, expression: Expression) -> None:
+    """How the files are played (dynamics, timing), what a run on them will learn, and advice."""
+    st.subheader("Playing", anchor=False)
+    if expression.looks_unquantized and ds.data.representation != PERFORMANCE:
+        st.warning(expression.timing_message(), icon=":material/timer:")
+        st.button("Use performance timing", on_click=_use_performance, icon=":material/piano:")
+    c1, c2, c3 = st.columns(3)
+    c1.metric("On the grid", f"{100 * expression.grid_fit:.0f}%", help=GRID_HELP)
+    c2.metric("Velocity mean", f"{expression.velocity_mean:.0f}", help="MIDI velocity, 1-127, over all notes.")
+    c3.metric("Velocity spread", f"{expression.velocity_spread:.1f}", help="Standard deviation of the velocities.")
+    st.caption(f"{expression.dynamics_message()} A run on this data learns {what_it_learns(ds.data)}.")
+    if expression.notes:
+        velocities = np.concatenate([p.notes[:, 3] for p in ds.pieces if len(p.notes)])
+        counts, edges = np.histogram(velocities, bins=16, range=(0, 128))
+        labels = [f"{int(a)}-{int(a) + 7}" for a in edges[:-1]]
+        frame = pd.DataFrame({"velocity": labels, "notes": counts})
+        st.bar_chart(frame, x="velocity", y="notes", height=180)
+
+
 def _explore(ds: LoadedDataset) -> None:
     st.subheader("Listen to a piece", anchor=False)
     index = st.selectbox("Piece", range(len(ds.pieces)), format_func=lambda i: ds.pieces[i].name, key="explore_piece")
@@ -126,7 +197,7 @@ if source == UPLOAD:
         help="Every file is checked: bad ones are listed with the reason and the others are used.",
         key="uploads",
     )
-cfg = _options(lim)
+cfg, auto_dynamics = _options(lim)
 with friendly_errors(), progress_bar("Reading") as progress:
     cfg.validate()
     if source == UPLOAD and not uploads:
@@ -134,6 +205,9 @@ with friendly_errors(), progress_bar("Reading") as progress:
     files = [(f.name, f.getvalue()) for f in uploads] if source == UPLOAD else []
     current = current_dataset()
     ds = load_dataset(files, cfg, runs_dir(), session_id(), limits=lim, current=current, on_progress=progress)
+    expression = _expression(ds.key, ds.pieces)
+    if auto_dynamics:  # velocity tokens where the files have dynamics
+        ds = dataclasses.replace(ds, data=suggested(ds.data, expression))
     st.session_state["dataset"] = ds
 ds = current_dataset()
 if ds is None or (source == UPLOAD) == ds.builtin:
@@ -144,5 +218,6 @@ if not ds.pieces:
     st.stop()
 with friendly_errors("Try other token settings, or other files."):
     _statistics(ds)
+    _playing(ds, expression)
     _explore(ds)
 st.page_link("pages/2_Train.py", label="Next: train a model on this dataset", icon=":material/arrow_forward:")

@@ -9,6 +9,7 @@ import streamlit as st
 
 from musegen import runs
 from musegen.config import ARCHITECTURES, DataConfig, RunConfig
+from musegen.datasets.expression import what_it_learns
 from musegen.errors import RunNotFoundError
 from musegen.output.plots import loss_chart
 from musegen.representations.registry import for_config
@@ -69,6 +70,7 @@ def _settings(data: DataConfig) -> tuple[RunConfig, int | None]:
         st.caption(f":material/info: {arch} reads only {for_config(config.data).label}; the dataset is re-tokenized.")
     if note := sizing.window_note(config):
         st.caption(f":material/warning: {note}")
+    st.caption(f":material/school: This run learns {what_it_learns(config.data)}.")
     return config, sizing.max_pieces(values)
 
 

@@ -64,7 +64,7 @@ def _seed(composer: Composer, unit: str, whole: bool = False) -> Seed:
     return composer.seed_from_midi(upload.getvalue(), upload.name, length)
 
 
-def _sampling(lim: Limits, unit: str, unit_help: str) -> tuple[SamplingConfig, float, int]:
+def _sampling(lim: Limits, unit: str, unit_help: str, seed_tempo: float) -> tuple[SamplingConfig, float, int]:
     d = SamplingConfig()
     c1, c2, c3, c4 = st.columns(4)
     argmax = "Greedy always takes the most likely token (the tutorial's argmax); it tends to loop."
@@ -79,7 +79,9 @@ def _sampling(lim: Limits, unit: str, unit_help: str) -> tuple[SamplingConfig, f
     seed = c2.number_input("Random seed", 0, 2**31 - 1, 0, help="The same seed gives the same music.")
     together = "Pieces generated together; 2 or more are compared with the real music as a set."
     variations = c3.number_input("Variations", 1, 8, 2, help=together)
-    tempo = c4.slider("Tempo (BPM)", 40, 200, 100, 5)
+    start = int(np.clip(round(seed_tempo), 20, 300))
+    keeps = f"The seed plays at {seed_tempo:g} BPM (its source's mean tempo); the output keeps it unless you change it."
+    tempo = c4.slider("Tempo (BPM)", 20, 300, start, 1, help=keeps)
     program = c5.selectbox("Instrument", PROGRAMS, format_func=program_names().__getitem__)
     cfg = SamplingConfig(
         length=length, temperature=temp, top_k=top_k, top_p=top_p, greedy=greedy, seed=seed, variations=variations
@@ -247,10 +249,10 @@ with friendly_errors("Pick another model, or train this one again."):
         span = _span(piece)
     else:
         st.altair_chart(piano_roll_chart([("seed", seed.piece, 0.0)]), width="stretch", key="seed-roll")
-        with st.expander(f"Listen to the seed · {seed.label}"):
-            play(seed.piece.notes, 100.0)
+        with st.expander(f"Listen to the seed · {seed.label} · {seed.tempo:g} BPM"):
+            play(seed.piece.notes, seed.tempo)
     st.subheader("Sampling", anchor=False)
-    sampling, tempo, program = _sampling(lim, unit, composer.rep.unit_help())
+    sampling, tempo, program = _sampling(lim, unit, composer.rep.unit_help(), float(piece.tempo))
     rules = _constraints(composer)
     if task == INFILL:
         if st.button("Fill in", type="primary", icon=":material/edit_note:"):

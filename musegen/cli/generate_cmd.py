@@ -43,7 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("--seed-midi", metavar="FILE.mid", help="take the seed from this MIDI file instead")
     p.add_argument("--random-seed-passage", action="store_true", help="a random passage of a random piece as seed")
-    p.add_argument("--tempo", type=float, default=100.0, help="tempo of the output in BPM (default 100)")
+    p.add_argument(
+        "--tempo", type=float, default=None, help="tempo of the output in BPM (default: the seed's, else 100)"
+    )
     p.add_argument("--program", type=int, default=0, help="General MIDI program (default 0, Acoustic Grand Piano)")
     p.add_argument("--no-seed-in-output", action="store_true", help="write the continuation only")
     p.add_argument("--out", metavar="FILE.mid", default="generated.mid", help="output MIDI (variations get -2, -3...)")
@@ -85,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         seed = composer.random_seed(args.seed, length_tokens)
     else:
         seed = composer.seed_from_piece(args.seed_piece, args.seed_start, length_tokens)
+    args.tempo = seed.tempo if args.tempo is None else args.tempo  # the output keeps the seed's tempo
     length = composer.tokens_for_seconds(args.seconds, args.tempo) if args.seconds else args.length
     sampling = SamplingConfig(
         length=length,
@@ -133,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         "ok": True,
         "run_dir": str(args.run_dir),
         "seed": seed.label,
+        "tempo": args.tempo,
         "constraints": describe(constraints),
         "seconds": round(seconds, 3),
         "ms_per_token": round(1000 * seconds / max(1, sum(counts) / max(1, len(counts))), 3),
@@ -143,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary)
     else:
-        print(f"seed: {seed.label}")
+        print(f"seed: {seed.label} (tempo {args.tempo:g} BPM)")
         if span is not None:
             print(f"infilled beats {result.start:g}-{result.end:g} ({result.plan.label})")
         if constraints is not None and constraints.active:
@@ -173,7 +177,7 @@ def _check_flags(args: argparse.Namespace) -> tuple[float, float] | None:
     if args.seconds is not None and not (math.isfinite(args.seconds) and 0 < args.seconds <= MAX_SECONDS):
         raise ConfigError(f"--seconds must be positive, finite and at most {MAX_SECONDS:,.0f}, got {args.seconds}.")
     for flag, value in (("--temperature", args.temperature), ("--top-p", args.top_p), ("--tempo", args.tempo)):
-        if not math.isfinite(value):
+        if value is not None and not math.isfinite(value):
             raise ConfigError(f"{flag} must be a finite number, got {value}.")
     if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
         raise ConfigError(f"--seed must be a whole number from 0 to {MAX_SEED:,}, got {args.seed:,}.")
@@ -183,7 +187,7 @@ def _check_flags(args: argparse.Namespace) -> tuple[float, float] | None:
     probe.validate()
     if args.seed_length is not None and args.seed_length < 1:
         raise ConfigError(f"--seed-length must be at least 1 token, got {args.seed_length}.")
-    check_settings(args.tempo, args.program)
+    check_settings(100.0 if args.tempo is None else args.tempo, args.program)
     if args.infill is None:
         return None
     if args.seconds is not None:

@@ -12,6 +12,7 @@ from musegen.cli import print_json
 from musegen.cli.evaluate_cmd import format_metrics
 from musegen.config import ARCHITECTURES, RunConfig
 from musegen.datasets.dataset import build_dataset
+from musegen.datasets.expression import expression_of, what_it_learns
 from musegen.datasets.store import load_store_dataset, open_store
 from musegen.errors import ConfigError
 from musegen.representations.registry import check, for_arch, names
@@ -32,6 +33,12 @@ CONFIG_FLAGS: dict[str, tuple[str, str, type, str]] = {
         float,
         "share of windows trained as fill-in-the-middle examples, so the run can also infill (default 0.5 for "
         "token runs of wavenet, lstm and transformer; 0 = off)",
+    ),
+    "--velocity-bins": (
+        "data",
+        "velocity_bins",
+        int,
+        "velocity levels of --velocity on and of the performance representation (default 32, as MidiTok)",
     ),
     "--epochs": ("train", "epochs", int, "total epochs of the run (default 20)"),
     "--batch-size": ("train", "batch_size", int, "windows per batch PER REPLICA; global = this x replicas"),
@@ -98,6 +105,17 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     for flag, (_, _, kind, text) in CONFIG_FLAGS.items():
         p.add_argument(flag, type=kind, help=text)
+    p.add_argument(
+        "--velocity",
+        choices=["auto", "on", "off"],
+        help="timed tokens: learn dynamics with a Velocity token per note; auto (default) when the files' "
+        "velocities vary",
+    )
+    p.add_argument(
+        "--no-pedal",
+        action="store_true",
+        help="read notes as written: ignore the sustain pedal (by default notes sound on while it is down)",
+    )
     p.add_argument("--distribute", choices=["mirrored", "multiworker"], help="tf.distribute over devices/workers")
     p.add_argument("--preset", choices=["demo"], help="a named configuration (demo: the bundled demo models)")
     p.add_argument("--runs-dir", default="runs", help="where run folders are created (default runs/)")
@@ -126,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
         file=out,
         flush=True,
     )
+    if chief:
+        print(f"it learns {what_it_learns(config.data)}", file=out, flush=True)
     result = train(
         config,
         dataset,
@@ -173,6 +193,9 @@ def _config_from_args(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
         setattr(getattr(config, section), field, value)
     if args.distribute:
         config.train.distribute = args.distribute
+    if args.no_pedal:
+        config.data.sustain_pedal = False
+    config.data.velocity = args.velocity == "on"  # "auto" is decided once the files are read (_load_dataset)
     check(config)
     if config.train.epochs < 1:
         raise ConfigError("--epochs must be at least 1.")
@@ -197,6 +220,8 @@ def _load_dataset(args: argparse.Namespace, config: RunConfig) -> Any:
     report = ingest_paths(args.data or [], config.data)
     report.require_usable()
     pieces = report.pieces[: args.max_pieces] if args.max_pieces else report.pieces
+    if args.velocity in (None, "auto") and config.data.representation == "timed":
+        config.data.velocity = expression_of(pieces).has_dynamics  # dynamics where the files have them
     return build_dataset(pieces, config.data)
 
 
@@ -211,6 +236,9 @@ STORE_FIELDS = (
     "transpose",
     "val_fraction",
     "split_seed",
+    "velocity",
+    "velocity_bins",
+    "sustain_pedal",
 )
 
 
@@ -246,7 +274,7 @@ def _dataset_name(args: argparse.Namespace) -> str:
 
 
 def _resume_setup(args: argparse.Namespace) -> tuple[RunConfig, Any, Path]:
-    fixed = ["data", "store", "max_pieces", "arch", "repr", "preset", "name"]
+    fixed = ["data", "store", "max_pieces", "arch", "repr", "preset", "name", "velocity", "no_pedal"]
     changed = ["--" + name.replace("_", "-") for name in fixed if getattr(args, name)]
     changed += [flag for flag, (_, field, _, _) in CONFIG_FLAGS.items() if field not in RESUMABLE and _flag(args, flag)]
     if changed:

@@ -37,6 +37,9 @@ class SequenceDataset:
     train_names: list[str] = field(default_factory=list)
     val_names: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)  # pieces dropped as exact copies of another
+    # the tempo (BPM) at which each stored sequence, decoded, sounds like its piece (Representation.playback_tempo)
+    train_tempos: list[float] = field(default_factory=list)
+    val_tempos: list[float] = field(default_factory=list)
 
     @property
     def n_train_tokens(self) -> int:
@@ -93,6 +96,9 @@ def build_dataset(pieces: list[Piece], cfg: DataConfig, *, vocab: Vocabulary | N
     moved, moved_names = transposed_copies(rep, sources, cfg.transpose)
     train = [seq for _, _, seq in sources] + moved
     train_names = [name for name, _, _ in sources] + moved_names
+    tempo_of = {i: round(rep.playback_tempo(pieces[i]), 2) for i in (*train_idx, *val_idx)}
+    by_name = {pieces[i].name: tempo_of[i] for i in train_idx}
+    train_tempos = [tempo_of[i] for i in train_idx] + [by_name[n.rpartition(" (")[0]] for n in moved_names]
     rep.fit_vocab(train)
     return SequenceDataset(
         vocab=rep.vocab,
@@ -102,6 +108,8 @@ def build_dataset(pieces: list[Piece], cfg: DataConfig, *, vocab: Vocabulary | N
         train_names=train_names,
         val_names=[pieces[i].name for i in val_idx],
         duplicates=duplicates,
+        train_tempos=train_tempos,
+        val_tempos=[tempo_of[i] for i in val_idx],
     )
 
 

@@ -36,7 +36,9 @@ from musegen.representations.registry import for_vocab
 from musegen.representations.vocabulary import Vocabulary
 from musegen.sources.ingest import read_midi_bytes
 
-__all__ = ["Composer", "Composition", "Infilling", "Seed"]
+__all__ = ["DEFAULT_TEMPO", "Composer", "Composition", "Infilling", "Seed"]
+
+DEFAULT_TEMPO = 100.0  # BPM of seeds whose run recorded no tempo (runs from before tempos were kept, the demos)
 
 
 @dataclass
@@ -47,6 +49,7 @@ class Seed:
     piece: Piece  # the seed as notes, times from 0
     end_beats: float  # where a continuation begins (the seed's time cursor, not its last note-off)
     label: str  # for people: "held-out piece 3, tokens 0-64"
+    tempo: float = DEFAULT_TEMPO  # BPM at which the seed sounds as in its source; the output keeps it by default
 
 
 @dataclass
@@ -81,11 +84,12 @@ class Composition:
             cut.append(Piece(piece.name, notes, piece.tempo))
         return Composition(self.seed, cut, self.sampling, self.run_id, self.seconds, self.token_counts)
 
-    def midi(self, i: int, *, tempo: float = 100.0, program: int = 0, include_seed: bool = True) -> Any:
-        """A PrettyMIDI of continuation ``i``; the seed on its own track named "seed" when included."""
+    def midi(self, i: int, *, tempo: float | None = None, program: int = 0, include_seed: bool = True) -> Any:
+        """A PrettyMIDI of continuation ``i`` at ``tempo`` (by default the seed's); the seed on its own track
+        named "seed" when included."""
         return piece_to_midi(
             self.continuations[i],
-            tempo=tempo,
+            tempo=self.seed.tempo if tempo is None else tempo,
             program=program,
             seed_piece=self.seed.piece,
             include_seed=include_seed,
@@ -128,9 +132,9 @@ class Infilling:
             ("regenerated", Piece(name, notes[inside], self.plan.piece.tempo), 0.0),
         ]
 
-    def midi(self, i: int, *, tempo: float = 100.0, program: int = 0) -> Any:
-        """A PrettyMIDI of the whole piece with variation ``i``'s span."""
-        return piece_to_midi(self.pieces[i], tempo=tempo, program=program)
+    def midi(self, i: int, *, tempo: float | None = None, program: int = 0) -> Any:
+        """A PrettyMIDI of the whole piece with variation ``i``'s span, at ``tempo`` (by default the piece's)."""
+        return piece_to_midi(self.pieces[i], tempo=self.plan.piece.tempo if tempo is None else tempo, program=program)
 
 
 def _shifted(piece: Piece, beats: float) -> Piece:
@@ -158,6 +162,7 @@ class Composer:
         self._model: Any = None
         self._lock = threading.Lock()
         self._pieces: list[tuple[str, np.ndarray]] | None = None
+        self._tempos: list[float] = []
         self._n_held_out = 0
 
     # ------------------------------------------------------------ the model
@@ -177,12 +182,14 @@ class Composer:
         if self._pieces is None:
             stored = runs.load_dataset(self.run.path)
             names = runs.piece_names(self.run.path)
-            out = []
+            tempos = runs.piece_tempos(self.run.path)
+            out, self._tempos = [], []
             for split, seqs, label in (("val", stored.val, "held-out"), ("train", stored.train, "training")):
+                given, beat = names.get(split, []), tempos.get(split, [])
                 for i, ids in enumerate(seqs):
                     if len(ids) > 1:
-                        given = names.get(split, [])
                         out.append((f"{label}: {given[i]}" if i < len(given) else f"{label} piece {i + 1}", ids))
+                        self._tempos.append(beat[i] if len(beat) == len(seqs) else self._default_tempo())
             self._pieces = out
             self._n_held_out = sum(1 for ids in stored.val if len(ids) > 1)
         return self._pieces
@@ -195,7 +202,7 @@ class Composer:
         if not 0 <= index < len(pieces):
             raise ConfigError(f"piece index must be 0..{len(pieces) - 1}, got {index}.")
         label, ids = pieces[index]
-        return self._seed(ids, start, length, label)
+        return self._seed(ids, start, length, label, self._tempos[index])
 
     def random_seed(self, rng_seed: int | None = None, length: int = 64, *, held_out: bool = False) -> Seed:
         """A random passage of ``length`` tokens from a random piece (the same ``rng_seed``, the same seed).
@@ -211,7 +218,7 @@ class Composer:
         index = int(rng.integers(len(pieces)))
         ids = pieces[index][1]
         start = int(rng.integers(max(1, len(ids) - length + 1)))
-        return self._seed(ids, start, length, pieces[index][0])
+        return self._seed(ids, start, length, pieces[index][0], self._tempos[index])
 
     def seed_from_midi(self, data: bytes, name: str, length: int = 64) -> Seed:
         """The first ``length`` tokens of an uploaded MIDI file, read with the run's data settings.
@@ -238,7 +245,14 @@ class Composer:
             label += f" (moved {'up' if shift > 0 else 'down'} {octaves} octave{'s' * (octaves > 1)} to fit the model)"
         if known < total:
             label += f" ({total - known} of its first {total} events unknown to the model)"
-        return self._seed(ids, 0, length, label)
+        seed = self._seed(ids, 0, length, label)
+        seed.tempo = round(self.rep.playback_tempo(piece, 0.0, max(seed.end_beats, 1e-6)), 2)  # over the seed itself
+        seed.piece.tempo = seed.tempo
+        return seed
+
+    def _default_tempo(self) -> float:
+        """The tempo of seeds from a run that recorded none: the page's default, or a fixed decoding tempo."""
+        return float(self.rep.fixed_tempo or DEFAULT_TEMPO)
 
     def _best_octave(self, piece: Piece, length: int) -> tuple[int, int, int]:
         """(semitones, known, total): the octave shift under which the model knows most of the
@@ -264,14 +278,15 @@ class Composer:
         """The pitches the model knows, for messages: 'pitches C2-A5' or 'the 88 piano keys'."""
         return self.rep.known_range()
 
-    def _seed(self, ids: np.ndarray, start: int, length: int, label: str) -> Seed:
+    def _seed(self, ids: np.ndarray, start: int, length: int, label: str, tempo: float = DEFAULT_TEMPO) -> Seed:
         if length < 1:
             raise ConfigError(f"the seed needs at least one token, got {length}.")
         start = int(np.clip(start, 0, max(0, len(ids) - 1)))
         window = np.asarray(ids[start : start + length])
         piece = self.rep.decode(window, "seed")
+        piece.tempo = float(tempo)
         where = f"{self.rep.units} {start}-{start + len(window)}"
-        return Seed(window, piece, self.rep.time_cursor(window), f"{label}, {where}")
+        return Seed(window, piece, self.rep.time_cursor(window), f"{label}, {where}", float(tempo))
 
     def _decode(self, ids: np.ndarray, name: str) -> Piece:
         """Notes of generated or stored ids (frames for a piano-roll run)."""
@@ -298,6 +313,8 @@ class Composer:
         t0 = time.perf_counter()
         outputs = generate_with(model, self.rep, seed.ids, sampling, on_progress=on_progress, constraints=constraints)
         continuations = [self._decode(ids, f"variation {i + 1}") for i, ids in enumerate(outputs)]
+        for piece in continuations:
+            piece.tempo = seed.tempo
         return Composition(
             seed=seed,
             continuations=continuations,

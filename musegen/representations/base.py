@@ -87,6 +87,8 @@ class Representation(ABC):
     # True when ``training_data`` applies ``DataConfig.transpose`` itself, example by example: the
     # dataset then holds each training piece once (no transposed copies)
     transposes_on_the_fly: ClassVar[bool] = False
+    # a representation whose decoded pieces always sound right at one tempo (BPM; 0: the source's tempo counts)
+    fixed_tempo: ClassVar[float] = 0.0
 
     tokenizer: Tokenizer  # the representation as readable tokens (statistics, the classic vocabulary)
 
@@ -304,6 +306,18 @@ class Representation(ABC):
     @abstractmethod
     def known_range(self) -> str:
         """What the model can play, for messages: "pitches C2-A5", "the 88 piano keys"."""
+
+    def playback_tempo(self, piece: Piece, start: float = 0.0, end: float | None = None) -> float:
+        """The constant tempo (BPM) at which this representation's decoding of beats [start, end) of ``piece``
+        lasts as long as the original: the mean tempo of its tempo map over that stretch (``fixed_tempo``
+        for a representation that decodes to one tempo, such as times in seconds at 120 BPM)."""
+        if self.fixed_tempo:
+            return float(self.fixed_tempo)
+        end = piece.length_beats if end is None else end
+        if end <= start:
+            return float(piece.tempo_at(start))
+        seconds = float(piece.seconds(end) - piece.seconds(start))
+        return float(np.clip(60.0 * (end - start) / seconds, 20.0, 400.0)) if seconds > 0 else float(piece.tempo)
 
     # ------------------------------------------------------------------ steering: constraints and infilling
 

@@ -301,7 +301,10 @@ def _start_history(config: RunConfig, dataset: Any, run_dir: Path, resume: bool,
         if not resume:
             runs.atomic_write_json(run_dir / runs.VOCAB, dataset.vocab.to_dict())
             names = (getattr(dataset, "train_names", []), getattr(dataset, "val_names", []))
-            runs.save_dataset(run_dir, list(dataset.train), list(dataset.val), names if any(names) else None)
+            tempos = (getattr(dataset, "train_tempos", []), getattr(dataset, "val_tempos", []))
+            runs.save_dataset(
+                run_dir, list(dataset.train), list(dataset.val), names if any(names) else None, tempos=tempos
+            )
             if getattr(dataset, "store", None) is not None:  # the corpus stays in its store: the run names it
                 runs.save_store_reference(run_dir, dataset.store.reference())
     return history

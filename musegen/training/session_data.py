@@ -4,7 +4,8 @@ The Dataset page hands :func:`load_dataset` the files a person chose (none: the 
 corpus). Uploads over the limits are rejected with a reason, the rest are read, and the files
 that gave music are saved into the session's own folder (``runs/.sessions/<id>/data/<key>``),
 which the background training worker reads. The files are read once per set of files and
-instrument filter: changing the token or window settings only changes ``LoadedDataset.data``.
+instrument filter and sustain-pedal setting: changing the token or window settings only changes
+``LoadedDataset.data``.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def dataset_key(files: Sequence[tuple[str, bytes]], cfg: DataConfig) -> str:
     digest = hashlib.blake2b(digest_size=8)
     for name, data in files:
         digest.update(name.encode() + b"\0" + hashlib.blake2b(data, digest_size=16).digest())
-    digest.update(f"{cfg.instrument_filter}|{cfg.programs}".encode())
+    digest.update(f"{cfg.instrument_filter}|{cfg.programs}|pedal={cfg.sustain_pedal}".encode())
     return f"{'upload' if files else BUILTIN_NAME}-{digest.hexdigest()}"
 
 

@@ -41,8 +41,12 @@ def test_each_page_runs_on_an_empty_server(folders, page):
     if page == PAGES[0]:
         assert ui.widget(at.radio, "Source").options == ["Built-in Bach chorales", "Upload MIDI files"]
         assert ui.widget(at.number_input, "Window length").value == 128
-        assert [m.label for m in at.metric] == ["Pieces", "Notes", "Tokens", "Vocabulary", "Pitch range"]
+        assert [m.label for m in at.metric][:5] == ["Pieces", "Notes", "Tokens", "Vocabulary", "Pitch range"]
         assert at.metric[0].value == "371"
+        assert [m.label for m in at.metric][5:] == ["On the grid", "Velocity mean", "Velocity spread"]
+        assert at.metric[5].value == "100%"  # the chorales are written on the grid, at one loudness
+        assert not at.warning and "no dynamics (one loudness)" in ui.texts(at)
+        assert at.session_state["dataset"].data.velocity is False
     elif page == PAGES[1]:
         assert ui.widget(at.selectbox, "Architecture").options[:2] == [
             "WaveNet — gated dilated causal convolutions (fast, parallel)",

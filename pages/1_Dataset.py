@@ -9,11 +9,11 @@ import pandas as pd
 import streamlit as st
 
 from musegen.config import DataConfig, Limits
-from musegen.datasets.expression import PERFORMANCE, Expression, expression_of, suggested, what_it_learns
+from musegen.datasets.expression import Expression, expression_of, suggested, what_it_learns
 from musegen.datasets.stats import DatasetStats, dataset_stats, headline
 from musegen.output.instruments import PROGRAMS, program_names
 from musegen.output.plots import duration_histogram_chart, piano_roll_chart, pitch_histogram_chart, pitch_name
-from musegen.representations.registry import NAMES, get
+from musegen.representations.registry import NAMES, for_played_music, get
 from musegen.training.session_data import FILTER_LABELS, GRID_LABELS, LoadedDataset, load_dataset
 from musegen.training.visibility import runs_dir
 from pages.common import current_dataset, friendly_errors, md_escape, play, progress_bar, session_id, stop_with
@@ -34,7 +34,7 @@ def _expression(key: str, _pieces: list) -> Expression:
 
 
 def _use_performance() -> None:
-    st.session_state["representation"] = PERFORMANCE
+    st.session_state["representation"] = for_played_music()
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -89,7 +89,7 @@ def _options(lim: Limits) -> tuple[DataConfig, bool]:
             help="Tokens of context per training example. The tutorial used 128; small windows train faster.",
         )
         c6, c7, c8 = st.columns(3)
-        timed, performance = name == "timed", name == PERFORMANCE
+        timed, performance = get(name).dynamics == "optional", get(name).dynamics == "always"
         dynamics = c6.selectbox(
             "Dynamics (velocity)",
             list(DYNAMICS),
@@ -158,7 +158,8 @@ def _statistics(ds: LoadedDataset) -> None:
 def _playing(ds: LoadedDataset, expression: Expression) -> None:
     """How the files are played (dynamics, timing), what a run on them will learn, and advice."""
     st.subheader("Playing", anchor=False)
-    if expression.looks_unquantized and ds.data.representation != PERFORMANCE:
+    played = for_played_music()
+    if expression.looks_unquantized and played is not None and ds.data.representation != played:
         st.warning(expression.timing_message(), icon=":material/timer:")
         st.button("Use performance timing", on_click=_use_performance, icon=":material/piano:")
     c1, c2, c3 = st.columns(3)

@@ -12,7 +12,7 @@ from musegen.cli import print_json
 from musegen.cli.evaluate_cmd import format_metrics
 from musegen.config import ARCHITECTURES, RunConfig
 from musegen.datasets.dataset import build_dataset
-from musegen.datasets.expression import expression_of, what_it_learns
+from musegen.datasets.expression import expression_of, suggested, what_it_learns
 from musegen.datasets.store import load_store_dataset, open_store
 from musegen.errors import ConfigError
 from musegen.representations.registry import check, for_arch, names
@@ -220,8 +220,8 @@ def _load_dataset(args: argparse.Namespace, config: RunConfig) -> Any:
     report = ingest_paths(args.data or [], config.data)
     report.require_usable()
     pieces = report.pieces[: args.max_pieces] if args.max_pieces else report.pieces
-    if args.velocity in (None, "auto") and config.data.representation == "timed":
-        config.data.velocity = expression_of(pieces).has_dynamics  # dynamics where the files have them
+    if args.velocity in (None, "auto"):
+        config.data = suggested(config.data, expression_of(pieces))  # dynamics where the files have them
     return build_dataset(pieces, config.data)
 
 

@@ -20,7 +20,6 @@ from musegen.notes import UNQUANTIZED_BELOW, VELOCITY, Piece, grid_fit
 
 DYNAMICS_SPREAD = 4.0  # a velocity standard deviation (of 127) above which the data has dynamics to learn
 DYNAMICS_LEVELS = 4  # ... and at least this many distinct velocities
-PERFORMANCE = "performance"
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,12 @@ def expression_of(pieces: Sequence[Piece]) -> Expression:
 
 
 def suggested(cfg: DataConfig, expression: Expression) -> DataConfig:
-    """``cfg`` with velocity tokens on where the data has dynamics and off where it has none."""
+    """``cfg`` with velocity tokens on where the data has dynamics and off where it has none (for a representation
+    whose velocity is optional)."""
+    from musegen.representations.registry import get
+
+    if get(cfg.representation).dynamics != "optional":
+        return cfg
     return dataclasses.replace(cfg, velocity=expression.has_dynamics)
 
 
@@ -91,18 +95,7 @@ def what_it_learns(cfg: DataConfig) -> str:
     """What a run with ``cfg`` learns, in words: "pitches, durations and rests on a sixteenth grid; ..."."""
     from musegen.representations.registry import get
 
-    grids = {4: "sixteenth", 8: "32nd-note", 12: "sixteenth-and-triplet"}
-    grid = grids.get(cfg.steps_per_beat, f"1/{cfg.steps_per_beat}-beat")
-    rep = get(cfg.representation)
-    if cfg.representation == PERFORMANCE:
-        parts = [f"when each key goes down and up to 10 ms, with dynamics in {cfg.velocity_bins} velocity levels"]
-    elif cfg.representation == "timed":
-        parts = [f"pitches, durations and rests on a {grid} grid"]
-        parts.append(
-            f"dynamics in {cfg.velocity_bins} velocity levels" if cfg.velocity else "no dynamics (one loudness)"
-        )
-    else:
-        parts = [rep.label.split(" — ", 1)[-1]]
+    parts = [get(cfg.representation).learns(cfg)]
     parts.append(
         "notes held as long as the sustain pedal keeps them sounding"
         if cfg.sustain_pedal

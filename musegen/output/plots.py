@@ -104,7 +104,10 @@ def piano_roll_chart(
                 scale=alt.Scale(domain=labels, range=colors),
                 legend=alt.Legend(orient="top", title=None) if len(parts) > 1 else None,
             ),
-            tooltip=["note:N", "pitch:Q", "start:Q", "end:Q", "part:N"],
+            opacity=alt.Opacity(  # the dynamics: louder notes are drawn more opaque
+                "velocity:Q", scale=alt.Scale(domain=[1, 127], range=[0.25, 1.0], clamp=True), legend=None
+            ),
+            tooltip=["note:N", "pitch:Q", "velocity:Q", "start:Q", "end:Q", "part:N"],
         )
         .properties(height=height, title=title)
     )

@@ -89,6 +89,9 @@ class Representation(ABC):
     transposes_on_the_fly: ClassVar[bool] = False
     # a representation whose decoded pieces always sound right at one tempo (BPM; 0: the source's tempo counts)
     fixed_tempo: ClassVar[float] = 0.0
+    # velocity: "none" (notes decode at one loudness), "optional" (DataConfig.velocity decides) or "always"
+    dynamics: ClassVar[str] = "none"
+    keeps_played_timing: ClassVar[bool] = False  # onsets in real time, not on a grid: for music played, not written
 
     tokenizer: Tokenizer  # the representation as readable tokens (statistics, the classic vocabulary)
 
@@ -106,6 +109,11 @@ class Representation(ABC):
     @abstractmethod
     def from_vocab(cls, vocab: Vocabulary) -> Representation:
         """The representation a saved vocabulary was built with (settings travel in ``vocab.meta``)."""
+
+    @classmethod
+    def learns(cls, cfg: DataConfig) -> str:
+        """What a model of this representation with ``cfg`` learns, in words (for the Train page and the CLI)."""
+        return cls.label.split(" — ", 1)[-1]
 
     @property
     def vocab(self) -> Vocabulary:

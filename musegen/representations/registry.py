@@ -12,13 +12,15 @@ from musegen.config import DataConfig, RunConfig
 from musegen.errors import ConfigError
 from musegen.representations.base import Representation
 from musegen.representations.classic import ClassicRepresentation
+from musegen.representations.performance import PerformanceRepresentation
 from musegen.representations.pianoroll import PianoRollRepresentation
 from musegen.representations.timed import TimedRepresentation
 from musegen.representations.tokens import TokenRepresentation
 from musegen.representations.vocabulary import Vocabulary
 
 REGISTRY: dict[str, type[Representation]] = {
-    cls.name: cls for cls in (TimedRepresentation, ClassicRepresentation, PianoRollRepresentation)
+    cls.name: cls
+    for cls in (TimedRepresentation, ClassicRepresentation, PianoRollRepresentation, PerformanceRepresentation)
 }
 NAMES = tuple(REGISTRY)  # the built-in ones, in the order the app offers them
 DEFAULT = NAMES[0]
@@ -45,19 +47,28 @@ def get(name: str) -> type[Representation]:
         raise ConfigError(f"representation must be one of {', '.join(repr(n) for n in NAMES)}; got {name!r}.") from None
 
 
+def for_played_music() -> str | None:
+    """The name of the first representation that keeps played timing (onsets off any grid), if one is registered."""
+    return next((name for name, cls in REGISTRY.items() if cls.keeps_played_timing), None)
+
+
 def for_config(cfg: DataConfig) -> Representation:
     """The representation of ``cfg`` with its settings (the vocabulary fitted later when it depends on data)."""
     return get(cfg.representation).from_config(cfg)
 
 
 # The settings a vocabulary's meta may carry, and their ranges (DataConfig.validate's: steps_per_beat <= 48,
-# max_shift_beats <= 64); a damaged value would divide by zero or allocate without bound later.
+# max_shift_beats <= 64, velocity_bins 2-127; performance events: steps of 1 ms to 1 s, shifts of up to 1,000
+# steps); a damaged value would divide by zero or allocate without bound later.
 META_RANGES = {
     "steps_per_beat": (1, 48),
     "max_steps": (1, 48 * 64),
     "min_token_count": (1, 10_000),
     "lowest_pitch": (0, 127),
     "keys": (1, 128),
+    "velocity_bins": (0, 127),
+    "shift_ms": (1, 1000),
+    "max_shift": (1, 1000),
 }
 
 

@@ -1,10 +1,13 @@
 """The timed representation: TSD tokens (Time-Shift-Duration, MidiTok; Fradet et al. 2021).
 
 Notes sorted by onset then pitch, a ``TimeShift_n`` token whenever the onset moves on (``n``
-grid steps; longer gaps are chained), then ``Pitch_p`` and ``Duration_n`` for each note, without
-velocity. Times are quantized to ``steps_per_beat`` (4 = sixteenth notes, 12 = sixteenths and
-eighth-note triplets). Decoding quantized music gives back the same notes, onsets and durations.
-The vocabulary is closed: it depends on the grid settings, not on the data.
+grid steps; longer gaps are chained), then ``Pitch_p`` and ``Duration_n`` for each note. With
+velocity (``DataConfig.velocity``) a ``Velocity_v`` token sits between them (MidiTok's order), ``v``
+the nearest of ``velocity_bins`` levels (:func:`musegen.notes.velocity_levels`); without it notes
+decode at one loudness. Times are quantized to ``steps_per_beat`` (4 = sixteenth notes, 12 =
+sixteenths and eighth-note triplets). Decoding quantized music gives back the same notes, onsets,
+durations (and velocity levels). The vocabulary is closed: it depends on the settings, not on the
+data; the Velocity tokens come after all others, so a vocabulary without them is the same as before.
 """
 
 from __future__ import annotations
@@ -19,22 +22,35 @@ from musegen.config import ConstraintConfig, DataConfig
 from musegen.datasets.fim import FimParts, psm
 from musegen.generation.constraints import Constraint, pitch_mask
 from musegen.generation.infill import InfillPlan, check_span, context_budget
-from musegen.notes import DEFAULT_VELOCITY, END, PITCH, START, Piece, make_notes
+from musegen.notes import (
+    DEFAULT_VELOCITY,
+    END,
+    PITCH,
+    START,
+    VELOCITY,
+    Piece,
+    make_notes,
+    velocity_bin,
+    velocity_levels,
+)
 from musegen.representations.tokens import TokenRepresentation
 from musegen.representations.vocabulary import BOS_ID, SPECIALS, Vocabulary
 
+GRID_WORDS = {4: "sixteenth", 8: "32nd-note", 12: "sixteenth-and-triplet"}
+
 
 def quantize(piece: Piece, steps_per_beat: int, max_steps: int) -> np.ndarray:
-    """Integer (N, 3) array [onset_step, duration_steps, pitch], sorted, duplicates removed.
+    """Integer (N, 4) array [onset_step, duration_steps, pitch, velocity], sorted, duplicates removed.
 
     Durations are at least one step and at most ``max_steps``: what the timed tokens keep.
     """
     if not len(piece.notes):
-        return np.zeros((0, 3), dtype=np.int64)
+        return np.zeros((0, 4), dtype=np.int64)
     onset = np.round(piece.notes[:, START] * steps_per_beat).astype(np.int64)
     offset = np.round(piece.notes[:, END] * steps_per_beat).astype(np.int64)
     dur = np.clip(offset - onset, 1, max_steps)
-    q = np.stack([onset, dur, piece.notes[:, PITCH].astype(np.int64)], axis=1)
+    vel = np.clip(np.round(piece.notes[:, VELOCITY]), 1, 127).astype(np.int64)
+    q = np.stack([onset, dur, piece.notes[:, PITCH].astype(np.int64), vel], axis=1)
     q = q[np.lexsort((q[:, 2], q[:, 0]))]
     keep = np.ones(len(q), dtype=bool)
     keep[1:] = (q[1:, 0] != q[:-1, 0]) | (q[1:, 2] != q[:-1, 2])
@@ -43,23 +59,33 @@ def quantize(piece: Piece, steps_per_beat: int, max_steps: int) -> np.ndarray:
 
 @dataclass
 class TimedTokenizer:
-    """TSD tokens on a grid of ``steps_per_beat``; shifts and durations up to ``max_steps``."""
+    """TSD tokens on a grid of ``steps_per_beat``; shifts and durations up to ``max_steps``; a Velocity token
+    per note in ``velocity_bins`` levels (0: none)."""
 
     steps_per_beat: int = 4
     max_steps: int = 32
     representation: str = "timed"
+    velocity_bins: int = 0
 
     def tokenize(self, piece: Piece) -> list[str]:
         return self.tokens_of(quantize(piece, self.steps_per_beat, self.max_steps))
 
     def tokens_of(self, q: np.ndarray, origin: int = 0) -> list[str]:
-        """TSD tokens of quantized notes ``q`` ([onset, duration, pitch] steps, sorted) from time ``origin``."""
+        """TSD tokens of quantized notes ``q`` ([onset, duration, pitch, velocity], sorted) from time ``origin``."""
         out: list[str] = []
         now = origin
-        for onset, dur, pitch in np.asarray(q).tolist():
+        q = np.asarray(q).reshape(-1, 4)
+        levels = (
+            velocity_levels(self.velocity_bins)[velocity_bin(q[:, 3], self.velocity_bins)]
+            if self.velocity_bins
+            else None
+        )
+        for i, (onset, dur, pitch, _) in enumerate(q.tolist()):
             out += self.shifts(onset - now)
             now = onset
             out.append(f"Pitch_{pitch}")
+            if levels is not None:
+                out.append(f"Velocity_{levels[i]}")
             out.append(f"Duration_{dur}")
         return out
 
@@ -70,20 +96,24 @@ class TimedTokenizer:
 
     def detokenize(self, tokens: Sequence[str], name: str = "generated") -> Piece:
         """Notes from tokens. Bad orders are repaired: a pitch without a duration lasts one
-        beat, a duration without a pitch and every unknown token are skipped."""
+        beat, a duration or velocity without a pitch and every unknown token are skipped; a note
+        without a velocity token plays at ``DEFAULT_VELOCITY``."""
         spb = float(self.steps_per_beat)
-        rows = [(on / spb, (on + dur) / spb, pitch, DEFAULT_VELOCITY) for on, dur, pitch, _ in self.parse(tokens)]
+        rows = [(on / spb, (on + dur) / spb, pitch, vel) for on, dur, pitch, vel, _ in self.parse(tokens)]
         return Piece(name, make_notes(rows), 120.0)
 
-    def parse(self, tokens: Sequence[str]) -> list[tuple[int, int, int, list[int]]]:
-        """(onset step, duration steps, pitch, token indices) of every note, in the order read.
+    def parse(self, tokens: Sequence[str]) -> list[tuple[int, int, int, int, list[int]]]:
+        """(onset step, duration steps, pitch, velocity, token indices) of every note, in the order read.
 
         The repairs of :meth:`detokenize`: a pitch without a duration lasts one beat, a duration
-        without a pitch and every unknown token are skipped. A note's tokens are its Pitch, its
-        Duration when it has one, and the TimeShift tokens read since the pitch before it.
+        or velocity without a pitch and every unknown token are skipped; a note takes the last
+        Velocity token between its Pitch and its Duration (else ``DEFAULT_VELOCITY``). A note's
+        tokens are its Pitch, its Velocity and Duration when it has them, and the TimeShift tokens
+        read since the pitch before it.
         """
-        notes: list[tuple[int, int, int, list[int]]] = []
-        now, pending, shifts = 0, None, []  # pending: (pitch, its tokens so far)
+        notes: list[tuple[int, int, int, int, list[int]]] = []
+        beat = self.steps_per_beat
+        now, pending, shifts = 0, None, []  # pending: [pitch, velocity, its tokens so far]
         for i, token in enumerate(tokens):
             kind, _, value = token.partition("_")
             if not value.isdigit():
@@ -91,19 +121,22 @@ class TimedTokenizer:
             n = int(value)
             if kind == "Pitch" and n <= 127:
                 if pending is not None:
-                    notes.append((now, self.steps_per_beat, *pending))
-                pending, shifts = (n, [*shifts, i]), []
+                    notes.append((now, beat, *pending))
+                pending, shifts = [n, DEFAULT_VELOCITY, [*shifts, i]], []
+            elif kind == "Velocity" and 1 <= n <= 127 and pending is not None:
+                pending[1] = n
+                pending[2] = [*pending[2], i]
             elif kind == "Duration" and 1 <= n <= self.max_steps and pending is not None:
-                notes.append((now, n, pending[0], [*pending[1], i]))
+                notes.append((now, n, pending[0], pending[1], [*pending[2], i]))
                 pending = None
             elif kind == "TimeShift" and 1 <= n <= self.max_steps:
                 if pending is not None:
-                    notes.append((now, self.steps_per_beat, *pending))
+                    notes.append((now, beat, *pending))
                     pending = None
                 now += n
                 shifts.append(i)
         if pending is not None:
-            notes.append((now, self.steps_per_beat, *pending))
+            notes.append((now, beat, *pending))
         return notes
 
     def build_vocab(self, token_lists: Iterable[list[str]] = ()) -> Vocabulary:
@@ -116,6 +149,9 @@ class TimedTokenizer:
             *(f"Duration_{n}" for n in steps),
         ]
         meta = {"scheme": "TSD", "steps_per_beat": self.steps_per_beat, "max_steps": self.max_steps}
+        if self.velocity_bins:  # after every other token: the ids of a vocabulary without them stay the same
+            tokens += [f"Velocity_{v}" for v in velocity_levels(self.velocity_bins).tolist()]
+            meta["velocity_bins"] = self.velocity_bins
         return Vocabulary(tokens, "timed", meta)
 
 
@@ -125,10 +161,18 @@ class TimedRepresentation(TokenRepresentation):
     name: ClassVar[str] = "timed"
     label: ClassVar[str] = "timed — exact pitches, durations and rests (TSD tokens)"
     tokenizer: TimedTokenizer
+    dynamics: ClassVar[str] = "optional"
+
+    @classmethod
+    def learns(cls, cfg: DataConfig) -> str:
+        grid = GRID_WORDS.get(cfg.steps_per_beat, f"1/{cfg.steps_per_beat}-beat")
+        dynamics = f"dynamics in {cfg.velocity_bins} velocity levels" if cfg.velocity else "no dynamics (one loudness)"
+        return f"pitches, durations and rests on a {grid} grid; {dynamics}"
 
     @classmethod
     def from_config(cls, cfg: DataConfig) -> TimedRepresentation:
-        tokenizer = TimedTokenizer(cfg.steps_per_beat, cfg.max_shift_beats * cfg.steps_per_beat)
+        bins = cfg.velocity_bins if cfg.velocity else 0
+        tokenizer = TimedTokenizer(cfg.steps_per_beat, cfg.max_shift_beats * cfg.steps_per_beat, velocity_bins=bins)
         vocab = tokenizer.build_vocab()
         return cls(tokenizer, vocab.with_fim() if cfg.fim_rate > 0 else vocab, fim=cfg.fim_rate > 0)
 
@@ -136,9 +180,11 @@ class TimedRepresentation(TokenRepresentation):
     def from_vocab(cls, vocab: Vocabulary) -> TimedRepresentation:
         spb = int(vocab.meta.get("steps_per_beat", DataConfig.steps_per_beat))
         max_steps = int(vocab.meta.get("max_steps", DataConfig.max_shift_beats * spb))
-        return cls(TimedTokenizer(spb, max_steps), vocab)
+        return cls(TimedTokenizer(spb, max_steps, velocity_bins=int(vocab.meta.get("velocity_bins", 0))), vocab)
 
     def unit_help(self) -> str:
+        if self.tokenizer.velocity_bins:
+            return "Timed tokens: about four per note (time shift, pitch, velocity, duration)."
         return "Timed tokens: about three per note (time shift, pitch, duration)."
 
     def time_cursor(self, ids: np.ndarray) -> float:
@@ -230,16 +276,16 @@ class TimedRepresentation(TokenRepresentation):
     # ------------------------------------------------------------------ surprise
 
     def element_notes(self, ids: np.ndarray) -> np.ndarray:
-        """A note is made of its ``Pitch`` and ``Duration`` tokens; the ``TimeShift`` tokens that lead to
+        """A note is made of its ``Pitch``, ``Velocity`` and ``Duration`` tokens; the ``TimeShift`` tokens that lead to
         an onset belong to the onset's first note (its lowest pitch: notes of an onset go low to high).
 
         Tokens are read as :meth:`TimedTokenizer.detokenize` reads them (a pitch without a duration is
         its pitch token alone; skipped tokens and trailing shifts make no note).
         """
         notes = self.tokenizer.parse(self.vocab.decode(np.asarray(ids).reshape(-1)))
-        starts = [on for on, _, _, _ in notes]  # the notes in the order detokenize makes them
-        pitches = [pitch for _, _, pitch, _ in notes]
-        members = [elements for _, _, _, elements in notes]
+        starts = [note[0] for note in notes]  # the notes in the order detokenize makes them
+        pitches = [note[2] for note in notes]
+        members = [note[-1] for note in notes]
         order = np.lexsort((pitches, starts))  # as make_notes sorts decode's notes
         rank = np.empty(len(order), np.int64)
         rank[order] = np.arange(len(order))
@@ -267,7 +313,7 @@ def _cut_after(tokens: list[str], at: int) -> int:
     return min(at, len(tokens))
 
 
-SHIFT, PITCH_KIND, DURATION, OTHER = 1, 2, 3, 0
+SHIFT, PITCH_KIND, DURATION, VELOCITY_KIND, OTHER = 1, 2, 3, 4, 0
 
 
 class TimedConstraint(Constraint):
@@ -275,7 +321,8 @@ class TimedConstraint(Constraint):
 
     Each row tracks the time cursor (grid steps), the kind of its last token, the highest pitch at
     the current onset and the ends of the notes it has started. The grammar is the tokenizer's own:
-    a Duration follows every Pitch and only then; pitches at one onset rise; a TimeShift shorter than
+    a Duration follows every Pitch (with velocity: a Velocity, then the Duration) and only then; pitches
+    at one onset rise; a TimeShift shorter than
     the longest is followed by a Pitch. A TimeShift is allowed only to a time where a pitch can be
     placed (fewer notes sounding than the limit), so the rules never corner a sequence. In a middle
     (``plan``) notes begin only inside the span, the time adds up exactly to the suffix's first note,
@@ -292,10 +339,12 @@ class TimedConstraint(Constraint):
         for i, token in enumerate(vocab.tokens):
             name, _, v = token.partition("_")
             if v.isdigit():
-                self.kind[i] = {"TimeShift": SHIFT, "Pitch": PITCH_KIND, "Duration": DURATION}.get(name, OTHER)
+                kinds = {"TimeShift": SHIFT, "Pitch": PITCH_KIND, "Duration": DURATION, "Velocity": VELOCITY_KIND}
+                self.kind[i] = kinds.get(name, OTHER)
                 self.value[i] = int(v)
         self.shift_id = {int(self.value[i]): i for i in np.flatnonzero(self.kind == SHIFT)}
         self.durations = np.flatnonzero(self.kind == DURATION)
+        self.velocities = np.flatnonzero(self.kind == VELOCITY_KIND)  # empty without velocity tokens
         self.shift_ids = np.flatnonzero(self.kind == SHIFT)
         self.shift_values = self.value[self.shift_ids]
         allowed_pitch = pitch_mask(cfg)
@@ -348,8 +397,14 @@ class TimedConstraint(Constraint):
             m[self.end] = True
             return
         if self.grammar and self.last[r] == PITCH_KIND:
+            m[self.velocities if len(self.velocities) else self.durations] = True
+            return
+        if self.grammar and self.last[r] == VELOCITY_KIND:
             m[self.durations] = True
             return
+        if not self.grammar:  # durations and velocities anywhere: the decoder repairs what is out of place
+            m[self.durations] = True
+            m[self.velocities] = True
         cursor = int(self.cursor[r])
         if self._placeable(r, np.array([cursor]))[0]:
             ids = self.pitch_ids

@@ -373,11 +373,14 @@ def _display_name(name: str) -> str:
 
 
 def _cache_key(digest: str, cfg: DataConfig, limits: Limits) -> str:
-    """Content hash + what decides the result: the decoder, the instrument filter and the per-file limits."""
+    """Content hash + what decides the result: the decoder, the instrument filter, the sustain pedal and the
+    per-file limits."""
     programs = ",".join(str(p) for p in sorted(cfg.programs))
     per_file = (limits.max_file_mb, limits.max_notes_per_file, limits.max_events_per_file, limits.max_beats_per_file)
     bounds = ",".join(str(n) for n in per_file)
     tag = f"{CACHE_VERSION}|{decode.decoder_name()}|{cfg.instrument_filter}|{programs}|{bounds}"
+    if cfg.sustain_pedal:  # (without the pedal the key is what it was before the pedal was read)
+        tag += "|pedal"
     return f"{digest}-{hashlib.blake2b(tag.encode(), digest_size=4).hexdigest()}"
 
 

@@ -78,7 +78,11 @@ class DecodePool:
     def __init__(self, cfg: DataConfig, limits: Limits, workers: int = WORKERS) -> None:
         self.cfg, self.limits, self.size = cfg, limits, max(1, min(workers, WORKERS))
         self.deadline_s = 2 * limits.max_decode_seconds + 10  # wall clock: CPU time plus room for a busy machine
-        wanted = {"instrument_filter": cfg.instrument_filter, "programs": list(cfg.programs)}
+        wanted = {
+            "instrument_filter": cfg.instrument_filter,
+            "programs": list(cfg.programs),
+            "sustain_pedal": cfg.sustain_pedal,
+        }
         self.decoder = decoder_name()  # MUSEGEN_DECODER, checked here: a bad value is the caller's error
         settings = json.dumps({"cfg": wanted, "limits": asdict(limits), "decoder": self.decoder}).encode()
         self._settings = len(settings).to_bytes(4, "little") + settings

@@ -21,8 +21,10 @@ from __future__ import annotations
 import sys
 
 import mido
+import numpy as np
 
 NOTE_OFF, NOTE_ON, POLY, CONTROL, PROGRAM, PRESSURE, PITCHWHEEL = 0x80, 0x90, 0xA0, 0xB0, 0xC0, 0xD0, 0xE0
+SUSTAIN, DRUM_CHANNEL = 64, 9  # the sustain pedal's controller; General MIDI's drum channel (10, counted from 0)
 # pretty_midi allocates three arrays of one number per tick (240 MB at its own limit, MAX_TICK, of
 # 10 million). A file whose last event lies past this many ticks (35 minutes at 960 ticks per beat
 # and 120 BPM) is re-timed at fewer ticks per beat: 48 MB at most, for any length within the beat limit.
@@ -103,6 +105,7 @@ def read_smf(
     division = int.from_bytes(data[12:14], "big")
     pos = 8 + header_len
     tracks: list[list[Event]] = []
+    pedal: list[tuple[int, int]] = []  # (tick, value) of every sustain-pedal event outside the drum channel
     budget = [sys.maxsize if max_notes is None else max_notes, sys.maxsize if max_events is None else max_events]
     while len(tracks) < declared:  # bytes after the declared tracks are ignored, whatever their length
         if pos + 8 > len(data):
@@ -114,7 +117,7 @@ def read_smf(
             body = data[pos + 8 : pos + 8 + length]
             if len(body) < length:
                 raise SMFError(f"truncated track {len(tracks) + 1}: {len(body)} of {length} bytes")
-            tracks.append(_read_track(body, len(tracks) + 1, budget, tempo=not tracks))
+            tracks.append(_read_track(body, len(tracks) + 1, budget, tempo=not tracks, pedal=pedal))
         pos += 8 + length  # a chunk of another kind is skipped, as the standard asks
     if not tracks:
         raise SMFError("no track chunk")
@@ -123,17 +126,23 @@ def read_smf(
     last = max(sum(e.time for e in events) for events in tracks)
     if max_beats is not None and division and last > max_beats * division:
         raise TooLong(f"lasts over {max_beats:,} beats ({last:,} ticks at {division} per beat)")
+    pedal_ticks = np.array(pedal, dtype=np.float64).reshape(-1, 2)
     if last >= MAX_TICK and division:
         midi.ticks_per_beat = _fit_ticks(tracks, division, last)
+    # the sustain pedal in beats (pretty_midi keeps controllers only on tracks with notes; the pedal holds all)
+    midi.pedal_beats = pedal_ticks / [max(division, 1), 1]
     return midi
 
 
-def _read_track(buf: bytes, number: int, budget: list[int], tempo: bool) -> list[Event]:
+def _read_track(
+    buf: bytes, number: int, budget: list[int], tempo: bool, pedal: list[tuple[int, int]] | None = None
+) -> list[Event]:
     """One track's kept events. pretty_midi reads tempo only in the first track (``tempo``), ignores a
     repeated tempo and a note-off with nothing sounding, and reads programs and track names only at a
     note; so those are passed on only then (and when they change), and the notes and tempo map that come
     out stay exactly the same, while a file full of such events costs little."""
     events: list[Event] = []
+    held: list[tuple[int, int]] = []  # this track's sustain-pedal events (tick, value)
     notes_left, events_left = budget
     append = events.append
     programs, passed = [-1] * 16, [-1] * 16  # per channel: the program now, the program passed on
@@ -198,6 +207,8 @@ def _read_track(buf: bytes, number: int, budget: list[int], tempo: bool) -> list
             if second > 127:
                 raise SMFError(f"data byte {second} above 127 in track {number}")
             i += 2
+            if kind == CONTROL and first == SUSTAIN and channel != DRUM_CHANNEL:
+                held.append((tick, second))
             if kind in (NOTE_ON, NOTE_OFF):
                 key = channel << 7 | first
                 if kind == NOTE_ON and second:
@@ -221,6 +232,8 @@ def _read_track(buf: bytes, number: int, budget: list[int], tempo: bool) -> list
         raise SMFError(f"track {number} ends in the middle of an event (truncated file)") from None
     # The end sits on the last kept event: time after it (skipped events, silence) never reaches pretty_midi.
     append(Event("end_of_track", 0))
+    if pedal is not None and notes_left < budget[0]:  # a track without notes lends no pedal (as symusic reads it)
+        pedal.extend(held)
     budget[0], budget[1] = notes_left, events_left
     return events
 

@@ -16,6 +16,7 @@ import numpy as np
 from musegen.config import DataConfig, Limits
 from musegen.errors import MidiReadError
 from musegen.notes import make_notes
+from musegen.sources.pedal import sustain
 from musegen.sources.smf import SMFError, TooLong, TooManyEvents, TooManyNotes, read_smf
 
 PIANO_PROGRAMS = tuple(range(8))  # General MIDI 1-8: the pianos (the tutorial read only piano parts)
@@ -69,7 +70,9 @@ def parse_midi(data: bytes, limits: Limits) -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return pretty_midi.PrettyMIDI(mido_object=midi)
+            pm = pretty_midi.PrettyMIDI(mido_object=midi)
+            pm.pedal_beats = midi.pedal_beats  # (M, 2) [beat, value] of controller 64 (musegen.sources.pedal)
+            return pm
     except ValueError as exc:
         if "largest tick" in str(exc):
             raise MidiReadError(f"absurd tick values ({exc}); the file is corrupt.") from exc
@@ -131,6 +134,9 @@ def _collect_notes(pm: Any, cfg: DataConfig) -> tuple[np.ndarray, float]:
     times, tempi = pm.get_tempo_changes()
     raw[:, 0] = _seconds_to_beats(raw[:, 0], times, tempi)
     raw[:, 1] = np.maximum(_seconds_to_beats(raw[:, 1], times, tempi), raw[:, 0])
+    pedal = getattr(pm, "pedal_beats", None)
+    if cfg.sustain_pedal and pedal is not None and len(pedal):  # the pedal of any pitched part holds every note
+        raw = sustain(raw, pedal)
     tempo = float(tempi[0]) if len(tempi) else 120.0
     return make_notes(raw), tempo
 

@@ -41,6 +41,7 @@ import numpy as np
 from musegen.config import DataConfig, Limits
 from musegen.errors import MidiReadError
 from musegen.notes import make_notes
+from musegen.sources.pedal import sustain
 from musegen.sources.smf_decode import PIANO_PROGRAMS, check_header, decode_smf, scan_smf
 
 try:
@@ -94,9 +95,23 @@ def _decode(data: bytes, cfg: DataConfig, limits: Limits) -> tuple[np.ndarray, f
     if sum(len(t) for _, _, t in tracks) > limits.max_notes_per_file:
         raise MidiReadError(f"over the limit of {limits.max_notes_per_file:,} notes per file.")
     notes = _kept_notes(tracks, cfg, division)
+    if cfg.sustain_pedal:  # the pedal of any pitched track holds every note (see musegen.sources.pedal)
+        events = [_pedal_events(t) for t in score.tracks if not t.is_drum]
+        events = [e for e in events if len(e)]
+        if events:
+            pedal = np.concatenate(events)
+            pedal[:, 0] /= division
+            notes = make_notes(sustain(notes, pedal))
     if notes[:, 1].max() > limits.max_beats_per_file:
         raise MidiReadError(f"lasts over {limits.max_beats_per_file:,} beats; the file is likely corrupt.")
     return notes, _first_tempo(score, bodies, division)
+
+
+def _pedal_events(track: Any) -> np.ndarray:
+    """(M, 2) [tick, value] of a track's controller-64 events, in file order."""
+    controls = track.controls.numpy()
+    pick = controls["number"] == 64
+    return np.stack([controls["time"][pick], controls["value"][pick]], axis=1).astype(np.float64)
 
 
 def _four_high_bytes(data: bytes) -> bool:

@@ -62,11 +62,12 @@ def assert_same(old: object, new: object) -> None:
 
 
 @pytest.mark.skipif(not PIANO_FILES, reason="the real piano files (../shared/data/piano) are absent")
-def test_the_110_real_piano_files_decode_note_for_note_alike():
+@pytest.mark.parametrize("pedal", [True, False], ids=["pedal", "no-pedal"])
+def test_the_110_real_piano_files_decode_note_for_note_alike(pedal):
     assert len(PIANO_FILES) == 110
     total = 0
     for path in PIANO_FILES:
-        old, new = both(path.read_bytes())
+        old, new = both(path.read_bytes(), DataConfig(sustain_pedal=pedal))
         assert_same(old, new)
         total += len(new[0])
     assert total > 150_000

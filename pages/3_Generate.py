@@ -91,7 +91,7 @@ def _sampling(lim: Limits, unit: str, unit_help: str, seed_tempo: float) -> tupl
 
 def _constraints(composer: Composer) -> ConstraintConfig:
     """The "Keep to" widgets: a key or scale, a pitch range, most notes at once, the grammar."""
-    tokens = composer.rep.unit == "token"
+    tokens = composer.rep.unit != "frame"  # token and event runs have a grammar
     with st.expander("Keep to a key, a range, a number of notes at once", icon=":material/rule:"):
         c1, c2, c3 = st.columns([1, 1.4, 2])
         tonic = c1.selectbox("Key", ["Any", *TONICS], help="Pitches outside the scale are never drawn.")
@@ -148,6 +148,14 @@ def _span(piece) -> tuple[float, float]:
     return float(start), float(end)
 
 
+def _dynamics(piece: Piece) -> str:
+    """The caption's word on loudness: the velocity range and mean, when the notes have more than one."""
+    v = piece.notes[:, 3] if piece.n_notes else np.zeros(0)
+    if len(np.unique(v)) < 2:
+        return ""
+    return f" · dynamics: velocities {int(v.min())}-{int(v.max())} (mean {v.mean():.0f})"
+
+
 def _downloads(name: str, midi: bytes, wav: bytes | None, key: str) -> None:
     """The MIDI and (when rendered) WAV download buttons of one result."""
     c1, c2, _ = st.columns([1, 1, 3])
@@ -177,7 +185,7 @@ def _variation(comp: Composition, i: int, tempo: float, program: int, unit: str,
     cont = comp.continuations[i]
     parts = [("seed", comp.seed.piece, 0.0), ("continuation", cont, comp.seed.end_beats)]
     st.altair_chart(piano_roll_chart(parts), width="stretch", key=f"roll-{i}")
-    st.caption(f"{cont.n_notes} new notes from {comp.token_counts[i]} {unit}")
+    st.caption(f"{cont.n_notes} new notes from {comp.token_counts[i]} {unit}{_dynamics(cont)}")
     _originality(copy)
     wav = play(cont.notes, tempo, program, seed_notes=comp.seed.piece.notes, seed_end=comp.seed.end_beats)
     _downloads(f"musegen-{comp.run_id}-v{i + 1}", midi_bytes(comp.midi(i, tempo=tempo, program=program)), wav, f"{i}")

@@ -17,6 +17,7 @@ import numpy as np
 
 from musegen.config import DataConfig
 from musegen.notes import UNQUANTIZED_BELOW, VELOCITY, Piece, grid_fit
+from musegen.representations.registry import get
 
 DYNAMICS_SPREAD = 4.0  # a velocity standard deviation (of 127) above which the data has dynamics to learn
 DYNAMICS_LEVELS = 4  # ... and at least this many distinct velocities
@@ -84,8 +85,6 @@ def expression_of(pieces: Sequence[Piece]) -> Expression:
 def suggested(cfg: DataConfig, expression: Expression) -> DataConfig:
     """``cfg`` with velocity tokens on where the data has dynamics and off where it has none (for a representation
     whose velocity is optional)."""
-    from musegen.representations.registry import get
-
     if get(cfg.representation).dynamics != "optional":
         return cfg
     return dataclasses.replace(cfg, velocity=expression.has_dynamics)
@@ -93,8 +92,6 @@ def suggested(cfg: DataConfig, expression: Expression) -> DataConfig:
 
 def what_it_learns(cfg: DataConfig) -> str:
     """What a run with ``cfg`` learns, in words: "pitches, durations and rests on a sixteenth grid; ..."."""
-    from musegen.representations.registry import get
-
     parts = [get(cfg.representation).learns(cfg)]
     parts.append(
         "notes held as long as the sustain pedal keeps them sounding"

@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     outputs = _outputs(args)
     seed_midi = _read(Path(args.seed_midi)) if args.seed_midi else b""
     composer = Composer(args.run_dir)
-    if composer.rep.unit != "token":
+    if composer.rep.unit == "frame":
         constraints.grammar = False  # frames are always well formed
     if span is not None:
         composer.rep.check_infill(composer.config.model)  # before the model loads: say so at once

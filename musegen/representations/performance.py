@@ -246,8 +246,8 @@ class PerformanceRepresentation(TokenRepresentation):
 
     def unit_help(self) -> str:
         return (
-            "Performance events: about 3.5 per note (note-on, note-off, the time shifts between them, a velocity "
-            "event when the loudness changes), some 30 to 40 per second of played piano."
+            "Performance events: about 3.5 per note (its note-on and note-off, the time shifts between events, a "
+            "velocity event when the loudness changes), some 33 per second of played piano."
         )
 
     def time_cursor(self, ids: np.ndarray) -> float:

@@ -61,6 +61,10 @@ def test_every_note_has_elements_in_decode_order(name, chorales):
                     assert int(token[6:]) == note[PITCH]
             if name == "classic":  # one event a note; a chord's notes share it
                 assert np.allclose(notes[:, START], pairs[:, 0] * 0.5)
+            elif name == "performance":  # note-on and note-off of every note, the shifts and velocity before it
+                kinds = [tokens[e].split("_")[0] for e in pairs[:, 0]]
+                assert kinds.count("NoteOn") == kinds.count("NoteOff") == decoded.n_notes
+                assert len(set(pairs[:, 0].tolist())) == len(pairs)  # no event in two notes
             else:  # pitch and duration of every note, and each onset's shifts for its lowest note
                 kinds = [tokens[e].split("_")[0] for e in pairs[:, 0]]
                 assert kinds.count("Pitch") == kinds.count("Duration") == decoded.n_notes

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_registry_knows_every_representation_and_refuses_others():
-    assert NAMES == ("timed", "classic", "pianoroll")
+    assert NAMES == ("timed", "classic", "pianoroll", "performance")
     for name in NAMES:
         assert issubclass(get(name), Representation) and get(name).name == name
     with pytest.raises(ConfigError, match="representation must be one of 'timed', 'classic', 'pianoroll'"):
@@ -68,7 +68,7 @@ def test_every_representation_round_trips_a_chorale_and_keeps_its_contract(name,
     logits = np.zeros((3, rep.output_width()))
     drawn = rep.sample(logits, SamplingConfig(seed=0), np.random.default_rng(0))
     assert drawn.shape[0] == 3
-    assert rep.uniform_nll() > 0 and rep.unit in ("token", "frame") and rep.units == rep.unit + "s"
+    assert rep.uniform_nll() > 0 and rep.unit in ("token", "frame", "event") and rep.units == rep.unit + "s"
 
 
 def test_outside_the_representations_package_at_most_five_places_name_a_representation():

@@ -1,0 +1,77 @@
+"""``python -m musegen train --repr performance`` then ``generate`` on that run, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+
+from musegen import runs
+from musegen.notes import UNQUANTIZED_BELOW, grid_fit
+from tests.representations.test_performance import played_piece
+
+pytestmark = pytest.mark.slow  # trains a real model in real processes
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _musegen(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "musegen", *args], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
+
+
+def _played_midi(folder: Path, n: int = 6) -> Path:
+    """Played (unquantized) piano files with dynamics, as a keyboard records them at 120 BPM."""
+    folder.mkdir()
+    for seed in range(n):
+        piece = played_piece(seed, tempo_map=None)
+        pm = pretty_midi.PrettyMIDI(initial_tempo=120.0)
+        piano = pretty_midi.Instrument(program=0)
+        piano.notes = [
+            pretty_midi.Note(velocity=int(v), pitch=int(p), start=s / 2, end=e / 2) for s, e, p, v in piece.notes
+        ]
+        pm.instruments.append(piano)
+        pm.write(str(folder / f"played-{seed}.mid"))
+    return folder
+
+
+def test_a_performance_run_trains_and_generates_from_the_command_line(tmp_path):
+    data = _played_midi(tmp_path / "midi")
+    flags = ["--window", "64", "--stride", "32", "--val-fraction", "0.25", "--batch-size", "16", "--embed-dim", "16"]
+    flags += ["--units", "32", "--layers", "1", "--lr", "0.005", "--epochs", "2"]
+    proc = _musegen(
+        "train", "--data", str(data), "--repr", "performance", "--arch", "lstm", *flags,
+        "--runs-dir", str(tmp_path / "runs"), "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["ok"] is True and report["metrics"]["unit"] == "event"
+    assert np.isfinite(report["metrics"]["model"]["nll"]) and np.isfinite(report["metrics"]["baseline"]["nll"])
+    run_dir = Path(report["run_dir"])
+    config = runs.load_run(run_dir).config
+    assert config.data.representation == "performance" and config.data.fim_rate == 0.0  # no infilling by default
+
+    out = tmp_path / "played.mid"
+    proc = _musegen(
+        "generate", str(run_dir), "--length", "160", "--seed", "3", "--top-k", "0", "--temperature", "1.0",
+        "--no-seed-in-output", "--out", str(out), "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    assert summary["constraints"] == "well-formed tokens"  # the grammar is on for event runs too
+    pm = pretty_midi.PrettyMIDI(str(out))
+    notes = [n for inst in pm.instruments for n in inst.notes]
+    assert len(notes) > 10
+    beats = np.array([[n.start * 2, n.end * 2, n.pitch, n.velocity] for n in notes])  # at 120 BPM
+    assert grid_fit(beats) < UNQUANTIZED_BELOW  # played timing, off the sixteenth grid
+    assert len({n.velocity for n in notes}) >= 3  # dynamics
+
+    proc = _musegen("generate", str(run_dir), "--infill", "1:2", "--out", str(tmp_path / "x.mid"))
+    assert proc.returncode == 2 and "does not fill in passages yet" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -10,8 +10,19 @@ import numpy as np
 
 from musegen.config import DataConfig
 from musegen.errors import ConfigError
-from musegen.notes import END, PITCH, START, Piece
+from musegen.notes import END, PITCH, START, VELOCITY, Piece
 from musegen.representations.registry import for_config
+
+VELOCITY_BINS = 16  # the velocity histogram: 16 bins of 8 over MIDI velocities 1..127 ("1-7", "8-15", ..., "120-127")
+
+
+def velocity_histogram(velocities: np.ndarray, bins: int = VELOCITY_BINS) -> dict[str, int]:
+    """Counts of ``velocities`` in ``bins`` equal bins over 0..127 (velocity 0 is no note, so the first bin
+    reads "1-..."), every bin present and in order, keyed by its range."""
+    v = np.clip(np.round(np.asarray(velocities, dtype=np.float64)), 1, 127)
+    counts, edges = np.histogram(v, bins=bins, range=(0, 128))
+    lows = np.ceil(edges).astype(int)  # the integers of bin [a, b): ceil(a) .. ceil(b) - 1
+    return {f"{max(int(a), 1)}-{int(b) - 1}": int(c) for a, b, c in zip(lows[:-1], lows[1:], counts, strict=True)}
 
 
 @dataclass
@@ -26,6 +37,9 @@ class DatasetStats:
     duration_histogram: dict[str, int] = field(default_factory=dict)  # note length in beats -> count
     token_histogram: list[tuple[str, int]] = field(default_factory=list)  # most frequent tokens
     events_per_piece: list[int] = field(default_factory=list)
+    velocity_histogram: dict[str, int] = field(default_factory=dict)  # "1-7", ..., "120-127" -> notes, in order
+    velocity_mean: float = 0.0  # over all notes (0 without notes)
+    velocity_spread: float = 0.0  # their standard deviation
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -42,6 +56,7 @@ def dataset_stats(pieces: list[Piece], cfg: DataConfig | None = None, top_tokens
     pitches = notes[:, PITCH].astype(int)
     durations = np.round((notes[:, END] - notes[:, START]) * cfg.steps_per_beat) / cfg.steps_per_beat
     dur_counts = Counter(float(d) for d in durations)
+    velocities = notes[:, VELOCITY]
     return DatasetStats(
         pieces=len(pieces),
         notes=len(notes),
@@ -53,6 +68,9 @@ def dataset_stats(pieces: list[Piece], cfg: DataConfig | None = None, top_tokens
         duration_histogram={f"{d:g}": c for d, c in sorted(dur_counts.items())},
         token_histogram=counts.most_common(top_tokens),
         events_per_piece=[len(t) for t in token_lists],
+        velocity_histogram=velocity_histogram(velocities),
+        velocity_mean=float(velocities.mean()) if len(velocities) else 0.0,
+        velocity_spread=float(velocities.std()) if len(velocities) else 0.0,
     )
 
 

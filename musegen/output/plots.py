@@ -25,6 +25,7 @@ PART_COLORS = {
     "regenerated": CONTINUATION_COLOR,
 }
 MAX_NOTES = 8000  # a piano roll draws at most this many notes (the first ones)
+VELOCITY_OPACITY = (0.25, 1.0)  # the opacity of a note of velocity 1 and of velocity 127 (soft notes stay visible)
 _NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 __all__ = [
@@ -36,12 +37,20 @@ __all__ = [
     "pitch_name",
     "runs_loss_chart",
     "surprise_chart",
+    "velocity_histogram_chart",
 ]
 
 
 def pitch_name(pitch: int) -> str:
     """MIDI pitch to a name with octave: 60 -> 'C4'."""
     return f"{_NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def _velocity_opacity() -> Any:
+    """The Altair scale from MIDI velocity (1..127) to opacity: louder notes are drawn more opaque."""
+    import altair as alt
+
+    return alt.Scale(domain=[1, 127], range=list(VELOCITY_OPACITY), clamp=True)
 
 
 def note_rows(piece: Piece, part: str = "notes", offset: float = 0.0, max_notes: int = MAX_NOTES) -> list[dict]:
@@ -104,9 +113,7 @@ def piano_roll_chart(
                 scale=alt.Scale(domain=labels, range=colors),
                 legend=alt.Legend(orient="top", title=None) if len(parts) > 1 else None,
             ),
-            opacity=alt.Opacity(  # the dynamics: louder notes are drawn more opaque
-                "velocity:Q", scale=alt.Scale(domain=[1, 127], range=[0.25, 1.0], clamp=True), legend=None
-            ),
+            opacity=alt.Opacity("velocity:Q", scale=_velocity_opacity(), legend=None),  # louder: more opaque
             tooltip=["note:N", "pitch:Q", "velocity:Q", "start:Q", "end:Q", "part:N"],
         )
         .properties(height=height, title=title)
@@ -153,6 +160,28 @@ def duration_histogram_chart(duration_histogram: Mapping[str, int], *, height: i
             tooltip=["beats:N", "count:Q"],
         )
         .properties(height=height, title="Note lengths")
+    )
+
+
+def velocity_histogram_chart(velocity_histogram: Mapping[str, int], *, height: int = 180) -> Any:
+    """Bars of how many notes are played at each loudness (``DatasetStats.velocity_histogram``: velocity range ->
+    count, soft to loud in its order), each bar as opaque as a note of that loudness in the piano roll."""
+    import altair as alt
+    import pandas as pd
+
+    labels = list(velocity_histogram)
+    mids = [sum(int(x) for x in label.split("-")) / 2 for label in labels]
+    frame = pd.DataFrame({"velocity": labels, "notes": list(velocity_histogram.values()), "loudness": mids})
+    return (
+        alt.Chart(frame)
+        .mark_bar(color=NOTE_COLOR)
+        .encode(
+            x=alt.X("velocity:N", sort=labels, title="velocity (soft to loud)"),
+            y=alt.Y("notes:Q", title="notes"),
+            opacity=alt.Opacity("loudness:Q", scale=_velocity_opacity(), legend=None),
+            tooltip=["velocity:N", "notes:Q"],
+        )
+        .properties(height=height, title="Velocities")
     )
 
 
@@ -239,7 +268,8 @@ def surprise_chart(
 ) -> Any:
     """A piano roll of ``piece`` with every note coloured by its NLL (``note_nll``, one per note, in
     ``unit``): where the model was surprised. Notes without a value (NaN) are drawn grey; the tooltip
-    gives the note, its pitch, its beats and its NLL."""
+    gives the note, its pitch, its velocity, its beats and its NLL. (Colour carries the NLL here, so loudness is
+    not drawn as opacity: a soft, unsurprising yellow note would vanish.)"""
     import altair as alt
     import pandas as pd
 
@@ -262,6 +292,7 @@ def surprise_chart(
     tooltip = [
         "note:N",
         "pitch:Q",
+        "velocity:Q",
         alt.Tooltip("start:Q", title="beat", format=".2f"),
         alt.Tooltip("end:Q", format=".2f"),
         alt.Tooltip("nll:Q", title=f"NLL ({unit})", format=".3f"),

@@ -214,3 +214,14 @@ def test_missing_library_gives_install_command_and_fallback_audio(tmp_path):
     assert len(frames) == round(3.5 * SR) and out["seconds"] == pytest.approx(3.5)
     assert np.abs(frames).max() == pytest.approx(PEAK * 32767, abs=1)
     assert rms(frames[: 2 * SR]) > 1000
+
+
+def test_each_notes_velocity_is_heard():
+    """A Piece renders with its notes' own velocities (no fixed loudness): the loud note sounds louder."""
+    piece = Piece("dyn", make_notes([(0, 1, 60, 25), (4, 5, 60, 120)]))  # 120 BPM: 0-0.5 s soft, 2-2.5 s loud
+    _, frames = decode(render(piece, reverb=False, chorus=False, tail_s=0.5).wav)
+    soft, loud = rms(frames[: SR // 2]), rms(frames[2 * SR : 2 * SR + SR // 2])
+    assert soft > 50 and loud > 2 * soft
+    flat = Piece("flat", make_notes([(0, 1, 60, 120), (4, 5, 60, 120)]))
+    _, same = decode(render(flat, reverb=False, chorus=False, tail_s=0.5).wav)
+    assert rms(same[: SR // 2]) == pytest.approx(rms(same[2 * SR : 2 * SR + SR // 2]), rel=0.1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from musegen.datasets.stats import dataset_stats
 from musegen.notes import Piece, make_notes
 from musegen.output.plots import (
@@ -14,6 +16,8 @@ from musegen.output.plots import (
     pitch_histogram_chart,
     pitch_name,
     runs_loss_chart,
+    surprise_chart,
+    velocity_histogram_chart,
 )
 from musegen.records import History
 
@@ -91,3 +95,37 @@ def test_runs_loss_chart_one_line_per_run():
     }
     rows = _values(runs_loss_chart(histories).to_dict())
     assert sorted((r["run"], r["epoch"]) for r in rows) == [("lstm-run", 1), ("wavenet-run", 1), ("wavenet-run", 2)]
+
+
+def test_the_piano_roll_draws_loudness_as_opacity_and_keeps_soft_notes_visible():
+    piece = Piece("dyn", make_notes([(0, 1, 60, 1), (1, 2, 62, 64), (2, 3, 64, 127)]))
+    spec = piano_roll_chart([("notes", piece, 0.0)]).to_dict()
+    assert [r["velocity"] for r in _values(spec)] == [1, 64, 127]
+    opacity = spec["encoding"]["opacity"]
+    assert opacity["field"] == "velocity" and opacity["type"] == "quantitative"
+    assert opacity["scale"]["domain"] == [1, 127] and opacity["scale"]["range"] == [0.25, 1.0]
+    assert opacity["scale"]["clamp"] is True  # out-of-range velocities stay within 0.25..1
+    assert {"field": "velocity", "type": "quantitative"} in spec["encoding"]["tooltip"]
+    # the seed-and-continuation form keeps working, each part with its own velocities
+    two = piano_roll_chart([("seed", piece, 0.0), ("continuation", piece, 3.0)], title="t", height=200).to_dict()
+    assert [r["velocity"] for r in _values(two)] == [1, 64, 127] * 2 and two["encoding"]["opacity"] == opacity
+
+
+def test_the_surprise_roll_tells_each_notes_velocity():
+    piece = Piece("dyn", make_notes([(0, 1, 60, 20), (1, 2, 62, 110)]))
+    spec = surprise_chart(piece, np.array([1.0, np.nan])).to_dict()
+    assert [r["velocity"] for r in _values(spec)] == [20, 110]
+    for layer in spec["layer"]:
+        assert {"field": "velocity", "type": "quantitative"} in layer["encoding"]["tooltip"]
+
+
+def test_velocity_histogram_chart_keeps_soft_to_loud_order():
+    piece = Piece("swell", make_notes([(i / 2, i / 2 + 0.5, 60, 1 + 8 * (i % 16)) for i in range(48)]))
+    stats = dataset_stats([piece])
+    spec = velocity_histogram_chart(stats.velocity_histogram).to_dict()
+    rows = _values(spec)
+    assert [r["velocity"] for r in rows] == list(stats.velocity_histogram)  # "1-7", "8-15", ..., "120-127"
+    assert spec["encoding"]["x"]["sort"] == list(stats.velocity_histogram)  # not alphabetical ("120-127" last)
+    assert sum(r["notes"] for r in rows) == 48 and spec["title"] == "Velocities"
+    loud = [r["loudness"] for r in rows]
+    assert loud == sorted(loud) and spec["encoding"]["opacity"]["scale"]["range"] == [0.25, 1.0]

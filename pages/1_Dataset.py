@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -12,7 +11,13 @@ from musegen.config import DataConfig, Limits
 from musegen.datasets.expression import Expression, expression_of, suggested, what_it_learns
 from musegen.datasets.stats import DatasetStats, dataset_stats, headline
 from musegen.output.instruments import PROGRAMS, program_names
-from musegen.output.plots import duration_histogram_chart, piano_roll_chart, pitch_histogram_chart, pitch_name
+from musegen.output.plots import (
+    duration_histogram_chart,
+    piano_roll_chart,
+    pitch_histogram_chart,
+    pitch_name,
+    velocity_histogram_chart,
+)
 from musegen.representations.registry import NAMES, for_played_music, get
 from musegen.training.session_data import FILTER_LABELS, GRID_LABELS, LoadedDataset, load_dataset
 from musegen.training.visibility import runs_dir
@@ -168,11 +173,8 @@ def _playing(ds: LoadedDataset, expression: Expression) -> None:
     c3.metric("Velocity spread", f"{expression.velocity_spread:.1f}", help="Standard deviation of the velocities.")
     st.caption(f"{expression.dynamics_message()} A run on this data learns {what_it_learns(ds.data)}.")
     if expression.notes:
-        velocities = np.concatenate([p.notes[:, 3] for p in ds.pieces if len(p.notes)])
-        counts, edges = np.histogram(velocities, bins=16, range=(0, 128))
-        labels = [f"{int(a)}-{int(a) + 7}" for a in edges[:-1]]
-        frame = pd.DataFrame({"velocity": labels, "notes": counts})
-        st.bar_chart(frame, x="velocity", y="notes", height=180)
+        stats = _stats(ds.key, ds.data, ds.pieces)
+        st.altair_chart(velocity_histogram_chart(stats.velocity_histogram), width="stretch")
 
 
 def _explore(ds: LoadedDataset) -> None:

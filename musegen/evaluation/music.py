@@ -4,7 +4,10 @@ Per piece (:func:`piece_stats`): pitch-class histogram and its entropy, scale co
 (the share of notes in the best-fitting major or harmonic-minor scale, as in Mogren's
 C-RNN-GAN), polyphony, pitch range, note-length and inter-onset histograms over twelve
 musical classes, and repetition: the distinct 4-gram ratio of the note sequence and the
-longest exact segment that occurs twice.
+longest exact segment that occurs twice. For performed music (issue 13) also the dynamics, the
+mean and spread of the notes' velocities, and how long notes sound in seconds (through the
+piece's tempo map, :meth:`~musegen.notes.Piece.seconds`), over twelve log-spaced classes from
+30 ms to 4 s: the beat classes say what a score writes, the seconds what a listener hears.
 
 Per set (:func:`compare_sets`): the method of Yang and Lerch, "On the evaluation of
 generative models in music", Neural Computing and Applications 32 (2020), first shown in
@@ -14,19 +17,21 @@ sample is smoothed by a Gaussian kernel density estimate, and two densities are 
 by their overlapped area, OA = integral of min(p, q), and by the KL divergence. An OA of 1
 between real intra-set and inter-set distances means generated pieces sit among the real
 ones as the real ones sit among themselves; OA(generated intra-set, inter-set) also
-reveals a generator that collapses to a few near-identical pieces.
+reveals a generator that collapses to a few near-identical pieces. :data:`SET_FEATURES` are the
+features of issue 7's tables (the default); :data:`PIANO_FEATURES` adds the performance ones
+(:data:`PERFORMANCE_FEATURES`: velocity mean, velocity spread, note lengths in seconds).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from itertools import combinations
+from itertools import combinations, pairwise
 
 import numpy as np
 
 from musegen.errors import DatasetError
-from musegen.notes import END, PITCH, START, Piece
+from musegen.notes import END, PITCH, START, VELOCITY, Piece, seconds_to_beats
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 # Yang & Lerch's twelve note-length classes, in beats (quarter notes).
@@ -46,6 +51,15 @@ LENGTH_CLASSES = (
 )
 LENGTH_LABELS = tuple(label for label, _ in LENGTH_CLASSES)
 SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "harmonic minor": (0, 2, 3, 5, 7, 8, 11)}
+# Note lengths in seconds: twelve classes between log-spaced edges from 30 ms to 4 s (shorter and
+# longer notes count in the first and last class). Staccato sixteenths at a fast tempo sit near
+# 60 ms, a held pedal chord at 2-4 s.
+SECONDS_BINS = 12
+SECONDS_RANGE = (0.03, 4.0)
+SECONDS_EDGES = tuple(float(x) for x in np.geomspace(*SECONDS_RANGE, SECONDS_BINS + 1))
+SECONDS_LABELS = tuple(
+    f"{a * 1000:.0f}-{b * 1000:.0f} ms" if b < 1 else f"{a:.2g}-{b:.2g} s" for a, b in pairwise(SECONDS_EDGES)
+)
 NGRAM = 4
 ONSET_GRID = 12  # steps per beat when comparing onsets for repetition (sixteenths and triplets)
 
@@ -74,6 +88,11 @@ class PieceStats:
     distinct_ngram_ratio: float  # distinct 4-grams / all 4-grams of the note sequence (low = loops)
     longest_repeat: int  # notes in the longest exact segment that occurs twice
     longest_repeat_share: float  # longest_repeat / n_notes (near 1 = the piece is one loop)
+    # performance (issue 13): dynamics, and note lengths as heard
+    velocity_mean: float = 0.0  # mean MIDI velocity (1-127) of the notes
+    velocity_std: float = 0.0  # their standard deviation: 0 = every note at one loudness
+    note_seconds_histogram: list[float] = field(default_factory=lambda: [0.0] * SECONDS_BINS)  # over SECONDS_LABELS
+    median_note_seconds: float = 0.0  # the median note length in seconds
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -93,6 +112,41 @@ def _length_class_histogram(beats: np.ndarray) -> list[float]:
     nearest = np.abs(np.log2(beats)[:, None] - classes[None, :]).argmin(axis=1)
     counts = np.bincount(nearest, minlength=len(LENGTH_CLASSES))
     return (counts / counts.sum()).tolist()
+
+
+def seconds_histogram(seconds: np.ndarray) -> list[float]:
+    """Shares of note lengths ``seconds`` over the log-spaced classes of :data:`SECONDS_EDGES` (the
+    shortest and longest class also take what lies below or above the range)."""
+    seconds = np.asarray(seconds, dtype=np.float64).ravel()
+    seconds = seconds[np.isfinite(seconds) & (seconds > 0)]
+    if not len(seconds):
+        return [0.0] * SECONDS_BINS
+    inner = np.asarray(SECONDS_EDGES[1:-1])
+    counts = np.bincount(np.searchsorted(inner, seconds, side="right"), minlength=SECONDS_BINS)
+    return (counts / counts.sum()).tolist()
+
+
+def note_seconds(piece: Piece) -> np.ndarray:
+    """How long each note of ``piece`` sounds, in seconds (through its tempo map)."""
+    notes = np.asarray(piece.notes, dtype=np.float64).reshape(-1, 4)
+    if not len(notes):
+        return np.zeros(0)
+    return piece.seconds(notes[:, END]) - piece.seconds(notes[:, START])
+
+
+def excerpt(piece: Piece, start_s: float, seconds: float, name: str | None = None) -> Piece:
+    """The notes of ``piece`` that begin within ``seconds`` seconds from ``start_s`` (seconds of its tempo
+    map), cut off at the end, timed from the excerpt's start; its tempo map goes with it."""
+    tm = piece.tempos()
+    b0, b1 = (float(b) for b in seconds_to_beats(np.array([start_s, start_s + seconds], dtype=np.float64), tm))
+    notes = np.asarray(piece.notes, dtype=np.float64).reshape(-1, 4)
+    notes = notes[(notes[:, START] >= b0) & (notes[:, START] < b1)].copy()
+    notes[:, END] = np.minimum(notes[:, END], b1)
+    notes[:, :2] -= b0
+    later = tm[tm[:, 0] > b0].copy()
+    later[:, 0] -= b0
+    tempo_map = np.vstack([[0.0, piece.tempo_at(b0)], later]) if piece.tempo_map is not None else None
+    return Piece(piece.name if name is None else name, notes, piece.tempo_at(b0), tempo_map)
 
 
 def _best_scale(counts: np.ndarray) -> tuple[float, str]:
@@ -199,6 +253,7 @@ def piece_stats(piece: Piece) -> PieceStats:
     top = _top_line(notes, first)
     seq = _note_sequence(notes)
     repeat = longest_repeat(seq)
+    lengths = note_seconds(Piece(piece.name, notes, piece.tempo, piece.tempo_map))
     return PieceStats(
         name=piece.name,
         n_notes=len(notes),
@@ -220,6 +275,10 @@ def piece_stats(piece: Piece) -> PieceStats:
         distinct_ngram_ratio=distinct_ngram_ratio(seq),
         longest_repeat=repeat,
         longest_repeat_share=repeat / len(notes),
+        velocity_mean=float(notes[:, VELOCITY].mean()),
+        velocity_std=float(notes[:, VELOCITY].std()),
+        note_seconds_histogram=seconds_histogram(lengths),
+        median_note_seconds=float(np.median(lengths)),
     )
 
 
@@ -239,6 +298,9 @@ SET_FEATURES = (
     "ioi_histogram",
     "distinct_ngram_ratio",
 )
+# What a performance adds (issue 13): compared by the piano benchmark beside SET_FEATURES.
+PERFORMANCE_FEATURES = ("velocity_mean", "velocity_std", "note_seconds_histogram")
+PIANO_FEATURES = SET_FEATURES + PERFORMANCE_FEATURES
 
 
 @dataclass
@@ -352,9 +414,9 @@ def compare_sets(
     pieces with notes (one distance); otherwise DatasetError. ``curves=True`` keeps the
     three densities on ``points`` grid points per feature for a chart.
     """
-    unknown = [f for f in features if f not in PieceStats.__dataclass_fields__]
+    unknown = [f for f in features if f not in PieceStats.__dataclass_fields__ or f in ("name", "best_scale")]
     if unknown:
-        raise DatasetError(f"Unknown metric feature(s) {unknown}; choose from {list(SET_FEATURES)}.")
+        raise DatasetError(f"Unknown metric feature(s) {unknown}; choose from {list(PIANO_FEATURES)}.")
     sets, skipped = [], []
     for pieces in (generated, real):
         stats = [p if isinstance(p, PieceStats) else piece_stats(p) for p in pieces]

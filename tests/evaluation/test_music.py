@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,13 +14,19 @@ from scipy.stats import norm
 from musegen.errors import DatasetError
 from musegen.evaluation.music import (
     LENGTH_LABELS,
+    PERFORMANCE_FEATURES,
+    PIANO_FEATURES,
+    SECONDS_EDGES,
+    SECONDS_LABELS,
     SET_FEATURES,
     compare_sets,
     distinct_ngram_ratio,
+    excerpt,
     kl_divergence,
     longest_repeat,
     overlap_area,
     piece_stats,
+    seconds_histogram,
 )
 from musegen.notes import Piece, make_notes
 
@@ -183,3 +190,91 @@ def test_sets_need_two_pieces_with_notes(chorales):
         compare_sets([chorales[0], empty], chorales[2:5])
     with pytest.raises(DatasetError, match="Unknown metric"):
         compare_sets(chorales[:2], chorales[2:4], features=("loudness",))
+
+
+# --- performance features (issue 13) -------------------------------------------------------
+
+PIANO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "piano"
+
+
+def test_velocity_mean_and_spread():
+    notes = make_notes([(i, i + 1, 60 + i, v) for i, v in enumerate([40, 60, 80, 100])])
+    s = piece_stats(Piece("crescendo", notes))
+    assert s.velocity_mean == 70.0 and s.velocity_std == pytest.approx(np.std([40, 60, 80, 100]))
+    flat = piece_stats(melody([60, 62, 64]))
+    assert (flat.velocity_mean, flat.velocity_std) == (90.0, 0.0)
+    empty = piece_stats(Piece("nothing", make_notes([])))
+    assert (empty.velocity_mean, empty.velocity_std, sum(empty.note_seconds_histogram)) == (0.0, 0.0, 0.0)
+
+
+def test_note_lengths_in_seconds_follow_the_tempo():
+    assert len(SECONDS_LABELS) == len(SECONDS_EDGES) - 1 == 12
+    assert SECONDS_EDGES[0] == pytest.approx(0.03) and SECONDS_EDGES[-1] == pytest.approx(4.0)
+    quarters = melody([60, 62, 64, 65])  # one beat each
+    slow, fast = Piece("slow", quarters.notes, tempo=60.0), Piece("fast", quarters.notes, tempo=240.0)
+    at_60, at_240 = piece_stats(slow), piece_stats(fast)
+    assert at_60.note_length_histogram == at_240.note_length_histogram  # the beat classes do not hear tempo
+    assert at_60.median_note_seconds == pytest.approx(1.0) and at_240.median_note_seconds == pytest.approx(0.25)
+    one_second = int(np.searchsorted(SECONDS_EDGES, 1.0) - 1)
+    quarter_second = int(np.searchsorted(SECONDS_EDGES, 0.25) - 1)
+    assert at_60.note_seconds_histogram[one_second] == 1.0 and at_240.note_seconds_histogram[quarter_second] == 1.0
+    # A tempo map: the first two beats at 60 BPM, the rest at 120: two 1 s notes, two 0.5 s notes.
+    mapped = Piece("mapped", quarters.notes, tempo=60.0, tempo_map=np.array([[0.0, 60.0], [2.0, 120.0]]))
+    hist = piece_stats(mapped).note_seconds_histogram
+    assert hist[one_second] == 0.5 and hist[int(np.searchsorted(SECONDS_EDGES, 0.5) - 1)] == 0.5
+    # Out of range: a 10 ms grace note counts as the shortest class, an 8 s chord as the longest.
+    assert seconds_histogram(np.array([0.01, 8.0, 0.0])) == [0.5] + [0.0] * 10 + [0.5]
+
+
+def test_excerpt_cuts_by_seconds_through_the_tempo_map():
+    piece = Piece("p", melody(list(range(60, 72))).notes, tempo=60.0, tempo_map=np.array([[0.0, 60.0], [4.0, 120.0]]))
+    # 4 beats at 60 BPM take 4 s; from 5 s on, beat 6 (120 BPM), for 2 s: beats 6-10.
+    cut = excerpt(piece, 5.0, 2.0)
+    np.testing.assert_allclose(cut.notes[:, 0], [0, 1, 2, 3])
+    assert cut.notes[:, 2].tolist() == [66, 67, 68, 69] and cut.tempo == 120.0
+    np.testing.assert_allclose(cut.tempos(), [[0.0, 120.0]])
+    whole = excerpt(piece, 1.5, 2.75)  # 1.5-4.25 s, beats 1.5-4.5: notes at 2, 3, 4; the last one cut at 4.5
+    assert whole.notes[:, 2].tolist() == [62, 63, 64] and whole.notes[-1, 1] == pytest.approx(3.0)
+    np.testing.assert_allclose(whole.tempos(), [[0.0, 60.0], [2.5, 120.0]])
+    plain = excerpt(melody([60, 62]), 0.0, 0.5)  # no tempo map: 120 BPM, half a second is one beat
+    assert plain.tempo_map is None and plain.notes[:, 2].tolist() == [60]
+
+
+def test_performance_features_compare_dynamics(chorales):
+    assert PIANO_FEATURES == SET_FEATURES + PERFORMANCE_FEATURES
+    rng = np.random.default_rng(0)
+
+    def played(piece: Piece, spread: float) -> Piece:
+        notes = piece.notes.copy()
+        notes[:, 3] = np.clip(rng.normal(70, spread, len(notes)), 1, 127).round()
+        return Piece(piece.name, notes, 90.0)
+
+    expressive = [played(p, 20.0) for p in chorales]
+    flat = [Piece(p.name, p.notes, 90.0) for p in chorales[:6]]  # all at velocity 90
+    close = compare_sets([played(p, 20.0) for p in chorales[:6]], expressive[6:], features=PIANO_FEATURES)
+    far = compare_sets(flat, expressive[6:], features=PIANO_FEATURES)
+    by_close = {f.feature: f.overlap for f in close.features}
+    by_far = {f.feature: f.overlap for f in far.features}
+    assert by_far["velocity_std"] < 0.05 and by_far["velocity_mean"] < 0.05
+    assert by_close["velocity_std"] > 0.5 and by_close["velocity_mean"] > 0.5
+    # The features of issue 7 ignore velocity: their overlaps do not move.
+    for feature in SET_FEATURES:
+        assert by_close[feature] == pytest.approx(by_far[feature]), feature
+    # and the default feature list is still issue 7's
+    assert [f.feature for f in compare_sets(flat, expressive[6:]).features] == list(SET_FEATURES)
+
+
+@pytest.mark.skipif(not PIANO.is_dir(), reason=f"{PIANO} (the real piano MIDI) is absent")
+def test_real_piano_has_dynamics_and_pedalled_lengths():
+    from musegen.config import DataConfig
+    from musegen.sources.ingest import ingest_paths
+
+    files = sorted(PIANO.rglob("*.mid"))[:3]
+    with_pedal = ingest_paths(files, DataConfig(sustain_pedal=True)).pieces
+    without = ingest_paths(files, DataConfig(sustain_pedal=False)).pieces
+    assert len(with_pedal) == len(without) == 3
+    for held, dry in zip(with_pedal, without, strict=True):
+        s, d = piece_stats(held), piece_stats(dry)
+        assert 40 < s.velocity_mean < 100 and s.velocity_std > 5  # played, not sequenced at one loudness
+        assert s.median_note_seconds > d.median_note_seconds  # the pedal holds notes longer
+        assert sum(s.note_seconds_histogram) == pytest.approx(1.0)

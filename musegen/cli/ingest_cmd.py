@@ -34,6 +34,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_data_flags(p)
     p.add_argument("--no-cache", action="store_true", help="parse every file again, ignoring the content-hash cache")
     p.add_argument(
+        "--no-pedal",
+        action="store_true",
+        help="ignore the sustain pedal (controller 64): notes end where their keys are let go",
+    )
+    p.add_argument(
         "--store",
         metavar="DIR",
         help="stream the files into a token store in DIR (a corpus of any size; train with `train --store DIR`)",
@@ -87,6 +92,7 @@ def data_config_from_args(args: argparse.Namespace) -> DataConfig:
 
 def run(args: argparse.Namespace) -> int:
     cfg = data_config_from_args(args)
+    cfg.sustain_pedal = not args.no_pedal
     if args.store:
         return _run_store(args, cfg)
     if args.max_files is not None or args.overwrite or args.workers is not None:
@@ -118,8 +124,11 @@ def run(args: argparse.Namespace) -> int:
     lo, hi = stats.pitch_range
     print(
         f"\n{report.n_ok} usable, {report.n_skipped} skipped; {stats.notes:,} notes, "
-        f"{stats.events:,} {cfg.representation} events, vocabulary {stats.vocab_size}, pitches {lo}-{hi}."
+        f"{stats.events:,} {cfg.representation} events, vocabulary {stats.vocab_size}, pitches {lo}-{hi}; "
+        f"grid fit {report.grid_fit:.2f} (median share of onsets on the sixteenth grid)."
     )
+    if report.looks_unquantized:
+        print(report.timing_advice())
     return 0
 
 
@@ -127,6 +136,8 @@ def _print_results(report: IngestReport) -> None:
     for r in report.results:
         mark = "ok  " if r.ok else "skip"
         detail = f"{r.n_notes} notes" if r.ok else r.reason
+        if r.ok and r.grid_fit is not None:
+            detail += f", grid fit {r.grid_fit:.2f}"
         print(f"{mark}  {r.name}: {detail}")
 
 

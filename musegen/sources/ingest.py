@@ -7,6 +7,8 @@ Every file gets a result: ok, or skipped with a reason a person understands. A b
 never raises because of one file; :func:`read_midi_bytes` (a single file) raises
 :class:`MidiReadError`. Files and zip members are read one at a time, and results are
 cached by content hash, so ingesting an unchanged dataset again costs almost nothing.
+Every piece carries its file's tempo map; every usable file gets its grid fit (the share of its
+onsets on the sixteenth grid), and the report says when the files look played rather than written.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import stat
+import statistics
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,7 +25,7 @@ from typing import Any, BinaryIO
 from musegen.config import DataConfig, Limits
 from musegen.errors import DatasetError, MidiReadError, UploadError
 from musegen.fileio import atomic_write_bytes
-from musegen.notes import Piece
+from musegen.notes import UNQUANTIZED_BELOW, Piece, grid_fit
 from musegen.sources import decode, files
 from musegen.sources.archive import MIDI_SUFFIXES, ZipArchive, is_zip
 from musegen.sources.cache import cache_dir
@@ -32,7 +35,7 @@ from musegen.sources.sandbox import Decoded, DecodePool, decode_in_worker
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = "2"
+CACHE_VERSION = "3"  # 3: results carry the tempo map
 _MB = 1024 * 1024
 
 Progress = Callable[[int, int, str], None]  # (done, total, current file name)
@@ -53,13 +56,16 @@ __all__ = [
 
 @dataclass
 class FileResult:
-    """What happened to one file: ok, or skipped with a human reason."""
+    """What happened to one file: ok, or skipped with a human reason. ``grid_fit``: the share of its onsets
+    on the sixteenth grid (:func:`musegen.notes.grid_fit`; near 1 written, well below 0.7 played), None
+    when skipped."""
 
     name: str
     ok: bool
     reason: str = ""
     n_notes: int = 0
     cached: bool = False
+    grid_fit: float | None = None
 
 
 @dataclass
@@ -78,12 +84,38 @@ class IngestReport:
     def skipped(self) -> list[FileResult]:
         return [r for r in self.results if not r.ok]
 
+    @property
+    def grid_fit(self) -> float | None:
+        """The median of the usable files' grid fits (None when there is none)."""
+        fits = [r.grid_fit for r in self.results if r.ok and r.grid_fit is not None]
+        return float(statistics.median(fits)) if fits else None
+
+    @property
+    def looks_unquantized(self) -> bool:
+        """Whether the files look played rather than written: a median grid fit below UNQUANTIZED_BELOW."""
+        fit = self.grid_fit
+        return fit is not None and fit < UNQUANTIZED_BELOW
+
+    def timing_advice(self) -> str:
+        """One line recommending the performance representation when the files look played, else ''."""
+        if not self.looks_unquantized:
+            return ""
+        return (
+            f"These files look played rather than written: {self.grid_fit:.0%} of onsets are on the sixteenth "
+            "grid. The performance representation (10 ms time shifts) keeps their timing; the timed tokens "
+            "would force them onto the grid."
+        )
+
     def to_dict(self) -> dict[str, Any]:
+        fit = self.grid_fit
         return {
             "files": len(self.results),
             "ok": self.n_ok,
             "skipped": self.n_skipped,
             "notes": int(sum(p.n_notes for p in self.pieces)),
+            "grid_fit": None if fit is None else round(fit, 4),
+            "looks_unquantized": self.looks_unquantized,
+            "timing_advice": self.timing_advice(),
             "results": [asdict(r) for r in self.results],
         }
 
@@ -130,7 +162,7 @@ def read_midi_bytes(data: bytes, name: str, cfg: DataConfig | None = None, limit
     result = decode_in_worker(data, cfg, limits)
     if result.notes is None:
         raise MidiReadError(f"{name}: {result.reason}")
-    return Piece(Path(name).stem, result.notes, result.tempo)
+    return Piece(Path(name).stem, result.notes, result.tempo, result.tempo_map)
 
 
 def parse_midi(data: bytes, name: str, limits: Limits | None = None) -> Any:
@@ -162,7 +194,8 @@ def ingest_paths(
     """
     if not paths:
         pieces = load_builtin_corpus()
-        return IngestReport([FileResult(p.name, True, n_notes=p.n_notes) for p in pieces], pieces)
+        results = [FileResult(p.name, True, n_notes=p.n_notes, grid_fit=_fit(p)) for p in pieces]
+        return IngestReport(results, pieces)
     limits = limits or Limits.from_env()
     sources: list[tuple[str, bytes | str | Path]] = []
     for raw in paths:
@@ -285,13 +318,13 @@ class _Batch:
         if result.ok:
             item.piece.name = _display_name(item.name)
             self.report.pieces.append(item.piece)
-            result.n_notes = item.piece.n_notes
+            result.n_notes, result.grid_fit = item.piece.n_notes, _fit(item.piece)
         if item.archive is not None:
             self._members.setdefault(item.archive, []).append((result, item.piece))
         self.report.results.append(result)
 
     def _decoded(self, item: _Item, decoded: Decoded) -> None:
-        item.piece = None if decoded.notes is None else Piece("", decoded.notes, decoded.tempo)
+        item.piece = None if decoded.notes is None else Piece("", decoded.notes, decoded.tempo, decoded.tempo_map)
         item.result = FileResult(item.name, item.piece is not None, decoded.reason)
         if self.use_cache and decoded.final:
             _cache_put(item.key, item.piece, decoded.reason)
@@ -301,6 +334,7 @@ class _Batch:
         for result, piece in self._members.pop(item.archive, []):
             if result.ok:
                 result.ok, result.reason, result.n_notes = False, f"not used: {item.refused}", 0
+                result.grid_fit = None
                 self.report.pieces = [p for p in self.report.pieces if p is not piece]
 
     def _over_files(self, name: str) -> FileResult:
@@ -361,6 +395,10 @@ def _zip_members(
             source.close()
 
 
+def _fit(piece: Piece) -> float:
+    return round(grid_fit(piece.notes), 4)
+
+
 def _display_name(name: str) -> str:
     base = name.rsplit("/", 1)[-1]
     for suffix in MIDI_SUFFIXES:
@@ -378,9 +416,8 @@ def _cache_key(digest: str, cfg: DataConfig, limits: Limits) -> str:
     programs = ",".join(str(p) for p in sorted(cfg.programs))
     per_file = (limits.max_file_mb, limits.max_notes_per_file, limits.max_events_per_file, limits.max_beats_per_file)
     bounds = ",".join(str(n) for n in per_file)
-    tag = f"{CACHE_VERSION}|{decode.decoder_name()}|{cfg.instrument_filter}|{programs}|{bounds}"
-    if cfg.sustain_pedal:  # (without the pedal the key is what it was before the pedal was read)
-        tag += "|pedal"
+    pedal = "pedal" if cfg.sustain_pedal else "no-pedal"
+    tag = f"{CACHE_VERSION}|{decode.decoder_name()}|{cfg.instrument_filter}|{programs}|{bounds}|{pedal}"
     return f"{digest}-{hashlib.blake2b(tag.encode(), digest_size=4).hexdigest()}"
 
 
@@ -399,17 +436,20 @@ def _cache_get(key: str) -> tuple[Piece | None, str] | None:
         log.warning("cannot read the cache entry %s: %s", path, exc)
         return None
     try:
-        notes, tempo, reason, _ = decode.unpack(raw)
+        notes, tempo, reason, _, tempo_map = decode.unpack(raw)
     except ValueError as exc:
         log.warning("ignoring a damaged cache entry %s: %s", path, exc)
         return None
     if notes is None:
         return None, reason
-    return Piece("", notes, tempo), ""
+    return Piece("", notes, tempo, tempo_map), ""
 
 
 def _cache_put(key: str, piece: Piece | None, reason: str) -> None:
-    blob = decode.pack(piece.notes if piece else None, piece.tempo if piece else 0.0, reason)
+    if piece is None:
+        blob = decode.pack(None, 0.0, reason)
+    else:
+        blob = decode.pack(piece.notes, piece.tempo, reason, tempo_map=piece.tempo_map)
     path = _cache_path(key)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,9 @@
 
 A note whose key is let go while the pedal is down keeps sounding until the pedal comes up, but
 no longer than until the same key is struck again (the new strike cuts it), as MidiTok and the
-pretty_midi-based pipelines do. A pedal that never comes up holds to the end of the piece (the
-last note's end). One function serves both decoders, so they keep giving the same notes.
+pretty_midi-based pipelines do. A pedal that never comes up holds to the end of the piece: the
+file's last note or pedal event, whichever is later. One function serves both decoders, so they keep
+giving the same notes.
 
 The pedal applies to every pitched note of the file, whichever track holds its events: a
 synthesizer applies a channel's pedal to all of that channel's notes, and piano files write the
@@ -45,12 +46,14 @@ def pedal_intervals(events: np.ndarray, end_of_piece: float) -> np.ndarray:
 def sustain(notes: np.ndarray, events: np.ndarray) -> np.ndarray:
     """``notes`` ((N, 4) [start, end, pitch, velocity] beats, any order) held by the pedal ``events``
     ((M, 2) [beat, value] of controller 64): a note whose end falls while the pedal is down ends when it
-    comes up, or at the next onset of its key if that comes first (never earlier than it ended). Linear
+    comes up (a pedal that never does: the last note's end or pedal event, whichever is later), or at the
+    next onset of its key if that comes first (never earlier than it ended). Linear
     after sorting: one binary search per note. Returns a new array in the same order."""
     out = np.array(notes, dtype=np.float64, copy=True).reshape(-1, 4)
     if not len(out) or not len(events):
         return out
-    held = pedal_intervals(events, float(out[:, END].max()))
+    ev = np.asarray(events, dtype=np.float64).reshape(-1, 2)
+    held = pedal_intervals(ev, max(float(out[:, END].max()), float(ev[:, 0].max())))  # a pedal never up: the end
     if not len(held):
         return out
     end = out[:, END]

@@ -11,7 +11,7 @@ file's reason, and a fresh one takes its place. A worker that grew retires; an i
 exits after ten minutes.
 
 Requests and answers cross a socket as plain bytes: the settings as JSON and the MIDI bytes
-in; :func:`~musegen.sources.decode.pack`'s JSON header and raw float64 notes out. Nothing a
+in; :func:`~musegen.sources.decode.pack`'s JSON header, raw float64 notes and tempo map out. Nothing a
 file holds is ever unpickled.
 """
 
@@ -38,7 +38,7 @@ import numpy as np
 
 from musegen.config import DataConfig, Limits, from_dict
 from musegen.errors import MidiReadError
-from musegen.sources.decode import decode_notes, decoder_name, pack, unpack
+from musegen.sources.decode import MAX_TEMPO_ROWS, decode_notes, decoder_name, pack, unpack
 
 try:
     import resource
@@ -57,13 +57,14 @@ _MB = 1024 * 1024
 
 @dataclass
 class Decoded:
-    """What became of one file: its notes (N, 4) and tempo, or a reason. Only ``final`` ones are cached
-    (a timeout or a killed worker may go differently another time)."""
+    """What became of one file: its notes (N, 4), tempo and tempo map ((K, 2) [beat, BPM]), or a reason.
+    Only ``final`` ones are cached (a timeout or a killed worker may go differently another time)."""
 
     notes: np.ndarray | None
     tempo: float = 120.0
     reason: str = ""
     final: bool = True
+    tempo_map: np.ndarray | None = None
 
 
 def decode_in_worker(data: bytes, cfg: DataConfig, limits: Limits) -> Decoded:
@@ -156,12 +157,12 @@ class DecodePool:
 
     def _answer(self, worker: _Worker) -> None:
         try:
-            blob = worker.conn.recv_bytes(self.limits.max_notes_per_file * 32 + _MB)
-            notes, tempo, reason, final = unpack(blob[1:])  # the first byte: 1 when the worker retires
+            blob = worker.conn.recv_bytes(self.limits.max_notes_per_file * 32 + MAX_TEMPO_ROWS * 16 + _MB)
+            notes, tempo, reason, final, tempo_map = unpack(blob[1:])  # the first byte: 1 when the worker retires
         except (EOFError, OSError, ValueError):
             self._done(worker, Decoded(None, reason=_death_reason(worker.exit_code(), self.limits), final=False))
             return
-        self._done(worker, Decoded(notes, tempo, reason, final), healthy=final and blob[0] == 0)
+        self._done(worker, Decoded(notes, tempo, reason, final, tempo_map), healthy=final and blob[0] == 0)
 
     def _done(self, worker: _Worker, result: Decoded, healthy: bool = False) -> None:
         """Give the job its result and the worker back (a worker not healthy is stopped)."""
@@ -332,7 +333,8 @@ def serve(fd: int) -> None:
         _unlimit()  # the next request is received under no file's limits
         retire = _address_space() > start + RETIRE_MB * _MB
         try:
-            conn.send_bytes(bytes([retire]) + pack(result.notes, result.tempo, result.reason, final=result.final))
+            blob = pack(result.notes, result.tempo, result.reason, final=result.final, tempo_map=result.tempo_map)
+            conn.send_bytes(bytes([retire]) + blob)
         except OSError:  # the parent is gone
             return
         if retire:
@@ -342,8 +344,8 @@ def serve(fd: int) -> None:
 def decode_here(data: bytes, cfg: DataConfig, limits: Limits, decoder: str | None = None) -> Decoded:
     """Decode one file in this process; every failure becomes the reason (never raises for a file)."""
     try:
-        notes, tempo = decode_notes(data, cfg, limits, decoder)
-        return Decoded(notes, tempo)
+        notes, tempo, tempo_map = decode_notes(data, cfg, limits, decoder)
+        return Decoded(notes, tempo, tempo_map=tempo_map)
     except MidiReadError as exc:
         return Decoded(None, reason=str(exc))
     except MemoryError:

@@ -20,6 +20,7 @@ from musegen.sources.pedal import sustain
 from musegen.sources.smf import SMFError, TooLong, TooManyEvents, TooManyNotes, read_smf
 
 PIANO_PROGRAMS = tuple(range(8))  # General MIDI 1-8: the pianos (the tutorial read only piano parts)
+MAX_TEMPO_ROWS = 100_000  # tempo changes one file may hold (a performance writes one every beat or so)
 _MB = 1024 * 1024
 
 
@@ -100,14 +101,30 @@ def scan_smf(data: bytes, limits: Limits) -> Any:
         raise MidiReadError(f"corrupt or truncated MIDI ({exc}).") from exc
 
 
-def decode_smf(data: bytes, cfg: DataConfig, limits: Limits) -> tuple[np.ndarray, float]:
+def decode_smf(data: bytes, cfg: DataConfig, limits: Limits) -> tuple[np.ndarray, float, np.ndarray]:
     """:func:`decode_notes` with musegen's own SMF decoder and pretty_midi."""
-    notes, tempo = _collect_notes(parse_midi(data, limits), cfg)
+    notes, tempo, tempo_map = _collect_notes(parse_midi(data, limits), cfg)
     if len(notes) > limits.max_notes_per_file:
         raise MidiReadError(f"{len(notes):,} notes, over the limit of {limits.max_notes_per_file:,} per file.")
     if notes[:, 1].max() > limits.max_beats_per_file:
         raise MidiReadError(f"lasts over {limits.max_beats_per_file:,} beats; the file is likely corrupt.")
-    return notes, tempo
+    return notes, tempo, tempo_map
+
+
+def tempo_rows(beats: np.ndarray, bpm: np.ndarray) -> np.ndarray:
+    """A decoder's tempo changes (first track, file order, the first at beat 0) as the (K, 2) [beat, BPM]
+    map both decoders return: of several changes at one beat the last holds, and a change to the tempo
+    already in force is no change. MidiReadError past MAX_TEMPO_ROWS rows."""
+    tm = np.stack([np.asarray(beats, np.float64), np.asarray(bpm, np.float64)], axis=1).reshape(-1, 2)
+    if not len(tm):
+        return np.array([[0.0, 120.0]])
+    last_at_beat = np.append(tm[1:, 0] != tm[:-1, 0], True)
+    tm = tm[last_at_beat]
+    changed = np.insert(tm[1:, 1] != tm[:-1, 1], 0, True)
+    tm = tm[changed]
+    if len(tm) > MAX_TEMPO_ROWS:
+        raise MidiReadError(f"{len(tm):,} tempo changes, over the limit of {MAX_TEMPO_ROWS:,} per file.")
+    return tm
 
 
 def _keep(inst: Any, cfg: DataConfig) -> bool:
@@ -120,7 +137,7 @@ def _keep(inst: Any, cfg: DataConfig) -> bool:
     return True
 
 
-def _collect_notes(pm: Any, cfg: DataConfig) -> tuple[np.ndarray, float]:
+def _collect_notes(pm: Any, cfg: DataConfig) -> tuple[np.ndarray, float, np.ndarray]:
     pitched = [i for i in pm.instruments if i.notes and not i.is_drum]
     if not any(i.notes for i in pm.instruments):
         raise MidiReadError("no notes (the file holds only tempo, meta or controller events).")
@@ -138,7 +155,8 @@ def _collect_notes(pm: Any, cfg: DataConfig) -> tuple[np.ndarray, float]:
     if cfg.sustain_pedal and pedal is not None and len(pedal):  # the pedal of any pitched part holds every note
         raw = sustain(raw, pedal)
     tempo = float(tempi[0]) if len(tempi) else 120.0
-    return make_notes(raw), tempo
+    tempo_map = tempo_rows(_seconds_to_beats(np.asarray(times, np.float64), times, tempi), tempi)
+    return make_notes(raw), tempo, tempo_map
 
 
 def _seconds_to_beats(t: np.ndarray, times: np.ndarray, tempi: np.ndarray) -> np.ndarray:

@@ -128,7 +128,7 @@ def decode_stream(
                 if decoded.notes is None:
                     item.reason = decoded.reason
                 else:
-                    item.piece = Piece(_display_name(item.name), decoded.notes, decoded.tempo)
+                    item.piece = Piece(_display_name(item.name), decoded.notes, decoded.tempo, decoded.tempo_map)
             yield item
 
 

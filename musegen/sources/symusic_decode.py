@@ -9,7 +9,10 @@ SMF decoder takes about 15 ms). What comes out is made to match :func:`musegen.s
 - pretty_midi ends every sounding note of a key at the key's next note-off and drops a note whose note-off
   comes at its very tick; symusic ends only the oldest (first in, first out) and keeps zero-length notes.
   :func:`_pretty_midi_ends` turns the one into the other.
-- The first tempo is pretty_midi's: the last tempo at tick 0 of the first track, else 120 BPM.
+- The tempos are pretty_midi's: those of the first track only; the first tempo is the last at its tick 0,
+  else 120 BPM. The tempo map's beats are exact (ticks / ticks per beat); two different tempos at one
+  tick after 0 (symusic's order of them is not the file's), a tempo event of another length than 3 bytes
+  (symusic reads past it; the SMF decoder ignores it) or too many tempo changes go to the SMF decoder.
 - Whatever symusic refuses, or reads where the SMF decoder would refuse (a tempo of 0, ticks past
   2**31, four bytes with the high bit in a row: a variable-length number of 5 bytes), is decoded again
   by the SMF decoder, so a file gets the SMF decoder's reason word for word (such files are rare; its
@@ -34,6 +37,7 @@ first notes ended).
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import numpy as np
@@ -42,7 +46,7 @@ from musegen.config import DataConfig, Limits
 from musegen.errors import MidiReadError
 from musegen.notes import make_notes
 from musegen.sources.pedal import sustain
-from musegen.sources.smf_decode import PIANO_PROGRAMS, check_header, decode_smf, scan_smf
+from musegen.sources.smf_decode import MAX_TEMPO_ROWS, PIANO_PROGRAMS, check_header, decode_smf, scan_smf, tempo_rows
 
 try:
     import symusic
@@ -51,6 +55,7 @@ except ImportError:  # the SMF decoder stays the default then
 
 log = logging.getLogger(__name__)
 _KEY = 40  # pitch << _KEY | tick: one sortable int64 per (pitch, tick); ticks stay under 2**31
+_ODD_TEMPO = re.compile(rb"\xff\x51[^\x03]", re.DOTALL)  # a tempo meta event whose length is not 3 (or alike bytes)
 
 
 class _SMFSays(Exception):
@@ -62,8 +67,9 @@ def available() -> bool:
     return symusic is not None
 
 
-def decode_symusic(data: bytes, cfg: DataConfig, limits: Limits) -> tuple[np.ndarray, float]:
-    """MIDI bytes to (notes in beats, first tempo in BPM), as :func:`~musegen.sources.smf_decode.decode_smf`."""
+def decode_symusic(data: bytes, cfg: DataConfig, limits: Limits) -> tuple[np.ndarray, float, np.ndarray]:
+    """MIDI bytes to (notes in beats, first tempo in BPM, tempo map), as
+    :func:`~musegen.sources.smf_decode.decode_smf`."""
     check_header(data, limits)
     try:
         return _decode(data, cfg, limits)
@@ -72,7 +78,7 @@ def decode_symusic(data: bytes, cfg: DataConfig, limits: Limits) -> tuple[np.nda
         return decode_smf(data, cfg, limits)
 
 
-def _decode(data: bytes, cfg: DataConfig, limits: Limits) -> tuple[np.ndarray, float]:
+def _decode(data: bytes, cfg: DataConfig, limits: Limits) -> tuple[np.ndarray, float, np.ndarray]:
     division = int.from_bytes(data[12:14], "big")
     if _four_high_bytes(data):  # symusic reads variable-length numbers of 5 bytes and more
         raise _SMFSays("four bytes with the high bit in a row: a variable-length number too long, or text")
@@ -100,11 +106,14 @@ def _decode(data: bytes, cfg: DataConfig, limits: Limits) -> tuple[np.ndarray, f
         events = [e for e in events if len(e)]
         if events:
             pedal = np.concatenate(events)
+            if pedal[:, 0].min() < 0:  # a tick past 2**31 wrapped around in symusic
+                raise _SMFSays("a pedal event past 2**31 ticks")
             pedal[:, 0] /= division
             notes = make_notes(sustain(notes, pedal))
     if notes[:, 1].max() > limits.max_beats_per_file:
         raise MidiReadError(f"lasts over {limits.max_beats_per_file:,} beats; the file is likely corrupt.")
-    return notes, _first_tempo(score, bodies, division)
+    tempo, tempo_map = _tempo_map(score, bodies, division)
+    return notes, tempo, tempo_map
 
 
 def _pedal_events(track: Any) -> np.ndarray:
@@ -207,17 +216,33 @@ def _kept_notes(tracks: list[tuple[int, bool, np.ndarray]], cfg: DataConfig, div
     return make_notes(raw)
 
 
-def _first_tempo(score: Any, bodies: list[bytes], division: int) -> float:
-    """pretty_midi's first tempo: the last tempo at tick 0 of the first track, in BPM, else 120."""
+def _tempo_map(score: Any, bodies: list[bytes], division: int) -> tuple[float, np.ndarray]:
+    """pretty_midi's tempos: those of the first track (the first tempo, the last at its tick 0, else 120 BPM),
+    as (first tempo in BPM, (K, 2) [beat, BPM] map of :func:`~musegen.sources.smf_decode.tempo_rows`)."""
+    if _ODD_TEMPO.search(bodies[0]):  # symusic reads a tempo of another length than 3 bytes past its end
+        raise _SMFSays("a tempo event of another length than 3 bytes")
     tempos = score.tempos if len(bodies) == 1 else _parse(_clean_file(bodies[:1], division)).tempos
     arrays = tempos.numpy()
-    at_zero = arrays["mspq"][arrays["time"] == 0].tolist()
-    if not at_zero:
-        return 120.0
-    if len(set(at_zero)) > 1:  # symusic's order of tempos of one tick is not the file's
-        at_zero = [_last_tempo_at_zero(bodies[0])]
+    ticks, mspq = arrays["time"].astype(np.int64), arrays["mspq"].astype(np.float64)
+    order = np.argsort(ticks, kind="stable")
+    ticks, mspq = ticks[order], mspq[order]
+    at_zero = ticks == 0
+    first = 500_000.0  # 120 BPM
+    if at_zero.any():
+        first = mspq[at_zero][-1]
+        if len(np.unique(mspq[at_zero])) > 1:  # symusic's order of tempos of one tick is not the file's
+            first = float(_last_tempo_at_zero(bodies[0]))
+    later_ticks, later = ticks[~at_zero], mspq[~at_zero]
+    same_tick = later_ticks[1:] == later_ticks[:-1]
+    if (same_tick & (later[1:] != later[:-1])).any():
+        raise _SMFSays("two tempos at one tick (symusic's order of them is not the file's)")
+    if len(later) + 1 > MAX_TEMPO_ROWS:
+        raise _SMFSays("too many tempo changes: the SMF decoder's limits say which")
     resolution = float(division)  # the very float operations of pretty_midi's get_tempo_changes
-    return 60.0 / ((60.0 / ((6e7 / at_zero[-1]) * resolution)) * resolution)
+    mspq = np.concatenate([[first], later])
+    bpm = 60.0 / ((60.0 / ((6e7 / mspq) * resolution)) * resolution)
+    beats = np.concatenate([[0], later_ticks]) / division
+    return float(bpm[0]), tempo_rows(beats, bpm)
 
 
 def _last_tempo_at_zero(body: bytes) -> int:

@@ -50,3 +50,20 @@ def test_ingest_nothing_usable_exits_nonzero_with_message(tmp_path):
     assert proc.returncode == 2
     assert "No usable MIDI file" in proc.stderr and "empty file" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_ingest_reports_grid_fit_advises_on_played_files_and_takes_no_pedal(tmp_path):
+    from tests.sources.test_pedal import _pedal_file
+    from tests.sources.test_tempo_and_grid import jittered_midi
+
+    (tmp_path / "played.mid").write_bytes(jittered_midi())
+    (tmp_path / "pedal.mid").write_bytes(_pedal_file())
+    proc = _run(str(tmp_path / "played.mid"))
+    assert proc.returncode == 0, proc.stderr
+    assert "played.mid: 64 notes, grid fit 0." in proc.stdout and "; grid fit 0." in proc.stdout
+    assert "These files look played rather than written:" in proc.stdout
+    held = json.loads(_run(str(tmp_path / "pedal.mid"), "--json").stdout)
+    dry = json.loads(_run(str(tmp_path / "pedal.mid"), "--json", "--no-pedal").stdout)
+    assert held["grid_fit"] == 1.0 and not held["looks_unquantized"] and held["results"][0]["grid_fit"] == 1.0
+    assert dry["stats"]["duration_histogram"] == {"0.5": 4}  # as played; the pedal holds them longer
+    assert held["stats"]["duration_histogram"] != dry["stats"]["duration_histogram"]

@@ -78,9 +78,16 @@ def test_1000_mutants_of_real_midi_get_the_same_reasons_and_notes_from_both_deco
         else:
             assert n.notes is not None, (i, n.reason, f"seed {SEED}")
             assert n.tempo == pytest.approx(o.tempo, rel=1e-12)
-            kept, had = Counter(map(tuple, n.notes.round(6).tolist())), Counter(map(tuple, o.notes.round(6).tolist()))
-            assert not kept - had, (i, f"seed {SEED}")  # a note symusic keeps is one pretty_midi keeps
-            fewer += len(o.notes) != len(n.notes)  # a key struck twice before its note-off (pinned difference)
+            np.testing.assert_allclose(n.tempo_map, o.tempo_map, rtol=1e-12, atol=1e-9)
+            # a note symusic keeps is one pretty_midi keeps; where symusic drops a note (a key struck twice before
+            # its note-off: the pinned difference) the sustain pedal may hold the note before it longer, as the
+            # key is no longer struck again there, so only onset, pitch and velocity are compared then
+            same_count = len(o.notes) == len(n.notes)
+            cols = slice(None) if same_count else [0, 2, 3]
+            kept = Counter(map(tuple, n.notes[:, cols].round(6).tolist()))
+            had = Counter(map(tuple, o.notes[:, cols].round(6).tolist()))
+            assert not kept - had, (i, f"seed {SEED}")
+            fewer += not same_count
     n_ok = sum(r.notes is not None for r in new)
     assert 50 < n_ok < MUTANTS  # the mutations hit both ways: the test can fail
     assert lenient <= MUTANTS // 100 and fewer <= n_ok // 2, (lenient, fewer)
@@ -107,5 +114,5 @@ def test_a_data_byte_above_127_that_symusic_does_not_check_is_read_not_refused(e
     data = raw_midi(b"\x00" + event + NOTE + END)
     with pytest.raises(MidiReadError, match="data byte 192 above 127"):
         decode_notes(data, DataConfig(), Limits(), decoder="smf")
-    notes, _ = decode_notes(data, DataConfig(), Limits(), decoder="symusic")
+    notes, *_ = decode_notes(data, DataConfig(), Limits(), decoder="symusic")
     assert np.array_equal(notes, [[0, 1, 60, 64]])

@@ -28,7 +28,8 @@ def test_chorales_written_to_midi_read_back_identically(chorales):
     timed = TimedTokenizer(4, 32)
     for piece in chorales[:6]:
         back = read_midi_bytes(piece_midi(piece, tempo=90), f"{piece.name}.mid")
-        assert np.array_equal(quantize(piece, 4, 32), quantize(back, 4, 32)), piece.name
+        # onsets, durations and pitches (piece_midi writes every note at velocity 90; the corpus has 80)
+        assert np.array_equal(quantize(piece, 4, 32)[:, :3], quantize(back, 4, 32)[:, :3]), piece.name
         assert back.tempo == pytest.approx(90, rel=1e-3)
         assert timed.tokenize(back) == timed.tokenize(piece)
         assert ClassicTokenizer().tokenize(back) == ClassicTokenizer().tokenize(piece)

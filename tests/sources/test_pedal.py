@@ -62,11 +62,11 @@ def _pedal_file(pedal_track: int = 1) -> bytes:
 @pytest.mark.parametrize("decoder", DECODERS)
 def test_both_decoders_hold_both_hands_with_the_pedal_of_one_track(decoder):
     for track in (0, 1):
-        notes, _ = decode_notes(_pedal_file(track), DataConfig(), Limits(), decoder=decoder)
+        notes, *_ = decode_notes(_pedal_file(track), DataConfig(), Limits(), decoder=decoder)
         ends = {(int(p), round(s, 3)): round(e, 3) for s, e, p, _ in notes}
         # pedal down 0-3 beats: the right hand held to 3, the left's first note cut at 2 where its key returns
         assert ends == {(72, 0.0): 3.0, (74, 1.0): 3.0, (48, 0.0): 2.0, (48, 2.0): 3.0}
-        plain, _ = decode_notes(_pedal_file(track), DataConfig(sustain_pedal=False), Limits(), decoder=decoder)
+        plain, *_ = decode_notes(_pedal_file(track), DataConfig(sustain_pedal=False), Limits(), decoder=decoder)
         assert sorted(round(e - s, 3) for s, e, _, _ in plain) == [0.5] * 4  # as played
 
 

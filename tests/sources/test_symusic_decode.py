@@ -42,7 +42,7 @@ PIANO_FILES = sorted(PIANO.rglob("*.mid")) if PIANO.is_dir() else []
 
 
 def both(data: bytes, cfg: DataConfig | None = None, limits: Limits | None = None) -> tuple[object, object]:
-    """What each decoder makes of ``data``: (notes, tempo) or the reason."""
+    """What each decoder makes of ``data``: (notes, tempo, tempo map) or the reason."""
     out = []
     for decoder in ("smf", "symusic"):
         try:
@@ -59,6 +59,9 @@ def assert_same(old: object, new: object) -> None:
     assert old[0].shape == new[0].shape
     np.testing.assert_allclose(new[0], old[0], rtol=1e-12, atol=1e-9)  # row for row, in the same order
     assert new[1] == pytest.approx(old[1], rel=1e-12)
+    assert old[2].shape == new[2].shape and new[2][0, 0] == 0.0  # the tempo map, row for row
+    np.testing.assert_allclose(new[2], old[2], rtol=1e-12, atol=1e-9)
+    assert new[2][0, 1] == new[1]
 
 
 @pytest.mark.skipif(not PIANO_FILES, reason="the real piano files (../shared/data/piano) are absent")
@@ -78,6 +81,9 @@ def test_real_music_and_odd_files_decode_alike(chorales):
     files += [scale_midi(), scale_midi(program=40), simultaneous_notes_midi(300), tempo_midi(1), tempo_midi(0xFFFFFF)]
     files += [time_signature_every_bar_midi(16), long_piece_midi(100), four_byte_vlq_midi()]
     files += [midi_bytes([(0, 1, 60), (0.5, 1.5, 60), (1, 2, 60)])]
+    for length in (1, 2, 4):  # a tempo of another length than 3 bytes: the SMF decoder ignores it, as here
+        odd = b"\xff\x51" + bytes([length]) + b"\x07\xa1\x20\x05"[:length]
+        files += [raw_midi(b"\x00\xff\x51\x03\x07\xa1\x20" + b"\x60" + odd + NOTE + END)]
     for data in files:
         old, new = both(data)
         assert not isinstance(new, str), new
@@ -150,7 +156,7 @@ def test_a_key_struck_twice_before_one_note_off_keeps_only_the_paired_note():
     """pretty_midi ends both notes at the one note-off; symusic pairs first in, first out, and the second
     note-on never meets a note-off of its own."""
     data = raw_midi(b"\x00\x90\x3c\x40\x83\x60\x90\x3c\x50\x83\x60\x80\x3c\x00" + END)  # on 0, on 1, off 2
-    (old, _), (new, _) = both(data)
+    (old, *_), (new, *_) = both(data)
     assert old.tolist() == [[0, 2, 60, 64], [1, 2, 60, 80]]
     assert new.tolist() == [[0, 2, 60, 64]]
 
@@ -165,10 +171,10 @@ def test_a_note_across_a_program_change_counts_under_its_first_program():
 
 def test_a_long_piece_keeps_exact_times():
     """The SMF decoder re-times a file past 2,000,000 ticks at fewer ticks per beat; symusic needs not."""
-    (old, _), (new, _) = both(long_delta_midi(3))  # one note after 2,113,664 ticks at 480 per beat
+    (old, *_), (new, *_) = both(long_delta_midi(3))  # one note after 2,113,664 ticks at 480 per beat
     assert new[0, :2].tolist() == [2_113_664 / 480, 2_113_664 / 480 + 1]
     assert old[0, :2] == pytest.approx(new[0, :2], abs=0.01) and old[0, 0] != new[0, 0]
-    (old, _), (new, _) = both(long_piece_midi(12_000, division=960))  # re-timed on whole ticks: alike
+    (old, *_), (new, *_) = both(long_piece_midi(12_000, division=960))  # re-timed on whole ticks: alike
     assert np.array_equal(old, new) and new[-1, :2].tolist() == [11_999.0, 11_999.5]
 
 

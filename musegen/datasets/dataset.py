@@ -93,12 +93,12 @@ def build_dataset(pieces: list[Piece], cfg: DataConfig, *, vocab: Vocabulary | N
     train_idx, val_idx = split_by_piece(len(keep), cfg.val_fraction, cfg.split_seed)
     train_idx, val_idx = [keep[i] for i in train_idx], [keep[i] for i in val_idx]
     sources = [(pieces[i].name, pieces[i], seqs[i]) for i in train_idx]
-    moved, moved_names = transposed_copies(rep, sources, cfg.transpose)
+    moved, moved_names, origins = transposed_copies(rep, sources, cfg.transpose)
     train = [seq for _, _, seq in sources] + moved
     train_names = [name for name, _, _ in sources] + moved_names
     tempo_of = {i: round(rep.playback_tempo(pieces[i]), 2) for i in (*train_idx, *val_idx)}
-    by_name = {pieces[i].name: tempo_of[i] for i in train_idx}
-    train_tempos = [tempo_of[i] for i in train_idx] + [by_name[n.rpartition(" (")[0]] for n in moved_names]
+    # a transposed copy plays at the tempo of the piece it was moved from
+    train_tempos = [tempo_of[i] for i in train_idx] + [tempo_of[train_idx[k]] for k in origins]
     rep.fit_vocab(train)
     return SequenceDataset(
         vocab=rep.vocab,
@@ -115,19 +115,21 @@ def build_dataset(pieces: list[Piece], cfg: DataConfig, *, vocab: Vocabulary | N
 
 def transposed_copies(
     rep: Representation, sources: list[tuple[str, Piece | None, Any]], transpose: tuple[int, int]
-) -> tuple[list[Any], list[str]]:
+) -> tuple[list[Any], list[str], list[int]]:
     """The sequences of ``sources`` (name, piece or None, sequence) moved by every non-zero shift in
-    ``transpose`` (augmentation of a training split), with their names ("name (+2)").
+    ``transpose`` (augmentation of a training split), with their names ("name (+2)") and, for each
+    copy, the index in ``sources`` of the piece it was moved from.
     Copies left empty by the shift (every note pushed out of range) are dropped. A representation
     that ``transposes_on_the_fly`` gets none: its training pipeline applies ``transpose`` itself."""
     if rep.transposes_on_the_fly:
-        return [], []
+        return [], [], []
     lo, hi = transpose
-    seqs, names = [], []
+    seqs, names, origins = [], [], []
     for shift in (s for s in range(lo, hi + 1) if s):
-        for name, piece, seq in sources:
+        for k, (name, piece, seq) in enumerate(sources):
             moved = rep.transposed(piece, seq, shift)
             if len(moved):
                 seqs.append(moved)
                 names.append(f"{name} ({shift:+d})")
-    return seqs, names
+                origins.append(k)
+    return seqs, names, origins

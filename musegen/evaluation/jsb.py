@@ -173,7 +173,7 @@ def frame_dataset(data: PolyphonicData, config: DataConfig) -> SequenceDataset:
     """
     rep = PianoRollRepresentation.from_config(config)
     sources = [(f"{data.name} train {i + 1}", None, piece) for i, piece in enumerate(data.train)]
-    moved, moved_names = transposed_copies(rep, sources, config.transpose)
+    moved, moved_names, _ = transposed_copies(rep, sources, config.transpose)
     return SequenceDataset(
         vocab=rep.vocab,
         config=config,

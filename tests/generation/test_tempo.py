@@ -40,6 +40,17 @@ def test_playback_tempo_is_the_mean_tempo_of_the_map():
     assert ramp.tempo_at(20.0) == 120.0 and ramp.tempo_at(3.0) == 60.0
 
 
+def test_transposed_copies_of_same_named_pieces_keep_their_own_tempo():
+    config = tiny_config("lstm", epochs=1)
+    config.data.val_fraction = 0.0
+    config.data.transpose = (0, 2)
+    pieces = [_piece("same", None, 70.0, 1), _piece("same", None, 140.0, 2)]
+    data = build_dataset(pieces, config.data)
+    assert len(data.train_tempos) == len(data.train) == 6
+    # each copy (+1, +2 of each piece) plays at the tempo of the piece it was moved from, not of its name
+    assert data.train_tempos == [70.0, 140.0, 70.0, 140.0, 70.0, 140.0]
+
+
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     config = tiny_config("lstm", epochs=1)

@@ -1,7 +1,7 @@
 """Issue 13's quality table: music generated from the real piano pieces, against held-out real pieces.
 
 ``python -m benchmarks.bench_piano [--rows wavenet-default,lstm-default] [--representation performance]
-[--parallel 2] [--json out.json]`` (``python -m benchmarks piano`` runs every row, one at a time).
+[--parallel 2] [--json out.json] [--keep DIR]`` (``python -m benchmarks piano`` runs every row, one at a time).
 
 The 110 real piano pieces of ``../shared/data/piano/`` (piano-midi.de: played velocities, tempo maps,
 the sustain pedal) are read through musegen's ingest with each row's DataConfig (``velocity`` tokens,
@@ -50,6 +50,8 @@ PIANO = ROOT.parent / "shared" / "data" / "piano"
 MINUTES = float(os.environ.get("BENCH_PIANO_MINUTES", "5"))
 PIECES = int(os.environ.get("BENCH_PIANO_PIECES", "20"))
 SECONDS = float(os.environ.get("BENCH_PIANO_SECONDS", "35"))
+# training window in tokens (0 = the training benchmark's 128); the WaveNet's dilations then reach across it
+WINDOW = int(os.environ.get("BENCH_PIANO_WINDOW", "0"))
 SEED_NOTES = 24  # notes of a held-out piece's opening that the model continues
 VAL_FRACTION = 0.2  # 22 of the 110 pieces held out: one seed from each of 20
 SPLIT_SEED = 0
@@ -105,6 +107,9 @@ def run_config(row: Row, minutes: float) -> Any:
     cfg.data.val_fraction = VAL_FRACTION
     cfg.data.split_seed = SPLIT_SEED
     cfg.train.max_minutes = minutes
+    if WINDOW:
+        cfg.data.window, cfg.data.stride = WINDOW, max(1, WINDOW // 2)
+        cfg.model.dilation_cycle = max(cfg.model.dilation_cycle, math.ceil(math.log2(WINDOW)))  # field >= window
     return cfg
 
 
@@ -167,17 +172,72 @@ def dynamic_ranges(pieces: list[Any]) -> tuple[list[float], str]:
 # --------------------------------------------------------------------------- one row
 
 
-def run_row(row: Row, minutes: float, n_pieces: int, seconds: float, folder: str, threads: int = 0) -> dict[str, Any]:
-    """Train the row's model, continue the held-out seeds, render the results; a plain dict (it crosses a
-    process boundary) with the generated pieces, the training figures and the dynamic ranges."""
-    if threads:
-        os.environ["MUSEGEN_TF_THREADS"] = str(threads)
-    from musegen import runs
+def sampling_used(sampling: dict[str, Any] | None) -> dict[str, Any]:
+    """The temperature and top-k that ``sampling``'s overrides make of the app's defaults."""
     from musegen.config import SamplingConfig
-    from musegen.datasets.dataset import build_dataset
+
+    cfg = SamplingConfig(**(sampling or {}))
+    return {"temperature": cfg.temperature, "top_k": cfg.top_k, "duration_temperature": cfg.duration_temperature}
+
+
+def generate_row(
+    row: Row,
+    run_dir: Path,
+    pieces: list[Any],
+    held: list[str],
+    n_pieces: int,
+    seconds: float,
+    sampling: dict[str, Any],
+    say: Any,
+    keep: bool = False,
+) -> tuple[list[Any], float, Any]:
+    """Continue ``n_pieces`` held-out seeds with the run's model: the generated excerpts, the seconds it took
+    and the Composer. ``sampling`` overrides SamplingConfig's defaults (the app's) for every piece."""
+    from musegen.config import SamplingConfig
     from musegen.evaluation.music import excerpt
     from musegen.generation.compose import Composer
     from musegen.output.midi import TEMPO_RANGE, midi_bytes, piece_to_midi
+
+    composer = Composer(run_dir)
+    by_name = {p.name: p for p in pieces}
+    generated, t0 = [], time.perf_counter()
+    for k in range(n_pieces):
+        source = by_name[held[k % len(held)]]
+        opening = seed_piece(source)
+        tempo = float(np.clip(source.tempo, *TEMPO_RANGE))
+        data = midi_bytes(piece_to_midi(opening, tempo=tempo))
+        seed = composer.seed_from_midi(data, f"{source.name}.mid", length=100_000)
+        length = composer.tokens_for_seconds(seconds, seed.tempo)
+        cfg = SamplingConfig(**{"length": length, "seed": k, **sampling})
+        piece = composer.compose(seed, cfg).continuations[0]
+        generated.append(excerpt(piece, 0.0, seconds, name=f"{row.name} {k + 1}: after {source.name}"))
+        if keep:  # to listen to what the table scores
+            (Path(run_dir) / "generated").mkdir(exist_ok=True)
+            (Path(run_dir) / "generated" / f"{k + 1:02d}.mid").write_bytes(
+                midi_bytes(piece_to_midi(piece, tempo=seed.tempo))
+            )
+        say(f"generated {k + 1}/{n_pieces}: {piece.n_notes} notes, {cfg.length} tokens")
+    return generated, time.perf_counter() - t0, composer
+
+
+def run_row(
+    row: Row,
+    minutes: float,
+    n_pieces: int,
+    seconds: float,
+    folder: str,
+    threads: int = 0,
+    sampling: dict[str, Any] | None = None,
+    reuse: bool = False,
+    keep: bool = False,
+) -> dict[str, Any]:
+    """Train the row's model (or, with ``reuse``, take the one already in ``folder``), continue the
+    held-out seeds, render the results; a plain dict (it crosses a process boundary) with the generated
+    pieces, the training figures and the dynamic ranges."""
+    if threads:
+        os.environ["MUSEGEN_TF_THREADS"] = str(threads)
+    from musegen import runs
+    from musegen.datasets.dataset import build_dataset
     from musegen.training.loop import train
 
     def say(text: str) -> None:
@@ -190,33 +250,33 @@ def run_row(row: Row, minutes: float, n_pieces: int, seconds: float, folder: str
     if sorted(dataset.val_names) != sorted(held):
         say(f"warning: the dataset held out {len(dataset.val_names)} other pieces than the fixed split")
     say(f"{len(dataset.train)} training pieces ({dataset.n_train_tokens:,} tokens), {len(dataset.val)} held out")
-    run_dir = runs.create_run(folder, cfg, dataset.vocab)
+    name = f"{row.name}-{row.representation}"
+    run_dir = Path(folder) / name
+    if reuse:  # a run kept by an earlier --keep: its model, figures and history as they were
+        if not (run_dir / "status.json").is_file():
+            raise FileNotFoundError(f"no kept run {run_dir}: run the row once with --keep {folder}")
+        history, metrics_file = runs.read_history(run_dir), runs.read_metrics(run_dir)
+        status = runs.read_status(run_dir)
+        train_s = float(history.epochs[-1].elapsed_s) if history.epochs else 0.0
+        epochs, best_epoch, state = history.epochs_done, history.best_epoch, str(status.get("state", ""))
+        metrics = metrics_file.to_dict() if metrics_file else {}
+        say(f"reusing {run_dir}: {epochs} epochs, {state}")
+    else:
+        run_dir = runs.create_run(folder, cfg, dataset.vocab, name=name, overwrite=True)
 
-    def progress(event: Any) -> None:
-        if event.kind == "epoch":
-            loss = "n/a" if event.val_loss is None else f"{event.val_loss:.3f}"
-            say(f"epoch {event.epoch}: held-out loss {loss}, {event.elapsed_s:.0f} s")
+        def progress(event: Any) -> None:
+            if event.kind == "epoch":
+                loss = "n/a" if event.val_loss is None else f"{event.val_loss:.3f}"
+                say(f"epoch {event.epoch}: held-out loss {loss}, {event.elapsed_s:.0f} s")
 
-    t0 = time.perf_counter()
-    result = train(cfg, dataset, run_dir, on_progress=progress)
-    train_s = time.perf_counter() - t0
-    metrics = result.metrics.to_dict() if result.metrics else {}
-    say(f"{result.status} after {result.epochs_done} epochs, {train_s:.0f} s ({result.message})")
+        t0 = time.perf_counter()
+        result = train(cfg, dataset, run_dir, on_progress=progress)
+        train_s = time.perf_counter() - t0
+        metrics = result.metrics.to_dict() if result.metrics else {}
+        epochs, best_epoch, state = result.epochs_done, result.best_epoch, result.status
+        say(f"{result.status} after {result.epochs_done} epochs, {train_s:.0f} s ({result.message})")
 
-    composer = Composer(run_dir)
-    by_name = {p.name: p for p in pieces}
-    generated, t0 = [], time.perf_counter()
-    for k in range(n_pieces):
-        source = by_name[held[k % len(held)]]
-        opening = seed_piece(source)
-        tempo = float(np.clip(source.tempo, *TEMPO_RANGE))
-        data = midi_bytes(piece_to_midi(opening, tempo=tempo))
-        seed = composer.seed_from_midi(data, f"{source.name}.mid", length=100_000)
-        sampling = SamplingConfig(length=composer.tokens_for_seconds(seconds, seed.tempo), seed=k)
-        piece = composer.compose(seed, sampling).continuations[0]
-        generated.append(excerpt(piece, 0.0, seconds, name=f"{row.name} {k + 1}: after {source.name}"))
-        say(f"generated {k + 1}/{n_pieces}: {piece.n_notes} notes, {sampling.length} tokens")
-    gen_s = time.perf_counter() - t0
+    generated, gen_s, composer = generate_row(row, run_dir, pieces, held, n_pieces, seconds, sampling or {}, say, keep)
     ranges, engine = dynamic_ranges(generated)
     return {
         "row": row.name,
@@ -226,11 +286,12 @@ def run_row(row: Row, minutes: float, n_pieces: int, seconds: float, folder: str
         "velocity": row.velocity,
         "sustain_pedal": row.pedal,
         "params": int(composer.model.count_params()),
-        "epochs": result.epochs_done,
-        "best_epoch": result.best_epoch,
+        "epochs": epochs,
+        "best_epoch": best_epoch,
         "train_s": round(train_s, 1),
         "generate_s": round(gen_s, 1),
-        "status": result.status,
+        "status": state,
+        "sampling": sampling_used(sampling),
         "val_nll": metrics.get("model", {}).get("nll"),
         "ngram_nll": metrics.get("baseline", {}).get("nll"),
         "train_tokens": dataset.n_train_tokens,
@@ -249,6 +310,7 @@ def run_row(row: Row, minutes: float, n_pieces: int, seconds: float, folder: str
 
 def _summary(stats: list[Any]) -> dict[str, float]:
     keys = ("n_notes", "velocity_mean", "velocity_std", "median_note_seconds", "polyphony", "pitch_class_entropy")
+    keys += ("distinct_ngram_ratio", "scale_consistency")
     return {k: float(np.mean([getattr(s, k) for s in stats])) if stats else math.nan for k in keys}
 
 
@@ -292,7 +354,9 @@ def print_tables(report: dict[str, Any]) -> None:
     print(
         f"\n{report['pieces']} pieces per row from held-out seeds (the first {SEED_NOTES} notes of a held-out "
         f"piece), {report['seconds']:g} s each; reference: {real['n']} held-out real pieces (pedal on), "
-        f"the {report['seconds']:g} s after the same seeds. Budget {report['minutes']:g} min per row.\n"
+        f"the {report['seconds']:g} s after the same seeds. Budget {report['minutes']:g} min per row; sampling "
+        f"temperature {report['sampling']['temperature']:g}, top-k {report['sampling']['top_k']}, note lengths at "
+        f"{report['sampling']['duration_temperature'] or 'the same temperature'}.\n"
     )
     print(
         "| row | velocity | pedal | epochs | train time | held-out NLL | mean overlap | min overlap (feature) "
@@ -340,7 +404,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     parser.add_argument("--representation", default="timed", help="timed (default) or performance")
     parser.add_argument("--parallel", type=int, default=1, choices=(1, 2), help="rows trained at once")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument("--keep", type=Path, help="keep the trained run folders here (default: a temporary folder)")
+    parser.add_argument(
+        "--reuse", action="store_true", help="generate from the runs kept in --keep instead of training them again"
+    )
+    parser.add_argument("--temperature", type=float, help="sampling temperature (default: the app's)")
+    parser.add_argument("--top-k", type=int, help="top-k (default: the app's; 0 = off)")
+    parser.add_argument("--duration-temperature", help="temperature of note lengths (default: the app's; 'same')")
     args = parser.parse_args([] if argv is None else argv)
+    if args.reuse and not args.keep:
+        print("bench_piano: --reuse needs --keep DIR, the folder of the kept runs")
+        return None
+    sampling = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k)) if v is not None}
+    if args.duration_temperature is not None:
+        same = args.duration_temperature == "same"
+        sampling["duration_temperature"] = None if same else float(args.duration_temperature)
     try:
         rows = parse_rows(args.rows, args.representation)
     except ValueError as exc:
@@ -382,21 +460,31 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
         flush=True,
     )
     outputs: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="musegen-piano-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="musegen-piano-") as scratch:
+        tmp = str(args.keep) if args.keep else scratch
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
         if args.parallel > 1 and len(rows) > 1:
             with ProcessPoolExecutor(max_workers=args.parallel, mp_context=get_context("spawn")) as pool:
-                futures = [pool.submit(run_row, row, MINUTES, PIECES, SECONDS, tmp, 1) for row in rows]
+                futures = [
+                    pool.submit(run_row, row, MINUTES, PIECES, SECONDS, tmp, 1, sampling, args.reuse, bool(args.keep))
+                    for row in rows
+                ]
                 outputs = [f.result() for f in futures]
         else:
-            outputs = [run_row(row, MINUTES, PIECES, SECONDS, tmp) for row in rows]
+            outputs = [
+                run_row(row, MINUTES, PIECES, SECONDS, tmp, 0, sampling, args.reuse, bool(args.keep)) for row in rows
+            ]
     report = {
         "date": time.strftime("%Y-%m-%d"),
         "minutes": MINUTES,
         "pieces": PIECES,
         "seconds": SECONDS,
         "seed_notes": SEED_NOTES,
+        "window": WINDOW or 128,
         "parallel": args.parallel,
         "representation": args.representation,
+        "sampling": sampling_used(sampling),
         "real": {
             "n": len(reference),
             "names": sorted(held),

@@ -184,6 +184,11 @@ class SamplingConfig:
     top_k: int = 8  # keep the k most likely tokens; 0 = off; 1 = greedy
     top_p: float = 1.0  # nucleus: smallest set with this much probability; 1 = off
     greedy: bool = False  # the tutorial's argmax
+    # the temperature of each note's length (the Duration tokens of timed runs); None = ``temperature``.
+    # 1 keeps the data's variety of lengths: colder, every note drifts to the commonest, the shortest in
+    # piano music (the real piano pieces at 0.8 came out at half their note lengths; BENCHMARKS.md,
+    # "Piano that breathes")
+    duration_temperature: float | None = 1.0
     seed: int | None = None  # random seed; the same seed gives the same music
     variations: int = 1  # pieces generated together in one batch
 
@@ -191,6 +196,11 @@ class SamplingConfig:
         _positive("length", self.length, max_length)
         if self.temperature < 0:
             raise ConfigError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}.")
+        if self.duration_temperature is not None and not 0 < self.duration_temperature <= 10:
+            raise ConfigError(
+                f"duration_temperature must be in (0, 10] (or None: the same as temperature), "
+                f"got {self.duration_temperature}."
+            )
         _positive("top_k", self.top_k, 1_000_000, low=0)
         if not 0 < self.top_p <= 1:
             raise ConfigError(f"top_p must be in (0, 1] (1 = off), got {self.top_p}.")

@@ -64,7 +64,10 @@ def _seed(composer: Composer, unit: str, whole: bool = False) -> Seed:
     return composer.seed_from_midi(upload.getvalue(), upload.name, length)
 
 
-def _sampling(lim: Limits, unit: str, unit_help: str, seed_tempo: float) -> tuple[SamplingConfig, float, int]:
+def _sampling(
+    lim: Limits, unit: str, unit_help: str, seed_tempo: float, durations: bool
+) -> tuple[SamplingConfig, float, int]:
+    """The sampling widgets. ``durations``: the run draws note lengths as tokens of their own."""
     d = SamplingConfig()
     c1, c2, c3, c4 = st.columns(4)
     argmax = "Greedy always takes the most likely token (the tutorial's argmax); it tends to loop."
@@ -74,6 +77,21 @@ def _sampling(lim: Limits, unit: str, unit_help: str, seed_tempo: float) -> tupl
     top_k = c3.number_input("Top-k", 0, 1000, d.top_k, disabled=greedy, help="Draw from the k likeliest; 0 = off.")
     nucleus = "Draw from the smallest set holding this much probability; 1 = off."
     top_p = c4.slider("Top-p", 0.05, 1.0, d.top_p, 0.05, disabled=greedy, help=nucleus)
+    duration_temperature = d.duration_temperature
+    if durations:
+        lengths = (
+            "Temperature of each note's length. At 1 the lengths keep the variety of the music the model learned; "
+            "colder, every note drifts to the commonest length (in piano music, the shortest)."
+        )
+        duration_temperature = st.columns(2)[0].slider(
+            "Temperature of note lengths",
+            0.05,
+            2.0,
+            float(d.duration_temperature or 1.0),
+            0.05,
+            disabled=greedy,
+            help=lengths,
+        )
     c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 1.2, 1.8])
     length = c1.number_input(f"Length ({unit})", 1, lim.max_generation_length, d.length, step=32, help=unit_help)
     seed = c2.number_input("Random seed", 0, 2**31 - 1, 0, help="The same seed gives the same music.")
@@ -84,7 +102,14 @@ def _sampling(lim: Limits, unit: str, unit_help: str, seed_tempo: float) -> tupl
     tempo = c4.slider("Tempo (BPM)", 20, 300, start, 1, help=keeps)
     program = c5.selectbox("Instrument", PROGRAMS, format_func=program_names().__getitem__)
     cfg = SamplingConfig(
-        length=length, temperature=temp, top_k=top_k, top_p=top_p, greedy=greedy, seed=seed, variations=variations
+        length=length,
+        temperature=temp,
+        top_k=top_k,
+        top_p=top_p,
+        greedy=greedy,
+        seed=seed,
+        variations=variations,
+        duration_temperature=duration_temperature,
     )
     return cfg, float(tempo), int(program)
 
@@ -104,12 +129,18 @@ def _constraints(composer: Composer) -> ConstraintConfig:
         )
         c1, c2 = st.columns([1, 2])
         most = c1.number_input("Most notes at once", 0, 16, 0, help="0 = no limit.")
+        events = composer.rep.unit == "event"
         grammar = c2.checkbox(
-            "Well-formed tokens only",
+            "Well-formed events only" if events else "Well-formed tokens only",
             value=tokens,
             disabled=not tokens,
-            help="Every pitch gets its duration, pitches at one onset rise, no stray time shift: the token "
-            "sequence can never be malformed. Piano-roll frames always are well formed.",
+            help=(
+                "No key is struck again before it is let go, and no key is let go that is not down: the "
+                "event sequence can never be malformed (notes still down at the end are released there)."
+                if events
+                else "Every pitch gets its duration, pitches at one onset rise, no stray time shift: the token "
+                "sequence can never be malformed. Piano-roll frames always are well formed."
+            ),
         )
     full = (low, high) == (21, 108)
     return ConstraintConfig(
@@ -260,7 +291,9 @@ with friendly_errors("Pick another model, or train this one again."):
         with st.expander(f"Listen to the seed · {seed.label} · {seed.tempo:g} BPM"):
             play(seed.piece.notes, seed.tempo)
     st.subheader("Sampling", anchor=False)
-    sampling, tempo, program = _sampling(lim, unit, composer.rep.unit_help(), float(piece.tempo))
+    sampling, tempo, program = _sampling(
+        lim, unit, composer.rep.unit_help(), float(piece.tempo), composer.rep.has_duration_tokens()
+    )
     rules = _constraints(composer)
     if task == INFILL:
         if st.button("Fill in", type="primary", icon=":material/edit_note:"):

@@ -33,6 +33,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=d.temperature, help="0 = greedy; higher = more adventurous")
     p.add_argument("--top-k", type=int, default=d.top_k, help="sample among the k most likely tokens (0 = off)")
     p.add_argument("--top-p", type=float, default=d.top_p, help="nucleus sampling mass (1 = off)")
+    p.add_argument(
+        "--duration-temperature",
+        type=_duration_temperature,
+        default=d.duration_temperature,
+        metavar="T|same",
+        help=f"temperature of each note's length (default {d.duration_temperature}: the data's variety; "
+        "'same' = --temperature)",
+    )
     p.add_argument("--greedy", action="store_true", help="the tutorial's argmax (same as --temperature 0)")
     p.add_argument("--seed", type=int, default=None, help="random seed: the same seed gives the same music")
     p.add_argument("--variations", type=int, default=1, help="pieces generated together (default 1)")
@@ -97,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         greedy=args.greedy,
         seed=args.seed,
         variations=args.variations,
+        duration_temperature=args.duration_temperature,
     )
     show = not args.json and sys.stderr.isatty()
 
@@ -182,7 +191,12 @@ def _check_flags(args: argparse.Namespace) -> tuple[float, float] | None:
     if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
         raise ConfigError(f"--seed must be a whole number from 0 to {MAX_SEED:,}, got {args.seed:,}.")
     probe = SamplingConfig(
-        length=1, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, variations=args.variations
+        length=1,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        variations=args.variations,
+        duration_temperature=args.duration_temperature,
     )
     probe.validate()
     if args.seed_length is not None and args.seed_length < 1:
@@ -258,3 +272,16 @@ def _render(pm, wav_path: Path) -> dict:
     result = render(pm)
     atomic_write_bytes(wav_path, result.wav)
     return {"wav": str(wav_path), "engine": result.engine, "audio_seconds": round(result.seconds, 2)}
+
+
+def _duration_temperature(text: str) -> float | None:
+    """``--duration-temperature``: a number, or ``same`` (follow ``--temperature``)."""
+    if text.strip().lower() == "same":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 1.0, or 'same'; got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value

@@ -16,16 +16,27 @@ from musegen.errors import TrainingError
 
 
 def sample_next(
-    logits: np.ndarray, cfg: SamplingConfig, rng: np.random.Generator, forbid_ids: Sequence[int] = ()
+    logits: np.ndarray,
+    cfg: SamplingConfig,
+    rng: np.random.Generator,
+    forbid_ids: Sequence[int] = (),
+    duration_ids: Sequence[int] | np.ndarray = (),
 ) -> np.ndarray:
-    """Draw one token id per row of ``logits`` (B, V) under ``cfg``; returns int64 (B,)."""
+    """Draw one token id per row of ``logits`` (B, V) under ``cfg``; returns int64 (B,).
+
+    ``duration_ids`` (the tokens of a note's length) are drawn at ``cfg.duration_temperature`` instead
+    of ``cfg.temperature`` when that is set; greedy decoding takes the argmax of everything."""
     z = np.array(logits, dtype=np.float64, ndmin=2)  # a copy: the caller's array is untouched
     if np.isnan(z).any():
         raise TrainingError("the model produced NaN scores; it has diverged. Retrain with a lower learning rate.")
     z[:, [i for i in forbid_ids if 0 <= i < z.shape[1]]] = -np.inf  # e.g. pad and bos never come out
     if cfg.greedy or cfg.temperature == 0 or cfg.top_k == 1:
         return z.argmax(axis=1)  # the tutorial's argmax; no division by a zero temperature
-    z = z / cfg.temperature
+    own = cfg.duration_temperature
+    if len(duration_ids) and own is not None and own != cfg.temperature:
+        z = _two_temperatures(z, cfg.temperature, np.asarray(duration_ids), own)
+    else:
+        z = z / cfg.temperature
     if 0 < cfg.top_k < z.shape[1]:  # keep the k best: everything below the k-th largest goes
         kth = np.partition(z, -cfg.top_k, axis=1)[:, -cfg.top_k, None]
         z = np.where(z < kth, -np.inf, z)
@@ -43,3 +54,26 @@ def sample_next(
     u = rng.random((p.shape[0], 1)) * cdf[:, -1:]
     last_possible = p.shape[1] - 1 - (p[:, ::-1] > 0).argmax(axis=1)  # guards u rounding up to the total
     return np.minimum((cdf <= u).sum(axis=1), last_possible)
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise log-softmax; -inf stays -inf, a row of nothing but -inf gives all -inf."""
+    finite = np.isfinite(z)
+    top = np.max(np.where(finite, z, -np.inf), axis=1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    shifted = np.where(finite, z - top, -np.inf)
+    total = np.exp(shifted).sum(axis=1, keepdims=True)
+    lse = np.log(np.where(total > 0, total, 1.0))
+    return np.where(finite & (total > 0), shifted - lse, -np.inf)
+
+
+def _two_temperatures(z: np.ndarray, temperature: float, ids: np.ndarray, own: float) -> np.ndarray:
+    """Log-probabilities where the tokens ``ids`` keep, as a group, the share of probability that
+    ``temperature`` gives them, and are drawn among themselves at their ``own`` temperature; the others
+    as at ``temperature``. (Dividing their logits alone by another temperature would not do: logits have
+    no fixed offset, so the share between the groups would depend on it.)"""
+    lp = _log_softmax(z / temperature)
+    mass = np.exp(lp[:, ids]).sum(axis=1, keepdims=True)  # the group's probability
+    inside = _log_softmax(z[:, ids] / own)
+    lp[:, ids] = np.where(mass > 0, np.log(np.where(mass > 0, mass, 1.0)) + inside, -np.inf)
+    return lp

@@ -291,6 +291,10 @@ class Representation(ABC):
     def sample(self, logits: np.ndarray, cfg: SamplingConfig, rng: np.random.Generator) -> np.ndarray:
         """One sampling step: the next element of every row of ``logits`` (B, width)."""
 
+    def has_duration_tokens(self) -> bool:
+        """Whether notes' lengths are tokens of their own, drawn at ``SamplingConfig.duration_temperature``."""
+        return False
+
     @abstractmethod
     def time_cursor(self, ids: np.ndarray) -> float:
         """Beats from the start of ``ids`` to where the next element would be placed."""

@@ -162,6 +162,7 @@ class TimedRepresentation(TokenRepresentation):
     label: ClassVar[str] = "timed — exact pitches, durations and rests (TSD tokens)"
     tokenizer: TimedTokenizer
     dynamics: ClassVar[str] = "optional"
+    duration_prefixes: ClassVar[tuple[str, ...]] = ("Duration_",)
 
     @classmethod
     def learns(cls, cfg: DataConfig) -> str:

@@ -154,14 +154,31 @@ class TokenRepresentation(Representation):
     def _never(self) -> tuple[int, ...]:
         return self.forbidden + (self.vocab.fim_ids() or ())
 
+    # the names (prefixes) of the tokens of a note's length: drawn at SamplingConfig.duration_temperature
+    duration_prefixes: ClassVar[tuple[str, ...]] = ()
+
+    def duration_ids(self) -> np.ndarray:
+        """Ids of the vocabulary's duration tokens (:attr:`duration_prefixes`)."""
+        tokens = self.vocab.tokens
+        key = (id(tokens), len(tokens))  # the vocabulary is fitted (replaced) once per dataset
+        cached = getattr(self, "_duration_cache", None)
+        if cached is None or cached[0] != key:
+            prefixes = self.duration_prefixes
+            ids = [i for i, t in enumerate(tokens) if prefixes and t.startswith(prefixes)]
+            cached = (key, np.array(ids, dtype=np.int64))
+            self._duration_cache = cached
+        return cached[1]
+
+    def has_duration_tokens(self) -> bool:
+        return bool(self.duration_prefixes) and len(self.duration_ids()) > 0
+
     def sample(self, logits: np.ndarray, cfg: SamplingConfig, rng: np.random.Generator) -> np.ndarray:
-        return sample_next(logits, cfg, rng, self._never()).astype(np.int32)
+        return sample_next(logits, cfg, rng, self._never(), self.duration_ids()).astype(np.int32)
 
     def infill_sample(self, logits: np.ndarray, cfg: SamplingConfig, rng: np.random.Generator) -> np.ndarray:
         """The sampling step of a middle: as :meth:`sample`, but ``<fim_end>`` may come (the constraint says when)."""
-        return sample_next(logits, cfg, rng, self._never()[:-1] if self.vocab.fim_ids() else self._never()).astype(
-            np.int32
-        )
+        never = self._never()[:-1] if self.vocab.fim_ids() else self._never()
+        return sample_next(logits, cfg, rng, never, self.duration_ids()).astype(np.int32)
 
     # ------------------------------------------------------------------ infilling
 

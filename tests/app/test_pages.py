@@ -207,6 +207,7 @@ def test_a_piano_roll_run_with_the_nade_head_from_the_pages(folders):
     assert "per-key Markov floor" in list(at.dataframe[0].value["model"])
     at.switch_page(PAGES[2]).run()
     assert "NADE head" in ui.texts(at)
+    assert not [s for s in at.slider if s.label.startswith("Temperature of")]  # frames have no duration tokens
     ui.widget(at.number_input, "Length").set_value(32).run()
     ui.widget(at.button, "Generate").click().run()
     assert not at.exception and not at.error
@@ -223,6 +224,9 @@ def test_the_bundled_transformer_demo_generates_and_its_curve_overlays_the_other
     model = ui.widget(at.selectbox, "Model")
     model.set_value(next(c for c in model.options if "demo-transformer" in c)).run()
     assert "transformer" in ui.texts(at)
+    lengths = ui.widget(at.slider, "Temperature of note lengths")  # timed tokens: durations of their own
+    assert lengths.value == 1.0
+    lengths.set_value(0.5)
     ui.widget(at.number_input, "Length").set_value(32).run()
     ui.widget(at.button, "Generate").click().run()
     assert not at.exception and not at.error

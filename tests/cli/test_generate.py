@@ -67,3 +67,19 @@ def test_bad_run_dir_is_a_clear_error(tmp_path):
     proc = _generate(str(tmp_path / "nope"))
     assert proc.returncode == 2
     assert "error:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_duration_temperature_draws_note_lengths_apart_and_is_checked(tmp_path):
+    outs = {}
+    for value in ("1.0", "same"):
+        outs[value] = tmp_path / f"{value}.mid"
+        proc = _generate(
+            str(DEMO), "--length", "96", "--seed", "5", "--duration-temperature", value, "--out", str(outs[value])
+        )
+        assert proc.returncode == 0, proc.stderr
+    # the same seed, the pitches drawn at 0.8 both times, the durations at 1.0 or at 0.8: other music
+    assert outs["1.0"].read_bytes() != outs["same"].read_bytes()
+    proc = _generate(str(DEMO), "--duration-temperature", "warm")
+    assert proc.returncode == 2 and "duration-temperature" in proc.stderr and "Traceback" not in proc.stderr
+    proc = _generate(str(DEMO), "--duration-temperature", "0")
+    assert proc.returncode == 2 and "duration_temperature" in proc.stderr and "Traceback" not in proc.stderr

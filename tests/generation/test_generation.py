@@ -69,12 +69,46 @@ def test_forbidden_ids_never_come_out_and_the_input_is_untouched():
     np.testing.assert_array_equal(logits, before)
 
 
+def test_duration_tokens_are_drawn_at_their_own_temperature():
+    # tokens 0-1 say which note, 2-3 how long it lasts (two durations), with 3:2 odds within each pair
+    logits = np.log(np.array([[0.3, 0.2, 0.3, 0.2]])) + 7.0  # logits have no fixed offset: it must not matter
+    cold = SamplingConfig(temperature=0.2, top_k=0, duration_temperature=1.0)
+    picks = draws(cold, n=40000, logits=logits, duration_ids=[2, 3])[:, 0]
+    freq = np.bincount(picks, minlength=4) / len(picks)
+    # the pair keeps the share the temperature gives it (a half here), and within it the model's 3:2 odds at
+    # 1.0; at 0.2 the other pair's odds go to (3/2)**5 = 7.6:1
+    assert freq[2] + freq[3] == pytest.approx(0.5, abs=0.015)
+    assert freq[2] / freq[3] == pytest.approx(1.5, rel=0.08)
+    assert freq[0] / freq[1] == pytest.approx(1.5**5, rel=0.15)
+    same = draws(SamplingConfig(temperature=0.2, top_k=0, duration_temperature=None), n=5000, logits=logits)
+    follows = draws(
+        SamplingConfig(temperature=0.2, top_k=0, duration_temperature=None),
+        n=5000,
+        logits=logits,
+        duration_ids=[2, 3],
+    )
+    np.testing.assert_array_equal(same, follows)  # None: the durations follow the temperature
+    greedy = SamplingConfig(greedy=True, duration_temperature=2.0)
+    assert sample_next(np.log([[0.1, 0.2, 0.6, 0.1]]), greedy, np.random.default_rng(0), duration_ids=[2])[0] == 2
+
+
+def test_duration_temperature_is_checked():
+    SamplingConfig(duration_temperature=None).validate()
+    for bad in (0.0, -1.0, 11.0):
+        with pytest.raises(ConfigError, match="duration_temperature"):
+            SamplingConfig(duration_temperature=bad).validate()
+
+
 def test_same_seed_same_draws_and_no_log_of_zero():
     cfg = SamplingConfig(temperature=0.7, top_k=3, top_p=0.9)
     np.testing.assert_array_equal(draws(cfg, 200, seed=7), draws(cfg, 200, seed=7))
     assert not np.array_equal(draws(cfg, 200, seed=7), draws(cfg, 200, seed=8))
     with np.errstate(all="raise"):  # -inf logits and zero probabilities raise no warning
         draws(cfg, 50, logits=np.array([[0.0, -np.inf, 1.0, -np.inf]]))
+        # nor with duration tokens at their own temperature, all masked or some masked
+        masked = np.array([[0.0, -np.inf, 1.0, -np.inf], [-np.inf, 2.0, -np.inf, 0.5]])
+        picks = draws(SamplingConfig(temperature=0.5, top_k=0), 200, logits=masked, duration_ids=[1, 3])
+        assert set(picks[:, 0]) <= {0, 2} and set(picks[:, 1]) <= {1, 3}
 
 
 def test_nan_scores_are_reported():

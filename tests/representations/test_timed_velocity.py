@@ -62,6 +62,16 @@ def test_velocity_tokens_follow_each_pitch_and_come_back_as_their_level():
     assert "velocity" in again.unit_help()
 
 
+def test_the_duration_tokens_are_drawn_at_their_own_temperature():
+    for cfg in (DataConfig(velocity=True), DataConfig(velocity=False)):
+        rep = for_config(cfg)
+        ids = set(rep.duration_ids().tolist())
+        assert rep.has_duration_tokens() and ids
+        assert ids == {i for i, t in enumerate(rep.vocab.tokens) if t.startswith("Duration_")}
+    performance = for_config(DataConfig(representation="performance"))  # lengths are in its time shifts
+    assert not performance.has_duration_tokens() and not len(performance.duration_ids())
+
+
 def test_velocity_repairs_are_never_fatal():
     tok = TimedTokenizer(4, 16, velocity_bins=32)
     piece = tok.detokenize(["Velocity_64", "Pitch_60", "Duration_4", "Pitch_62", "Velocity_99", "Velocity_20"])

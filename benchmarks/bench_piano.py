@@ -22,7 +22,8 @@ and note lengths in seconds) and by the dynamic range of their FluidSynth render
 (:mod:`musegen.evaluation.dynamics`: 95th minus 5th percentile of 50 ms loudness above -70 dBFS;
 the median over pieces, and generated over real). Rows: WaveNet and LSTM, each with velocity tokens
 and the pedal (``default``), without velocity (``no-velocity``), without the pedal (``no-pedal``) and
-without both (``plain``). ``--representation performance`` runs the default rows on Performance RNN
+without both (``plain``); ``--rows transformer-default`` (and its other variants) adds the backbone
+benchmark's CPU-sized Transformer. ``--representation performance`` runs the default rows on Performance RNN
 events instead (they always carry velocity). ``--parallel 2`` trains two rows at once, one
 TensorFlow thread each.
 """
@@ -56,9 +57,11 @@ SEED_NOTES = 24  # notes of a held-out piece's opening that the model continues
 VAL_FRACTION = 0.2  # 22 of the 110 pieces held out: one seed from each of 20
 SPLIT_SEED = 0
 ARCHS = ("wavenet", "lstm")
+EXTRA_ARCHS = ("transformer",)  # the backbone benchmark's CPU-sized Transformer: only when named in --rows
 # variant -> (velocity tokens, sustain pedal on reading)
 VARIANTS = {"default": (True, True), "no-velocity": (False, True), "no-pedal": (True, False), "plain": (False, False)}
 ROWS = tuple(f"{arch}-{variant}" for arch in ARCHS for variant in VARIANTS)
+EXTRA_ROWS = tuple(f"{arch}-{variant}" for arch in EXTRA_ARCHS for variant in VARIANTS)
 DEFAULT_ROWS = tuple(f"{arch}-default" for arch in ARCHS)
 RENDER = {"reverb": True, "chorus": False, "tail_s": 0.0}  # no tail: the measure is of the music, not the room
 
@@ -85,9 +88,9 @@ def parse_rows(text: str | None, representation: str = "timed") -> list[Row]:
         names = [n.strip() for n in text.split(",") if n.strip()]
     else:
         names = list(ROWS if representation == "timed" else DEFAULT_ROWS)
-    unknown = [n for n in names if n not in ROWS]
+    unknown = [n for n in names if n not in ROWS + EXTRA_ROWS]
     if unknown:
-        raise ValueError(f"unknown row(s) {', '.join(unknown)}; choose from {', '.join(ROWS)}.")
+        raise ValueError(f"unknown row(s) {', '.join(unknown)}; choose from {', '.join(ROWS + EXTRA_ROWS)}.")
     rows = []
     for name in dict.fromkeys(names):
         arch, _, variant = name.partition("-")
@@ -97,8 +100,9 @@ def parse_rows(text: str | None, representation: str = "timed") -> list[Row]:
 
 
 def run_config(row: Row, minutes: float) -> Any:
-    """The row's RunConfig: the training benchmark's model and settings, the row's data settings."""
-    from benchmarks.bench_training import CONFIGS
+    """The row's RunConfig: the training benchmark's model and settings (the backbone benchmark's for the
+    Transformer), the row's data settings."""
+    from benchmarks.bench_backbones import CONFIGS
 
     cfg = copy.deepcopy(CONFIGS[row.arch])
     cfg.data.representation = row.representation

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from musegen.config import DataConfig
-from musegen.notes import UNQUANTIZED_BELOW, VELOCITY, Piece, grid_fit
+from musegen.notes import UNQUANTIZED_BELOW, VELOCITY, Piece, grid_fit, timing_advice
 from musegen.representations.registry import get
 
 DYNAMICS_SPREAD = 4.0  # a velocity standard deviation (of 127) above which the data has dynamics to learn
@@ -45,13 +45,7 @@ class Expression:
 
     def timing_message(self) -> str:
         """One line for people when the data looks played rather than written, else ""."""
-        if not self.looks_unquantized:
-            return ""
-        return (
-            f"These files look played rather than written: in the median piece only {100 * self.grid_fit:.0f}% of "
-            "onsets are on the sixteenth grid. The performance representation (10 ms time shifts) keeps their "
-            "timing; the timed tokens would force them onto the grid."
-        )
+        return timing_advice(self.grid_fit) if self.looks_unquantized else ""
 
     def dynamics_message(self) -> str:
         """One line on the velocities, for people."""

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 from musegen.config import DataConfig, Limits
 from musegen.errors import DatasetError, MidiReadError, UploadError
 from musegen.fileio import atomic_write_bytes
-from musegen.notes import UNQUANTIZED_BELOW, Piece, grid_fit
+from musegen.notes import UNQUANTIZED_BELOW, Piece, grid_fit, timing_advice
 from musegen.sources import decode, files
 from musegen.sources.archive import MIDI_SUFFIXES, ZipArchive, is_zip
 from musegen.sources.cache import cache_dir
@@ -98,13 +98,7 @@ class IngestReport:
 
     def timing_advice(self) -> str:
         """One line recommending the performance representation when the files look played, else ''."""
-        if not self.looks_unquantized:
-            return ""
-        return (
-            f"These files look played rather than written: {self.grid_fit:.0%} of onsets are on the sixteenth "
-            "grid. The performance representation (10 ms time shifts) keeps their timing; the timed tokens "
-            "would force them onto the grid."
-        )
+        return timing_advice(self.grid_fit) if self.looks_unquantized else ""
 
     def to_dict(self) -> dict[str, Any]:
         fit = self.grid_fit

@@ -158,19 +158,19 @@ class TokenRepresentation(Representation):
     duration_prefixes: ClassVar[tuple[str, ...]] = ()
 
     def duration_ids(self) -> np.ndarray:
-        """Ids of the vocabulary's duration tokens (:attr:`duration_prefixes`)."""
-        tokens = self.vocab.tokens
-        key = (id(tokens), len(tokens))  # the vocabulary is fitted (replaced) once per dataset
+        """Ids of the vocabulary's duration tokens (:attr:`duration_prefixes`), found once per vocabulary
+        (a Vocabulary is never changed in place; fitting makes a new one)."""
+        vocab = self.vocab
         cached = getattr(self, "_duration_cache", None)
-        if cached is None or cached[0] != key:
+        if cached is None or cached[0] is not vocab:  # the cache holds the vocabulary, so its id is not reused
             prefixes = self.duration_prefixes
-            ids = [i for i, t in enumerate(tokens) if prefixes and t.startswith(prefixes)]
-            cached = (key, np.array(ids, dtype=np.int64))
+            ids = [i for i, t in enumerate(vocab.tokens) if t.startswith(prefixes)] if prefixes else []
+            cached = (vocab, np.array(ids, dtype=np.int64))
             self._duration_cache = cached
         return cached[1]
 
     def has_duration_tokens(self) -> bool:
-        return bool(self.duration_prefixes) and len(self.duration_ids()) > 0
+        return len(self.duration_ids()) > 0
 
     def sample(self, logits: np.ndarray, cfg: SamplingConfig, rng: np.random.Generator) -> np.ndarray:
         return sample_next(logits, cfg, rng, self._never(), self.duration_ids()).astype(np.int32)

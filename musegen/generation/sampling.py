@@ -56,24 +56,20 @@ def sample_next(
     return np.minimum((cdf <= u).sum(axis=1), last_possible)
 
 
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise log-softmax; -inf stays -inf, a row of nothing but -inf gives all -inf."""
-    finite = np.isfinite(z)
-    top = np.max(np.where(finite, z, -np.inf), axis=1, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    shifted = np.where(finite, z - top, -np.inf)
-    total = np.exp(shifted).sum(axis=1, keepdims=True)
-    lse = np.log(np.where(total > 0, total, 1.0))
-    return np.where(finite & (total > 0), shifted - lse, -np.inf)
-
-
 def _two_temperatures(z: np.ndarray, temperature: float, ids: np.ndarray, own: float) -> np.ndarray:
     """Log-probabilities where the tokens ``ids`` keep, as a group, the share of probability that
     ``temperature`` gives them, and are drawn among themselves at their ``own`` temperature; the others
     as at ``temperature``. (Dividing their logits alone by another temperature would not do: logits have
-    no fixed offset, so the share between the groups would depend on it.)"""
-    lp = _log_softmax(z / temperature)
-    mass = np.exp(lp[:, ids]).sum(axis=1, keepdims=True)  # the group's probability
-    inside = _log_softmax(z[:, ids] / own)
-    lp[:, ids] = np.where(mass > 0, np.log(np.where(mass > 0, mass, 1.0)) + inside, -np.inf)
-    return lp
+    no fixed offset, so the share between the groups would depend on it.) Every row has a finite logit
+    (pad and bos are the only tokens always forbidden); the group's may all be -inf."""
+    a = z / temperature
+    p = np.exp(a - a.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    mass = p[:, ids].sum(axis=1, keepdims=True)  # the group's probability
+    b = z[:, ids] / own
+    top = b.max(axis=1, keepdims=True)
+    q = np.exp(b - np.where(np.isfinite(top), top, 0.0))
+    total = q.sum(axis=1, keepdims=True)
+    p[:, ids] = mass * q / np.where(total > 0, total, 1.0)
+    with np.errstate(divide="ignore"):
+        return np.log(p)

@@ -6,10 +6,12 @@ pretty_midi-based pipelines do. A pedal that never comes up holds to the end of 
 file's last note or pedal event, whichever is later. One function serves both decoders, so they keep
 giving the same notes.
 
-The pedal applies to every pitched note of the file, whichever track holds its events: a
-synthesizer applies a channel's pedal to all of that channel's notes, and piano files write the
-two hands on separate tracks of one channel with the pedal in one of them (piano-midi.de's files
-put it on the left hand's track), so a per-track pedal would leave the other hand dry.
+The pedal applies to every pitched note of the file, whichever track holds its events: a synthesizer applies a
+channel's pedal to all of that channel's notes, and piano files write the two hands on separate tracks of one
+channel with the pedal in one of them (piano-midi.de's files put it on the left hand's track), so a per-track
+pedal would leave the other hand dry. The pedal events are those of the parts (a track's channel with a note
+struck on it, as symusic keeps them); a pedal on a channel or in a track that strikes no note is a stray
+controller, and is ignored.
 """
 
 from __future__ import annotations

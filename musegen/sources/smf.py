@@ -105,7 +105,8 @@ def read_smf(
     division = int.from_bytes(data[12:14], "big")
     pos = 8 + header_len
     tracks: list[list[Event]] = []
-    pedal: list[tuple[int, int]] = []  # (tick, value) of every sustain-pedal event outside the drum channel
+    pedal: list[tuple[int, int]] = []  # (tick, value) of the sustain pedal of every part (a track's channel
+    # with a note struck on it) outside the drum channel
     budget = [sys.maxsize if max_notes is None else max_notes, sys.maxsize if max_events is None else max_events]
     while len(tracks) < declared:  # bytes after the declared tracks are ignored, whatever their length
         if pos + 8 > len(data):
@@ -142,7 +143,8 @@ def _read_track(
     note; so those are passed on only then (and when they change), and the notes and tempo map that come
     out stay exactly the same, while a file full of such events costs little."""
     events: list[Event] = []
-    held: list[tuple[int, int]] = []  # this track's sustain-pedal events (tick, value)
+    held: list[tuple[int, int, int]] = []  # this track's sustain-pedal events (tick, value, channel)
+    struck = [False] * 16  # per channel: whether a note was struck on it in this track
     notes_left, events_left = budget
     append = events.append
     programs, passed = [-1] * 16, [-1] * 16  # per channel: the program now, the program passed on
@@ -208,10 +210,11 @@ def _read_track(
                 raise SMFError(f"data byte {second} above 127 in track {number}")
             i += 2
             if kind == CONTROL and first == SUSTAIN and channel != DRUM_CHANNEL:
-                held.append((tick, second))
+                held.append((tick, second, channel))
             if kind in (NOTE_ON, NOTE_OFF):
                 key = channel << 7 | first
                 if kind == NOTE_ON and second:
+                    struck[channel] = True
                     notes_left -= 1
                     if notes_left < 0:
                         raise TooManyNotes(f"over the note limit in track {number}")
@@ -232,8 +235,8 @@ def _read_track(
         raise SMFError(f"track {number} ends in the middle of an event (truncated file)") from None
     # The end sits on the last kept event: time after it (skipped events, silence) never reaches pretty_midi.
     append(Event("end_of_track", 0))
-    if pedal is not None and notes_left < budget[0]:  # a track without notes lends no pedal (as symusic reads it)
-        pedal.extend(held)
+    if pedal is not None:  # a channel with no note struck in this track lends no pedal (as symusic reads it)
+        pedal.extend((at, value) for at, value, channel in held if struck[channel])
     budget[0], budget[1] = notes_left, events_left
     return events
 

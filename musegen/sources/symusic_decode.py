@@ -13,6 +13,12 @@ SMF decoder takes about 15 ms). What comes out is made to match :func:`musegen.s
   else 120 BPM. The tempo map's beats are exact (ticks / ticks per beat); two different tempos at one
   tick after 0 (symusic's order of them is not the file's), a tempo event of another length than 3 bytes
   (symusic reads past it; the SMF decoder ignores it) or too many tempo changes go to the SMF decoder.
+- Sysex events symusic reads otherwise go to the SMF decoder: an F7 escape event (symusic reads F7 as one
+  byte and its data as events) and a data byte right after a sysex (running status, which the SMF decoder
+  keeps from before the sysex). So does a key struck at the tick of a note-off that pretty_midi finds
+  nothing else sounding at: pretty_midi then drops the note or not by the order of the two in the file,
+  which symusic's pairing does not keep. One scan of the F0 and F7 bytes finds the first two (one inside
+  other data may send a file for nothing: 1 of the 110 real piano files).
 - Whatever symusic refuses, or reads where the SMF decoder would refuse (a tempo of 0, ticks past
   2**31, four bytes with the high bit in a row: a variable-length number of 5 bytes), is decoded again
   by the SMF decoder, so a file gets the SMF decoder's reason word for word (such files are rare; its
@@ -26,12 +32,13 @@ SMF decoder takes about 15 ms). What comes out is made to match :func:`musegen.s
 Differences left (each pinned by a test in ``tests/sources/test_symusic_decode.py`` or
 ``tests/hardening/test_symusic_battery.py``): a key struck again before its note-off keeps only the notes
 symusic pairs (pretty_midi ended both at the one note-off); a note sounding across a program change counts
-under the program at its start (pretty_midi: at its end), which matters only to the instrument filter;
-two notes of one key at one tick, with a note-off at that tick between them, keep the second; a data byte
-above 127 where symusic does not look (aftertouch, channel pressure, a pitch bend's low byte) is read, not
-refused; long pieces keep exact times (the SMF decoder re-times a file past 2,000,000 ticks); notes of one
-start and pitch in one track but on two channels come in channel order (pretty_midi: in the order their
-first notes ended).
+under the program at its start (pretty_midi: at its end), which matters only to the instrument filter; two
+notes of one key at one tick, with a note-off at that tick between them, keep the second; a data byte above
+127 where symusic does not look (aftertouch, channel pressure, a pitch bend's low byte) is read, not refused;
+so is a system common or real-time message in a track (F1-F3, F6, F8, FA-FC, FE: they have no place in a file,
+and a flipped bit makes one of a meta event's FF), which symusic skips; long pieces keep exact times (the SMF
+decoder re-times a file past 2,000,000 ticks); notes of one start and pitch in one track but on two channels
+come in channel order (pretty_midi: in the order their first notes ended).
 """
 
 from __future__ import annotations
@@ -83,6 +90,8 @@ def _decode(data: bytes, cfg: DataConfig, limits: Limits) -> tuple[np.ndarray, f
     if _four_high_bytes(data):  # symusic reads variable-length numbers of 5 bytes and more
         raise _SMFSays("four bytes with the high bit in a row: a variable-length number too long, or text")
     bodies = _track_bodies(data)
+    for body in bodies:
+        _check_sysex(body)
     if sum(len(b) for b in bodies) > 2 * limits.max_events_per_file:  # could hold more events than allowed
         scan_smf(data, limits)  # raises the SMF decoder's reason at the limit
     score = _parse(_clean_file(bodies, division))
@@ -150,6 +159,48 @@ def _track_bodies(data: bytes) -> list[bytes]:
     return bodies
 
 
+def _varlen_at(body: bytes, i: int) -> tuple[int, int]:
+    """The variable-length number at ``body[i]`` and the index after it (-1 past the end)."""
+    value = 0
+    for j in range(i, min(i + 4, len(body))):
+        value = value << 7 | body[j] & 0x7F
+        if body[j] < 0x80:
+            return value, j + 1
+    return value, -1
+
+
+def _check_sysex(body: bytes) -> None:
+    """_SMFSays where symusic would read a track's sysex events otherwise than the SMF decoder: an F7
+    escape event (``F7 <length> <bytes>``, which symusic reads as a lone byte, and the bytes after as
+    events) or a data byte right after a sysex event (the SMF decoder reads it under the channel status
+    before the sysex; symusic does not). Only bytes F0 and F7 after a byte below 128, where a status can
+    sit (after a delta time's last byte), are looked at; one inside other data may send a file to the
+    SMF decoder for nothing, which costs time only. A file without such bytes costs one scan."""
+    marks = np.frombuffer(body, dtype=np.uint8)
+    at = np.flatnonzero(((marks[1:] == 0xF0) | (marks[1:] == 0xF7)) & (marks[:-1] < 0x80)) + 1
+    if not len(at):
+        return
+    # not those inside a meta event's data (a tempo's bytes, text): FF, its kind, a one-byte length
+    meta = np.flatnonzero((marks[1:-2] == 0xFF) & (marks[:-3] < 0x80) & (marks[2:-1] < 0x80) & (marks[3:] < 0x80))
+    if len(meta):
+        first = meta + 4  # the meta event's first data byte
+        last = first + marks[meta + 3].astype(np.int64)  # one past its last
+        k = np.searchsorted(first, at, side="right") - 1
+        at = at[(k < 0) | (at >= last[np.maximum(k, 0)])]
+    ends = set()  # the F7 that closes an F0 event's bytes
+    for i in at.tolist():
+        if body[i] == 0xF0:
+            length, start = _varlen_at(body, i + 1)
+            if start < 0 or start + length > len(body):
+                return  # symusic refuses a sysex past the track's end: the SMF decoder says why
+            ends.add(start + length - 1)
+            _, after = _varlen_at(body, start + length)  # the next event's delta time
+            if 0 <= after < len(body) and body[after] < 0x80:
+                raise _SMFSays("a data byte right after a sysex event (running status)")
+        elif i not in ends:
+            raise _SMFSays("an F7 escape event (symusic reads it as one byte)")
+
+
 def _clean_file(bodies: list[bytes], division: int) -> bytes:
     """A file of just the tracks the SMF decoder reads, with a plain 6-byte header."""
     fmt = 1 if len(bodies) > 1 else 0
@@ -189,6 +240,14 @@ def _pretty_midi_ends(track: Any, last: int) -> tuple[np.ndarray, int]:
         raise _SMFSays("ticks past 2**31")
     pitch = arrays["pitch"].astype(np.int64) & 0x7F
     offs = np.sort(pitch << _KEY | end)
+    # A note-off that pretty_midi finds nothing sounding at (its symusic note had ended before, at an
+    # earlier note-off of its key) but a note struck at its very tick: pretty_midi drops that note or
+    # not by the order of the two in the file, which symusic's pairing does not keep
+    after = np.searchsorted(offs, pitch << _KEY | start, side="right")  # its key's first note-off after it
+    first_off = np.where(after < len(offs), offs[np.minimum(after, len(offs) - 1)] & ((1 << _KEY) - 1), end)
+    spare = end > first_off
+    if spare.any() and np.isin(pitch << _KEY | start, pitch[spare] << _KEY | end[spare]).any():
+        raise _SMFSays("a key struck at the tick of a note-off that pretty_midi pairs by the file's order")
     keep = end > start
     start, pitch, velocity = start[keep], pitch[keep], arrays["velocity"].astype(np.int64)[keep]
     first_off = offs[np.searchsorted(offs, pitch << _KEY | start, side="right")] & ((1 << _KEY) - 1)

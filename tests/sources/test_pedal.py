@@ -70,6 +70,42 @@ def test_both_decoders_hold_both_hands_with_the_pedal_of_one_track(decoder):
         assert sorted(round(e - s, 3) for s, e, _, _ in plain) == [0.5] * 4  # as played
 
 
+def _pedal_on(channel: int, strike: int | None, separate_track: bool = False) -> bytes:
+    """A quarter note on channel 0 with the pedal down over 2 beats on ``channel``, in the note's track or
+    a track of its own, and a note struck on channel ``strike`` in the pedal's track (None: none)."""
+    import mido
+
+    midi = mido.MidiFile(type=1, ticks_per_beat=480)
+    notes, pedal = mido.MidiTrack(), mido.MidiTrack()
+    midi.tracks += [notes, pedal] if separate_track else [notes]
+    notes += [mido.Message("note_on", note=60, velocity=64), mido.Message("note_off", note=60, time=240)]
+    target = pedal if separate_track else notes
+    target.append(mido.Message("control_change", channel=channel, control=64, value=127))
+    if strike is not None:
+        target.append(mido.Message("note_on", channel=strike, note=40, velocity=30))
+    target.append(mido.Message("control_change", channel=channel, control=64, value=0, time=960))
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_a_pedal_holds_where_its_track_and_channel_strike_a_note(decoder):
+    """A pedal lends its hold from a channel with a note struck on it in the pedal's own track (the parts
+    symusic keeps), and from there holds every note; elsewhere it is ignored, by both decoders alike."""
+
+    def end_of_c4(data: bytes) -> float:
+        notes, *_ = decode_notes(data, DataConfig(), Limits(), decoder=decoder)
+        return float(notes[notes[:, 2] == 60][0, 1])
+
+    assert end_of_c4(_pedal_on(0, None)) == 2.5  # let go at 0.5, held to the pedal's 2.5
+    assert end_of_c4(_pedal_on(1, None)) == 0.5  # a channel with no note: a stray controller
+    assert end_of_c4(_pedal_on(1, 1)) == 2.5  # a channel of its own with a note (unended): a part
+    assert end_of_c4(_pedal_on(1, 0)) == 0.5  # a note on another channel than the pedal's
+    assert end_of_c4(_pedal_on(0, None, separate_track=True)) == 0.5  # a track without notes
+    assert end_of_c4(_pedal_on(0, 0, separate_track=True)) == 2.0  # a track with one (its pedal up at beat 2)
+
+
 def test_the_setting_reaches_ingest_and_its_cache():
     data = _pedal_file()
     held = read_midi_bytes(data, "pedal.mid", DataConfig())

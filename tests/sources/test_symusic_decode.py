@@ -149,6 +149,34 @@ def test_the_decoder_is_chosen_by_musegen_decoder(monkeypatch):
         decoder_name()
 
 
+GM_RESET = b"\x00\xf0\x05\x7e\x7f\x09\x01\xf7"  # a sysex event, closed by its own F7
+SPARE_OFF = b"\x00\x90\x2f\x5a\x10\x90\x2f\x5a\x10\x80\x2f\x00\x10\x80\x2f\x00"  # on, on, off, off
+
+
+@pytest.mark.parametrize(
+    "track, handed_over",
+    [
+        (GM_RESET + NOTE + END, False),
+        (b"\x00\xff\x51\x03\x07\xf7\x20" + b"\x00\xff\x01\x02\xf0\xf7" + NOTE + END, False),  # in meta data
+        (b"\x00\xf7\x03\x01\x02\x03" + NOTE + END, True),  # an F7 escape: symusic reads F7 as one byte
+        (b"\x00\xf7\x09" + NOTE + NOTE + END, True),  # ... and the notes in its bytes as notes
+        (b"\x00\x90\x3c\x40" + GM_RESET + b"\x83\x60\x3c\x00" + END, True),  # running status after a sysex
+        (SPARE_OFF + b"\x00\x90\x2f\x5a\x00\x80\x2f\x00\x10\x80\x2f\x00" + END, True),  # struck, then the off
+        (SPARE_OFF + b"\x00\x80\x2f\x00\x00\x90\x2f\x5a\x10\x80\x2f\x00" + END, True),  # the off, then struck
+        (b"\x00\x90\x2f\x5a\x10\x80\x2f\x00\x00\x90\x2f\x5a\x10\x80\x2f\x00" + END, False),  # played again
+    ],
+    ids=["gm-reset", "f0-f7-in-meta", "f7-escape", "f7-over-notes", "sysex-running", "spare-off", "off-first", "again"],
+)
+def test_what_symusic_would_read_otherwise_goes_to_the_smf_decoder(track, handed_over, caplog):
+    """An F7 escape event, a data byte right after a sysex, a key struck at the tick of a note-off that
+    pretty_midi finds nothing else sounding at: symusic reads them otherwise (or loses the file's order),
+    so the SMF decoder decodes those files; a sysex or F0/F7 bytes in a meta event's data stay symusic's."""
+    caplog.set_level("DEBUG", logger="musegen.sources.symusic_decode")
+    old, new = both(raw_midi(track))
+    assert_same(old, new)
+    assert ("symusic left a file to the SMF decoder" in caplog.text) == handed_over
+
+
 # ------------------------------------------------------------------ the differences, pinned
 
 

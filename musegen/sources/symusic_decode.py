@@ -53,6 +53,7 @@ from musegen.config import DataConfig, Limits
 from musegen.errors import MidiReadError
 from musegen.notes import make_notes
 from musegen.sources.pedal import sustain
+from musegen.sources.smf import SMFError, _varlen
 from musegen.sources.smf_decode import MAX_TEMPO_ROWS, PIANO_PROGRAMS, check_header, decode_smf, scan_smf, tempo_rows
 
 try:
@@ -159,16 +160,6 @@ def _track_bodies(data: bytes) -> list[bytes]:
     return bodies
 
 
-def _varlen_at(body: bytes, i: int) -> tuple[int, int]:
-    """The variable-length number at ``body[i]`` and the index after it (-1 past the end)."""
-    value = 0
-    for j in range(i, min(i + 4, len(body))):
-        value = value << 7 | body[j] & 0x7F
-        if body[j] < 0x80:
-            return value, j + 1
-    return value, -1
-
-
 def _check_sysex(body: bytes) -> None:
     """_SMFSays where symusic would read a track's sysex events otherwise than the SMF decoder: an F7
     escape event (``F7 <length> <bytes>``, which symusic reads as a lone byte, and the bytes after as
@@ -190,12 +181,13 @@ def _check_sysex(body: bytes) -> None:
     ends = set()  # the F7 that closes an F0 event's bytes
     for i in at.tolist():
         if body[i] == 0xF0:
-            length, start = _varlen_at(body, i + 1)
-            if start < 0 or start + length > len(body):
-                return  # symusic refuses a sysex past the track's end: the SMF decoder says why
+            try:
+                length, start = _varlen(body, i + 1, 0)
+                _, after = _varlen(body, start + length, 0)  # the next event's delta time
+            except (IndexError, SMFError):
+                return  # a sysex or delta time past the track's end: the decoders' own reasons say why
             ends.add(start + length - 1)
-            _, after = _varlen_at(body, start + length)  # the next event's delta time
-            if 0 <= after < len(body) and body[after] < 0x80:
+            if after < len(body) and body[after] < 0x80:
                 raise _SMFSays("a data byte right after a sysex event (running status)")
         elif i not in ends:
             raise _SMFSays("an F7 escape event (symusic reads it as one byte)")
@@ -243,15 +235,15 @@ def _pretty_midi_ends(track: Any, last: int) -> tuple[np.ndarray, int]:
     # A note-off that pretty_midi finds nothing sounding at (its symusic note had ended before, at an
     # earlier note-off of its key) but a note struck at its very tick: pretty_midi drops that note or
     # not by the order of the two in the file, which symusic's pairing does not keep
-    after = np.searchsorted(offs, pitch << _KEY | start, side="right")  # its key's first note-off after it
+    struck = pitch << _KEY | start
+    after = np.searchsorted(offs, struck, side="right")  # its key's first note-off after it (none: its own end)
     first_off = np.where(after < len(offs), offs[np.minimum(after, len(offs) - 1)] & ((1 << _KEY) - 1), end)
     spare = end > first_off
-    if spare.any() and np.isin(pitch << _KEY | start, pitch[spare] << _KEY | end[spare]).any():
+    if spare.any() and np.isin(struck, pitch[spare] << _KEY | end[spare]).any():
         raise _SMFSays("a key struck at the tick of a note-off that pretty_midi pairs by the file's order")
-    keep = end > start
-    start, pitch, velocity = start[keep], pitch[keep], arrays["velocity"].astype(np.int64)[keep]
-    first_off = offs[np.searchsorted(offs, pitch << _KEY | start, side="right")] & ((1 << _KEY) - 1)
-    return np.stack([start, first_off, pitch, velocity], axis=1), max(last, int(end.max()))
+    keep = end > start  # a kept note's own end is a note-off after it, so first_off is found for it
+    velocity = arrays["velocity"].astype(np.int64)
+    return np.stack([start, first_off, pitch, velocity], axis=1)[keep], max(last, int(end.max()))
 
 
 def _kept_notes(tracks: list[tuple[int, bool, np.ndarray]], cfg: DataConfig, division: int) -> np.ndarray:

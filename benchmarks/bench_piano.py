@@ -180,8 +180,16 @@ def sampling_used(sampling: dict[str, Any] | None) -> dict[str, Any]:
     """The temperature and top-k that ``sampling``'s overrides make of the app's defaults."""
     from musegen.config import SamplingConfig
 
-    cfg = SamplingConfig(**(sampling or {}))
-    return {"temperature": cfg.temperature, "top_k": cfg.top_k, "duration_temperature": cfg.duration_temperature}
+    knobs = dict(sampling or {})
+    offset = int(knobs.pop("seed_offset", 0))
+    cfg = SamplingConfig(**knobs)
+    return {
+        "temperature": cfg.temperature,
+        "top_k": cfg.top_k,
+        "duration_temperature": cfg.duration_temperature,
+        "motif_memory": cfg.motif_memory,
+        "seed_offset": offset,
+    }
 
 
 def generate_row(
@@ -204,6 +212,8 @@ def generate_row(
 
     composer = Composer(run_dir)
     by_name = {p.name: p for p in pieces}
+    sampling = dict(sampling)
+    offset = int(sampling.pop("seed_offset", 0))
     generated, t0 = [], time.perf_counter()
     for k in range(n_pieces):
         source = by_name[held[k % len(held)]]
@@ -212,7 +222,7 @@ def generate_row(
         data = midi_bytes(piece_to_midi(opening, tempo=tempo))
         seed = composer.seed_from_midi(data, f"{source.name}.mid", length=100_000)
         length = composer.tokens_for_seconds(seconds, seed.tempo)
-        cfg = SamplingConfig(**{"length": length, "seed": k, **sampling})
+        cfg = SamplingConfig(**{"length": length, "seed": k + offset, **sampling})
         piece = composer.compose(seed, cfg).continuations[0]
         generated.append(excerpt(piece, 0.0, seconds, name=f"{row.name} {k + 1}: after {source.name}"))
         if keep:  # to listen to what the table scores
@@ -360,7 +370,9 @@ def print_tables(report: dict[str, Any]) -> None:
         f"piece), {report['seconds']:g} s each; reference: {real['n']} held-out real pieces (pedal on), "
         f"the {report['seconds']:g} s after the same seeds. Budget {report['minutes']:g} min per row; sampling "
         f"temperature {report['sampling']['temperature']:g}, top-k {report['sampling']['top_k']}, note lengths at "
-        f"{report['sampling']['duration_temperature'] or 'the same temperature'}.\n"
+        f"{report['sampling']['duration_temperature'] or 'the same temperature'}, motif memory "
+        f"{report['sampling'].get('motif_memory') or 'off'}, random seeds from "
+        f"{report['sampling'].get('seed_offset', 0)}.\n"
     )
     print(
         "| row | velocity | pedal | epochs | train time | held-out NLL | mean overlap | min overlap (feature) "
@@ -415,11 +427,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     parser.add_argument("--temperature", type=float, help="sampling temperature (default: the app's)")
     parser.add_argument("--top-k", type=int, help="top-k (default: the app's; 0 = off)")
     parser.add_argument("--duration-temperature", help="temperature of note lengths (default: the app's; 'same')")
+    parser.add_argument("--motif-memory", type=float, help="motif memory strength (default: the app's; 0 = off)")
+    parser.add_argument(
+        "--seed-offset", type=int, default=0, help="piece k samples with random seed k + this (default 0)"
+    )
     args = parser.parse_args([] if argv is None else argv)
     if args.reuse and not args.keep:
         print("bench_piano: --reuse needs --keep DIR, the folder of the kept runs")
         return None
-    sampling = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k)) if v is not None}
+    overrides = (("temperature", args.temperature), ("top_k", args.top_k), ("motif_memory", args.motif_memory))
+    sampling = {k: v for k, v in overrides if v is not None}
+    if args.seed_offset:
+        sampling["seed_offset"] = args.seed_offset
     if args.duration_temperature is not None:
         same = args.duration_temperature == "same"
         sampling["duration_temperature"] = None if same else float(args.duration_temperature)

@@ -65,9 +65,10 @@ def _seed(composer: Composer, unit: str, whole: bool = False) -> Seed:
 
 
 def _sampling(
-    lim: Limits, unit: str, unit_help: str, seed_tempo: float, durations: bool
+    lim: Limits, unit: str, unit_help: str, seed_tempo: float, durations: bool, motif: bool
 ) -> tuple[SamplingConfig, float, int]:
-    """The sampling widgets. ``durations``: the run draws note lengths as tokens of their own."""
+    """The sampling widgets. ``durations``: the run draws note lengths as tokens of their own; ``motif``: it can
+    remember its figures (token runs, when continuing a seed)."""
     d = SamplingConfig()
     c1, c2, c3, c4 = st.columns(4)
     argmax = "Greedy always takes the most likely token (the tutorial's argmax); it tends to loop."
@@ -77,13 +78,22 @@ def _sampling(
     top_k = c3.number_input("Top-k", 0, 1000, d.top_k, disabled=greedy, help="Draw from the k likeliest; 0 = off.")
     nucleus = "Draw from the smallest set holding this much probability; 1 = off."
     top_p = c4.slider("Top-p", 0.05, 1.0, d.top_p, 0.05, disabled=greedy, help=nucleus)
-    duration_temperature = d.duration_temperature
+    duration_temperature, motif_memory = d.duration_temperature, d.motif_memory
+    left, right = st.columns(2)
+    if motif:
+        remember = (
+            "How strongly the piece comes back to figures it has already played (the seed's included): an "
+            "accompaniment pattern, a motif. 0 = off: the model alone decides."
+        )
+        motif_memory = right.slider(
+            "Motif memory", 0.0, 0.95, float(d.motif_memory), 0.05, disabled=greedy, help=remember
+        )
     if durations:
         lengths = (
             "Temperature of each note's length. At 1 the lengths keep the variety of the music the model learned; "
             "colder, every note drifts to the commonest length (in piano music, the shortest)."
         )
-        duration_temperature = st.columns(2)[0].slider(
+        duration_temperature = left.slider(
             "Temperature of note lengths",
             0.05,
             2.0,
@@ -110,6 +120,7 @@ def _sampling(
         seed=seed,
         variations=variations,
         duration_temperature=duration_temperature,
+        motif_memory=motif_memory,
     )
     return cfg, float(tempo), int(program)
 
@@ -292,7 +303,12 @@ with friendly_errors("Pick another model, or train this one again."):
             play(seed.piece.notes, seed.tempo)
     st.subheader("Sampling", anchor=False)
     sampling, tempo, program = _sampling(
-        lim, unit, composer.rep.unit_help(), float(piece.tempo), composer.rep.has_duration_tokens()
+        lim,
+        unit,
+        composer.rep.unit_help(),
+        float(piece.tempo),
+        composer.rep.has_duration_tokens(),
+        motif=task != INFILL and composer.rep.motif_skip_ids() is not None,
     )
     rules = _constraints(composer)
     if task == INFILL:

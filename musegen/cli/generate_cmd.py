@@ -41,6 +41,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help=f"temperature of each note's length (default {d.duration_temperature}: the data's variety; "
         "'same' = --temperature)",
     )
+    p.add_argument(
+        "--motif-memory",
+        type=float,
+        default=d.motif_memory,
+        metavar="S",
+        help=f"0 to under 1: how strongly the piece continues figures it has already played (default {d.motif_memory:g}"
+        " = off; token runs)",
+    )
     p.add_argument("--greedy", action="store_true", help="the tutorial's argmax (same as --temperature 0)")
     p.add_argument("--seed", type=int, default=None, help="random seed: the same seed gives the same music")
     p.add_argument("--variations", type=int, default=1, help="pieces generated together (default 1)")
@@ -106,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         variations=args.variations,
         duration_temperature=args.duration_temperature,
+        motif_memory=args.motif_memory,
     )
     show = not args.json and sys.stderr.isatty()
 
@@ -197,6 +206,7 @@ def _check_flags(args: argparse.Namespace) -> tuple[float, float] | None:
         top_p=args.top_p,
         variations=args.variations,
         duration_temperature=args.duration_temperature,
+        motif_memory=args.motif_memory,
     )
     probe.validate()
     if args.seed_length is not None and args.seed_length < 1:

@@ -19,6 +19,7 @@ import numpy as np
 from musegen.config import ConstraintConfig, SamplingConfig
 from musegen.errors import ConfigError
 from musegen.generation.constraints import Constraint
+from musegen.generation.motif import MotifMemory
 from musegen.generation.sampling import sample_next
 from musegen.representations.base import Representation
 from musegen.representations.pianoroll import N_KEYS, check_frames, sample_frames
@@ -41,6 +42,7 @@ def generate(
     on_progress: ProgressFn | None = None,
     rng: np.random.Generator | None = None,
     constraint: Constraint | None = None,
+    memory: MotifMemory | None = None,
 ) -> list[np.ndarray]:
     """Continue ``seed`` ((T,) ids or (T, K) frames, T >= 1) by ``cfg.length`` elements, ``cfg.variations`` at once.
 
@@ -51,7 +53,9 @@ def generate(
     ``on_progress(done, total)`` is called after every element. A ``constraint``
     (:mod:`musegen.generation.constraints`) reads the seed, restricts every draw to what its rules
     allow, and may end the generation early once every row is ``done`` (an infilled middle that
-    reached its suffix): the arrays are then shorter than ``cfg.length``.
+    reached its suffix): the arrays are then shorter than ``cfg.length``. A ``memory``
+    (:mod:`musegen.generation.motif`) mixes the figures already played into every draw, among what
+    the constraint's rules allow.
     """
     from musegen.models.incremental import make_stepper
 
@@ -62,6 +66,9 @@ def generate(
     # a NADE model draws its frames itself (key by key inside the head); every other model gives logits
     draw: SampleFn = getattr(stepper, "draw", None) or sample
     prompt = np.tile(seed[None], (cfg.variations,) + (1,) * seed.ndim)
+    if memory is not None:  # inside the constraint: it mixes what the rules allow
+        memory.prime(prompt)
+        draw = memory.wrap(draw)
     if constraint is not None:
         constraint.prime(prompt)
         draw = constraint.wrap(draw, stepper)
@@ -95,8 +102,9 @@ def generate_with(
     rng: np.random.Generator | None = None,
     constraints: ConstraintConfig | None = None,
 ) -> list[np.ndarray]:
-    """:func:`generate` under a representation: its seed checks, its empty prompt, its sampling step and,
-    when ``constraints`` are active, its constraint (a ConfigError when it has none of that kind)."""
+    """:func:`generate` under a representation: its seed checks, its empty prompt, its sampling step,
+    when ``constraints`` are active its constraint (a ConfigError when it has none of that kind), and
+    with ``cfg.motif_memory`` its motif memory (token representations; frames have none)."""
     width = int(model.outputs[0].shape[-1])
     if width != rep.output_width():
         raise ConfigError(
@@ -104,7 +112,11 @@ def generate_with(
         )
     seed = rep.check_seed(seed) if len(np.asarray(seed)) else rep.start()
     constraint = rep.constraint(constraints, cfg.variations) if constraints is not None and constraints.active else None
-    return generate(model, seed, cfg, rep.sample, on_progress=on_progress, rng=rng, constraint=constraint)
+    skip = rep.motif_skip_ids() if cfg.motif_memory > 0 else None
+    memory = MotifMemory(width, cfg.variations, cfg.motif_memory, skip) if skip is not None else None
+    return generate(
+        model, seed, cfg, rep.sample, on_progress=on_progress, rng=rng, constraint=constraint, memory=memory
+    )
 
 
 def generate_ids(

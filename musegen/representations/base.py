@@ -331,6 +331,11 @@ class Representation(ABC):
         seconds = float(piece.seconds(end) - piece.seconds(start))
         return float(np.clip(60.0 * (end - start) / seconds, 20.0, 400.0)) if seconds > 0 else float(piece.tempo)
 
+    def motif_skip_ids(self) -> np.ndarray | None:
+        """The elements the motif memory (:mod:`musegen.generation.motif`) leaves out of the figures it
+        remembers; None when this representation has no motif memory (frames are not tokens)."""
+        return None
+
     # ------------------------------------------------------------------ steering: constraints and infilling
 
     def constraint(self, cfg: ConstraintConfig | None, batch: int, plan: InfillPlan | None = None) -> Constraint | None:

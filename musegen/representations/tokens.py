@@ -172,6 +172,15 @@ class TokenRepresentation(Representation):
     def has_duration_tokens(self) -> bool:
         return len(self.duration_ids()) > 0
 
+    # tokens that vary between repeats of one figure (a motif played louder is the same motif)
+    motif_skip_prefixes: ClassVar[tuple[str, ...]] = ("Velocity_",)
+
+    def motif_skip_ids(self) -> np.ndarray:
+        """The special tokens, the fill-in-the-middle sentinels and :attr:`motif_skip_prefixes`' tokens."""
+        vocab = self.vocab
+        skip = [i for i, t in enumerate(vocab.tokens) if t.startswith(self.motif_skip_prefixes)]
+        return np.array(sorted({PAD_ID, UNK_ID, BOS_ID, *(vocab.fim_ids() or ()), *skip}), dtype=np.int64)
+
     def sample(self, logits: np.ndarray, cfg: SamplingConfig, rng: np.random.Generator) -> np.ndarray:
         return sample_next(logits, cfg, rng, self._never(), self.duration_ids()).astype(np.int32)
 

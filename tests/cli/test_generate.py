@@ -83,3 +83,14 @@ def test_duration_temperature_draws_note_lengths_apart_and_is_checked(tmp_path):
     assert proc.returncode == 2 and "duration-temperature" in proc.stderr and "Traceback" not in proc.stderr
     proc = _generate(str(DEMO), "--duration-temperature", "0")
     assert proc.returncode == 2 and "duration_temperature" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_motif_memory_changes_the_music_and_is_checked(tmp_path):
+    outs = {}
+    for value in ("0", "0.8"):
+        outs[value] = tmp_path / f"{value}.mid"
+        proc = _generate(str(DEMO), "--length", "96", "--seed", "5", "--motif-memory", value, "--out", str(outs[value]))
+        assert proc.returncode == 0, proc.stderr
+    assert outs["0"].read_bytes() != outs["0.8"].read_bytes()  # the same seed: the memory made other music
+    proc = _generate(str(DEMO), "--motif-memory", "1.5")
+    assert proc.returncode == 2 and "motif_memory" in proc.stderr and "Traceback" not in proc.stderr

@@ -192,6 +192,10 @@ def sampling_used(sampling: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
+def _given_or(value: float | None, suggest: Any) -> float:
+    return float(suggest() if value is None else value)
+
+
 def generate_row(
     row: Row,
     run_dir: Path,
@@ -306,6 +310,9 @@ def run_row(
         "generate_s": round(gen_s, 1),
         "status": state,
         "sampling": sampling_used(sampling),
+        # the strength generation used: the run's suggestion (Composer.motif_strength) unless given
+        "motif_memory": _given_or(sampling_used(sampling)["motif_memory"], composer.motif_strength),
+        "figure_repetition": round(composer.figure_repetition(), 3),
         "val_nll": metrics.get("model", {}).get("nll"),
         "ngram_nll": metrics.get("baseline", {}).get("nll"),
         "train_tokens": dataset.n_train_tokens,
@@ -371,7 +378,7 @@ def print_tables(report: dict[str, Any]) -> None:
         f"the {report['seconds']:g} s after the same seeds. Budget {report['minutes']:g} min per row; sampling "
         f"temperature {report['sampling']['temperature']:g}, top-k {report['sampling']['top_k']}, note lengths at "
         f"{report['sampling']['duration_temperature'] or 'the same temperature'}, motif memory "
-        f"{report['sampling'].get('motif_memory') or 'off'}, random seeds from "
+        f"{_memory(report)}, random seeds from "
         f"{report['sampling'].get('seed_offset', 0)}.\n"
     )
     print(
@@ -414,6 +421,15 @@ def _representation_missing(name: str) -> str | None:
     return f"the {name!r} representation is not registered (registered: {', '.join(registry.names())}); nothing to run."
 
 
+def _memory(report: dict[str, Any]) -> str:
+    """The motif memory of the report's header: the one given, or each run's suggestion."""
+    given = report["sampling"].get("motif_memory")
+    if given is not None:
+        return f"{given:g}" if given else "off"
+    each = ", ".join(f"{r['label']} {r.get('motif_memory', 0):g}" for r in report["rows"] if "motif_memory" in r)
+    return f"suited to each run ({each})" if each else "suited to each run"
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_piano", description=__doc__.split("\n")[0])
     parser.add_argument("--rows", help=f"comma-separated rows (default: all timed rows): {', '.join(ROWS)}")
@@ -427,7 +443,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     parser.add_argument("--temperature", type=float, help="sampling temperature (default: the app's)")
     parser.add_argument("--top-k", type=int, help="top-k (default: the app's; 0 = off)")
     parser.add_argument("--duration-temperature", help="temperature of note lengths (default: the app's; 'same')")
-    parser.add_argument("--motif-memory", type=float, help="motif memory strength (default: the app's; 0 = off)")
+    parser.add_argument(
+        "--motif-memory",
+        type=float,
+        help="motif memory strength (default: what suits each run, as in the app; 0 = off)",
+    )
     parser.add_argument(
         "--seed-offset", type=int, default=0, help="piece k samples with random seed k + this (default 0)"
     )

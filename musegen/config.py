@@ -190,8 +190,10 @@ class SamplingConfig:
     # "Piano that breathes")
     duration_temperature: float | None = 1.0
     # motif memory: how strongly a piece continues the figures it has already played (a cache of its own
-    # tokens mixed into the model's; musegen.generation.motif). 0 = off; token runs only
-    motif_memory: float = 0.0
+    # tokens mixed into the model's; musegen.generation.motif). 0 = off; token runs only. None = what suits
+    # the run's music (Composer.motif_strength: 0.5 for the real piano pieces, which repeat a third of their
+    # figures, 0 for Bach's chorales, which hardly do; BENCHMARKS.md, "Motif memory")
+    motif_memory: float | None = None
     seed: int | None = None  # random seed; the same seed gives the same music
     variations: int = 1  # pieces generated together in one batch
 
@@ -205,8 +207,10 @@ class SamplingConfig:
                 f"got {self.duration_temperature}."
             )
         _positive("top_k", self.top_k, 1_000_000, low=0)
-        if not 0 <= self.motif_memory < 1:
-            raise ConfigError(f"motif_memory must be in [0, 1) (0 = off), got {self.motif_memory}.")
+        if self.motif_memory is not None and not 0 <= self.motif_memory < 1:
+            raise ConfigError(
+                f"motif_memory must be in [0, 1) (0 = off; None = suited to the run), got {self.motif_memory}."
+            )
         if not 0 < self.top_p <= 1:
             raise ConfigError(f"top_p must be in (0, 1] (1 = off), got {self.top_p}.")
         _positive("variations", self.variations, 64)

@@ -46,8 +46,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         type=float,
         default=d.motif_memory,
         metavar="S",
-        help=f"0 to under 1: how strongly the piece continues figures it has already played (default {d.motif_memory:g}"
-        " = off; token runs)",
+        help="0 to under 1: how strongly the piece continues figures it has already played (0 = off; default: "
+        "what suits the run's music, 0.5 for the real piano pieces, 0 for the chorales; token runs)",
     )
     p.add_argument("--greedy", action="store_true", help="the tutorial's argmax (same as --temperature 0)")
     p.add_argument("--seed", type=int, default=None, help="random seed: the same seed gives the same music")
@@ -127,8 +127,10 @@ def run(args: argparse.Namespace) -> int:
         new_music, seconds = [result.placed(i) for i in range(len(result.pieces))], result.seconds
         pms = [result.midi(i, tempo=args.tempo, program=args.program) for i in range(len(result.pieces))]
         counts, notes = result.token_counts, [p.n_notes for p in result.pieces]
+        memory = 0.0  # infilling draws without the motif memory
     else:
         comp = composer.compose(seed, sampling, on_progress=progress, constraints=constraints)
+        memory = float(comp.sampling.motif_memory or 0.0)  # the run's suggestion when not given
         if args.seconds:
             comp = comp.trimmed(args.seconds, args.tempo)
         new_music = [comp.placed(i) for i in range(len(comp.continuations))]
@@ -156,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
         "seed": seed.label,
         "tempo": args.tempo,
         "constraints": describe(constraints),
+        "motif_memory": memory,
         "seconds": round(seconds, 3),
         "ms_per_token": round(1000 * seconds / max(1, sum(counts) / max(1, len(counts))), 3),
         "files": files,
@@ -170,6 +173,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"infilled beats {result.start:g}-{result.end:g} ({result.plan.label})")
         if constraints is not None and constraints.active:
             print(f"constraints: {describe(constraints)}")
+        if memory:
+            print(f"motif memory {memory:g}")
         for f, piece in zip(files, new_music, strict=True):
             extra = f", {f['wav']} ({f['engine']})" if "wav" in f else ""
             print(f"wrote {f['midi']}: {f['new_notes']} new notes from {f['tokens']} tokens{extra}")

@@ -62,6 +62,7 @@ SECONDS_LABELS = tuple(
 )
 NGRAM = 4
 ONSET_GRID = 12  # steps per beat when comparing onsets for repetition (sixteenths and triplets)
+FIGURE_NOTES = 300  # notes read by figure_repetition: about 35 s of the piano pieces, 40 beats of a chorale
 
 
 @dataclass
@@ -189,6 +190,17 @@ def _note_sequence(notes: np.ndarray) -> np.ndarray:
     """One integer per note: its pitch and its onset step from the previous note."""
     steps = np.round(np.diff(notes[:, START], prepend=notes[0, START]) * ONSET_GRID).astype(np.int64)
     return notes[:, PITCH].astype(np.int64) + 128 * np.minimum(steps, 16 * ONSET_GRID)
+
+
+def figure_repetition(piece: Piece, notes: int = FIGURE_NOTES) -> float:
+    """How little the opening ``notes`` notes of ``piece`` repeat their figures: the distinct 4-gram ratio
+    of their note sequence (1 = no 4-note figure comes back; the real piano pieces score 0.66, Bach's
+    chorales 0.94). A fixed count of notes, because longer excerpts repeat more."""
+    found = np.asarray(piece.notes, dtype=np.float64).reshape(-1, 4)
+    if not len(found):
+        return 1.0
+    found = found[np.lexsort((found[:, PITCH], found[:, START]))][:notes]
+    return distinct_ngram_ratio(_note_sequence(found))
 
 
 def distinct_ngram_ratio(seq: np.ndarray, n: int = NGRAM) -> float:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from musegen.config import ConstraintConfig, Limits, SamplingConfig
 from musegen.errors import ConfigError, DatasetError, MidiReadError
 from musegen.generation.decode import generate, generate_with
 from musegen.generation.infill import InfillPlan, join
+from musegen.generation.motif import suggested_strength
 from musegen.notes import START, Piece, make_notes
 from musegen.output.midi import piece_to_midi
 from musegen.representations.base import Representation
@@ -164,6 +165,7 @@ class Composer:
         self._pieces: list[tuple[str, np.ndarray]] | None = None
         self._tempos: list[float] = []
         self._n_held_out = 0
+        self._repetition: float | None = None
 
     # ------------------------------------------------------------ the model
 
@@ -309,6 +311,8 @@ class Composer:
         sampling.validate(max_length=limits.max_generation_length)
         if constraints is not None:
             self.rep.constraint(constraints, 1)  # a wrong key or range fails before the model loads
+        if sampling.motif_memory is None:
+            sampling = replace(sampling, motif_memory=self.motif_strength())
         model = self.model
         t0 = time.perf_counter()
         outputs = generate_with(model, self.rep, seed.ids, sampling, on_progress=on_progress, constraints=constraints)
@@ -383,6 +387,24 @@ class Composer:
         rate = self.rep.tokens_per_beat([ids for _, ids in self.pieces()[:50]])
         wanted = int(np.ceil(1.25 * rate * seconds * tempo / 60.0)) + 8
         return min(wanted, limits.max_generation_length)
+
+    def figure_repetition(self) -> float:
+        """How little the run's music repeats its figures: the mean
+        :func:`~musegen.evaluation.music.figure_repetition` of up to 64 of its pieces (1 = never); cached."""
+        if self._repetition is None:
+            from musegen.evaluation.music import figure_repetition
+
+            found = [figure_repetition(p) for p in self.reference_pieces(limit=64)]
+            self._repetition = float(np.mean(found)) if found else 1.0
+        return self._repetition
+
+    def motif_strength(self) -> float:
+        """The motif memory that suits this run's music (``SamplingConfig.motif_memory=None`` uses it): from
+        :meth:`figure_repetition` (:func:`~musegen.generation.motif.suggested_strength`); 0 where the
+        representation has no motif memory (piano-roll frames)."""
+        if self.rep.motif_skip_ids() is None:
+            return 0.0
+        return suggested_strength(self.figure_repetition())
 
     def reference_pieces(self, limit: int = 24) -> list[Piece]:
         """Real pieces to compare generated music with: held-out ones first, decoded from tokens."""

@@ -112,8 +112,9 @@ def generate_with(
         )
     seed = rep.check_seed(seed) if len(np.asarray(seed)) else rep.start()
     constraint = rep.constraint(constraints, cfg.variations) if constraints is not None and constraints.active else None
-    skip = rep.motif_skip_ids() if cfg.motif_memory > 0 else None
-    memory = MotifMemory(width, cfg.variations, cfg.motif_memory, skip) if skip is not None else None
+    strength = cfg.motif_memory or 0.0  # None (suited to the run) is resolved by the Composer; alone, off
+    skip = rep.motif_skip_ids() if strength > 0 else None
+    memory = MotifMemory(width, cfg.variations, strength, skip) if skip is not None else None
     return generate(
         model, seed, cfg, rep.sample, on_progress=on_progress, rng=rng, constraint=constraint, memory=memory
     )

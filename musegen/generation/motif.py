@@ -37,6 +37,22 @@ from musegen.generation.constraints import DrawFn
 MIN_CONTEXT = 4  # the shortest context that is a figure: about two notes of timed tokens
 MAX_CONTEXT = 12  # the longest context looked up: about four notes
 
+# suggested_strength: music whose openings keep more than SUGGEST_FROM of their 4-note figures distinct
+# gets no memory; below, the strength grows by SUGGEST_SLOPE per unit of repetition, up to SUGGEST_MAX.
+# Calibrated on the two datasets at hand (BENCHMARKS.md, "Motif memory"): the real piano pieces (0.64)
+# were closest to the held-out pieces at 0.5, Bach's chorales (0.95) at 0.
+SUGGEST_FROM = 0.9
+SUGGEST_SLOPE = 2.0
+SUGGEST_MAX = 0.8
+
+
+def suggested_strength(repetition: float) -> float:
+    """The motif memory for music whose figure repetition
+    (:func:`musegen.evaluation.music.figure_repetition`, averaged over pieces) is ``repetition``,
+    rounded to the Generate page's steps of 0.05."""
+    raw = SUGGEST_SLOPE * (SUGGEST_FROM - float(repetition))
+    return float(np.clip(round(raw * 20) / 20, 0.0, SUGGEST_MAX))
+
 
 class MotifMemory:
     """The cache of one batch of generated token sequences; see the module doc.

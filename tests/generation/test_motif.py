@@ -7,8 +7,8 @@ import pytest
 
 from musegen.config import ConstraintConfig, DataConfig, ModelConfig, SamplingConfig
 from musegen.errors import ConfigError
-from musegen.evaluation.music import distinct_ngram_ratio
-from musegen.generation.motif import MAX_CONTEXT, MIN_CONTEXT, MotifMemory
+from musegen.evaluation.music import distinct_ngram_ratio, figure_repetition
+from musegen.generation.motif import MAX_CONTEXT, MIN_CONTEXT, SUGGEST_MAX, MotifMemory, suggested_strength
 from musegen.notes import PITCH, Piece, make_notes
 from musegen.representations.timed import TimedRepresentation
 
@@ -66,11 +66,60 @@ def test_skipped_tokens_do_not_break_a_figure():
 
 
 def test_strength_is_checked():
+    SamplingConfig().validate()  # None: what suits the run
     SamplingConfig(motif_memory=0.0).validate()
     SamplingConfig(motif_memory=0.9).validate()
     for bad in (-0.1, 1.0, 2.0):
         with pytest.raises(ConfigError, match="motif_memory"):
             SamplingConfig(motif_memory=bad).validate()
+
+
+def test_the_suggestion_follows_how_much_the_music_repeats():
+    assert suggested_strength(0.64) == 0.5  # the real piano pieces (BENCHMARKS.md, "Motif memory")
+    assert suggested_strength(0.95) == 0.0  # Bach's chorales hardly repeat a figure: no memory
+    assert suggested_strength(1.0) == 0.0 and suggested_strength(0.0) == SUGGEST_MAX
+    strengths = [suggested_strength(r) for r in np.linspace(0, 1, 21)]
+    assert strengths == sorted(strengths, reverse=True)  # the more the music repeats, the stronger
+    assert all(round(s * 20) == s * 20 for s in strengths)  # on the Generate page's steps of 0.05
+    assert figure_repetition(figure_piece(8, (60, 64, 67, 72))) < 0.1
+    rng = np.random.default_rng(0)
+    walk = np.cumsum(rng.choice([-5, -3, -2, 2, 3, 5], 400)) % 48 + 36
+    rows = [(i * 0.25 + rng.integers(0, 3) / 12, i * 0.25 + 0.5, int(p), 64) for i, p in enumerate(walk)]
+    assert figure_repetition(Piece("walk", make_notes(rows), 120.0)) > 0.95
+    assert figure_repetition(Piece("empty", make_notes([]), 120.0)) == 1.0
+
+
+def test_a_run_of_repetitive_music_suggests_a_memory_and_compose_uses_it(tmp_path):
+    from musegen import runs
+    from musegen.config import RunConfig
+    from musegen.generation.compose import Composer
+
+    config = RunConfig(data=DataConfig(velocity=True))
+    rep = TimedRepresentation.from_config(config.data)
+    figures = [figure_piece(6, (48 + i, 55 + i, 60 + i, 64 + i)) for i in range(4)]
+    run_dir = runs.create_run(tmp_path, config, rep.vocab, name="figures")
+    encoded = [rep.encode(p) for p in figures]
+    runs.save_dataset(run_dir, encoded[:3], encoded[3:], (["a", "b", "c"], ["d"]))
+    composer = Composer(run_dir)
+    assert composer.figure_repetition() < 0.2 and composer.motif_strength() == SUGGEST_MAX
+    keras.utils.set_random_seed(0)
+    composer._model = build_model(ModelConfig("lstm", embed_dim=8, units=16, layers=1), len(rep.vocab), 32)
+    seed = composer.seed_from_piece(0, 0, 40)
+    comp = composer.compose(seed, SamplingConfig(length=16, seed=1))
+    assert comp.sampling.motif_memory == SUGGEST_MAX  # None became the run's suggestion, recorded
+    given = composer.compose(seed, SamplingConfig(length=16, seed=1, motif_memory=0.0))
+    assert given.sampling.motif_memory == 0.0
+
+
+def test_the_chorale_demo_models_suggest_no_memory():
+    from pathlib import Path
+
+    from musegen.generation.compose import Composer
+
+    demo = Path(__file__).resolve().parents[2] / "assets" / "models"
+    for name in ("demo-wavenet", "demo-lstm"):
+        composer = Composer(demo / name)
+        assert composer.figure_repetition() > 0.9 and composer.motif_strength() == 0.0
 
 
 def test_the_timed_representation_leaves_out_velocities_and_specials():

@@ -27,6 +27,7 @@ import numpy as np
 from musegen import runs
 from musegen.config import ConstraintConfig, Limits, SamplingConfig
 from musegen.errors import ConfigError, DatasetError, MidiReadError
+from musegen.evaluation.music import figure_repetition
 from musegen.generation.decode import generate, generate_with
 from musegen.generation.infill import InfillPlan, join
 from musegen.generation.motif import suggested_strength
@@ -392,8 +393,6 @@ class Composer:
         """How little the run's music repeats its figures: the mean
         :func:`~musegen.evaluation.music.figure_repetition` of up to 64 of its pieces (1 = never); cached."""
         if self._repetition is None:
-            from musegen.evaluation.music import figure_repetition
-
             # the openings are enough: figure_repetition reads 300 notes, fewer than 3,000 tokens hold
             openings = [self._decode(ids[:3000], label) for label, ids in self.pieces()[:64]]
             found = [figure_repetition(p) for p in openings if p.n_notes]

@@ -180,20 +180,13 @@ def sampling_used(sampling: dict[str, Any] | None) -> dict[str, Any]:
     """The temperature and top-k that ``sampling``'s overrides make of the app's defaults."""
     from musegen.config import SamplingConfig
 
-    knobs = dict(sampling or {})
-    offset = int(knobs.pop("seed_offset", 0))
-    cfg = SamplingConfig(**knobs)
+    cfg = SamplingConfig(**(sampling or {}))
     return {
         "temperature": cfg.temperature,
         "top_k": cfg.top_k,
         "duration_temperature": cfg.duration_temperature,
         "motif_memory": cfg.motif_memory,
-        "seed_offset": offset,
     }
-
-
-def _given_or(value: float | None, suggest: Any) -> float:
-    return float(suggest() if value is None else value)
 
 
 def generate_row(
@@ -206,9 +199,11 @@ def generate_row(
     sampling: dict[str, Any],
     say: Any,
     keep: bool = False,
+    seed_offset: int = 0,
 ) -> tuple[list[Any], float, Any]:
     """Continue ``n_pieces`` held-out seeds with the run's model: the generated excerpts, the seconds it took
-    and the Composer. ``sampling`` overrides SamplingConfig's defaults (the app's) for every piece."""
+    and the Composer. ``sampling`` overrides SamplingConfig's defaults (the app's) for every piece; piece
+    ``k`` samples with random seed ``k + seed_offset``."""
     from musegen.config import SamplingConfig
     from musegen.evaluation.music import excerpt
     from musegen.generation.compose import Composer
@@ -216,8 +211,6 @@ def generate_row(
 
     composer = Composer(run_dir)
     by_name = {p.name: p for p in pieces}
-    sampling = dict(sampling)
-    offset = int(sampling.pop("seed_offset", 0))
     generated, t0 = [], time.perf_counter()
     for k in range(n_pieces):
         source = by_name[held[k % len(held)]]
@@ -226,7 +219,7 @@ def generate_row(
         data = midi_bytes(piece_to_midi(opening, tempo=tempo))
         seed = composer.seed_from_midi(data, f"{source.name}.mid", length=100_000)
         length = composer.tokens_for_seconds(seconds, seed.tempo)
-        cfg = SamplingConfig(**{"length": length, "seed": k + offset, **sampling})
+        cfg = SamplingConfig(**{"length": length, "seed": k + seed_offset, **sampling})
         piece = composer.compose(seed, cfg).continuations[0]
         generated.append(excerpt(piece, 0.0, seconds, name=f"{row.name} {k + 1}: after {source.name}"))
         if keep:  # to listen to what the table scores
@@ -248,6 +241,7 @@ def run_row(
     sampling: dict[str, Any] | None = None,
     reuse: bool = False,
     keep: bool = False,
+    seed_offset: int = 0,
 ) -> dict[str, Any]:
     """Train the row's model (or, with ``reuse``, take the one already in ``folder``), continue the
     held-out seeds, render the results; a plain dict (it crosses a process boundary) with the generated
@@ -294,7 +288,10 @@ def run_row(
         epochs, best_epoch, state = result.epochs_done, result.best_epoch, result.status
         say(f"{result.status} after {result.epochs_done} epochs, {train_s:.0f} s ({result.message})")
 
-    generated, gen_s, composer = generate_row(row, run_dir, pieces, held, n_pieces, seconds, sampling or {}, say, keep)
+    generated, gen_s, composer = generate_row(
+        row, run_dir, pieces, held, n_pieces, seconds, sampling or {}, say, keep, seed_offset
+    )
+    used = sampling_used(sampling)
     ranges, engine = dynamic_ranges(generated)
     return {
         "row": row.name,
@@ -309,9 +306,9 @@ def run_row(
         "train_s": round(train_s, 1),
         "generate_s": round(gen_s, 1),
         "status": state,
-        "sampling": sampling_used(sampling),
+        "sampling": used,
         # the strength generation used: the run's suggestion (Composer.motif_strength) unless given
-        "motif_memory": _given_or(sampling_used(sampling)["motif_memory"], composer.motif_strength),
+        "motif_memory": composer.motif_strength() if used["motif_memory"] is None else used["motif_memory"],
         "figure_repetition": round(composer.figure_repetition(), 3),
         "val_nll": metrics.get("model", {}).get("nll"),
         "ngram_nll": metrics.get("baseline", {}).get("nll"),
@@ -379,7 +376,7 @@ def print_tables(report: dict[str, Any]) -> None:
         f"temperature {report['sampling']['temperature']:g}, top-k {report['sampling']['top_k']}, note lengths at "
         f"{report['sampling']['duration_temperature'] or 'the same temperature'}, motif memory "
         f"{_memory(report)}, random seeds from "
-        f"{report['sampling'].get('seed_offset', 0)}.\n"
+        f"{report.get('seed_offset', 0)}.\n"
     )
     print(
         "| row | velocity | pedal | epochs | train time | held-out NLL | mean overlap | min overlap (feature) "
@@ -457,8 +454,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
         return None
     overrides = (("temperature", args.temperature), ("top_k", args.top_k), ("motif_memory", args.motif_memory))
     sampling = {k: v for k, v in overrides if v is not None}
-    if args.seed_offset:
-        sampling["seed_offset"] = args.seed_offset
     if args.duration_temperature is not None:
         same = args.duration_temperature == "same"
         sampling["duration_temperature"] = None if same else float(args.duration_temperature)
@@ -503,6 +498,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
         flush=True,
     )
     outputs: list[dict[str, Any]] = []
+    keep = bool(args.keep)
     with tempfile.TemporaryDirectory(prefix="musegen-piano-") as scratch:
         tmp = str(args.keep) if args.keep else scratch
         if args.keep:
@@ -510,13 +506,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
         if args.parallel > 1 and len(rows) > 1:
             with ProcessPoolExecutor(max_workers=args.parallel, mp_context=get_context("spawn")) as pool:
                 futures = [
-                    pool.submit(run_row, row, MINUTES, PIECES, SECONDS, tmp, 1, sampling, args.reuse, bool(args.keep))
+                    pool.submit(
+                        run_row, row, MINUTES, PIECES, SECONDS, tmp, 1, sampling, args.reuse, keep, args.seed_offset
+                    )
                     for row in rows
                 ]
                 outputs = [f.result() for f in futures]
         else:
             outputs = [
-                run_row(row, MINUTES, PIECES, SECONDS, tmp, 0, sampling, args.reuse, bool(args.keep)) for row in rows
+                run_row(row, MINUTES, PIECES, SECONDS, tmp, 0, sampling, args.reuse, keep, args.seed_offset)
+                for row in rows
             ]
     report = {
         "date": time.strftime("%Y-%m-%d"),
@@ -528,6 +527,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
         "parallel": args.parallel,
         "representation": args.representation,
         "sampling": sampling_used(sampling),
+        "seed_offset": args.seed_offset,
         "real": {
             "n": len(reference),
             "names": sorted(held),

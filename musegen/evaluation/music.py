@@ -129,7 +129,7 @@ def seconds_histogram(seconds: np.ndarray) -> list[float]:
 
 def note_seconds(piece: Piece) -> np.ndarray:
     """How long each note of ``piece`` sounds, in seconds (through its tempo map)."""
-    notes = np.asarray(piece.notes, dtype=np.float64).reshape(-1, 4)
+    notes = _in_order(piece)
     if not len(notes):
         return np.zeros(0)
     return piece.seconds(notes[:, END]) - piece.seconds(notes[:, START])
@@ -192,15 +192,18 @@ def _note_sequence(notes: np.ndarray) -> np.ndarray:
     return notes[:, PITCH].astype(np.int64) + 128 * np.minimum(steps, 16 * ONSET_GRID)
 
 
+def _in_order(piece: Piece) -> np.ndarray:
+    """The piece's notes (N, 4) as float64, by onset and, at one onset, by pitch."""
+    notes = np.asarray(piece.notes, dtype=np.float64).reshape(-1, 4)
+    return notes[np.lexsort((notes[:, PITCH], notes[:, START]))]
+
+
 def figure_repetition(piece: Piece, notes: int = FIGURE_NOTES) -> float:
     """How little the opening ``notes`` notes of ``piece`` repeat their figures: the distinct 4-gram ratio
     of their note sequence (1 = no 4-note figure comes back; the real piano pieces score 0.66, Bach's
     chorales 0.94). A fixed count of notes, because longer excerpts repeat more."""
-    found = np.asarray(piece.notes, dtype=np.float64).reshape(-1, 4)
-    if not len(found):
-        return 1.0
-    found = found[np.lexsort((found[:, PITCH], found[:, START]))][:notes]
-    return distinct_ngram_ratio(_note_sequence(found))
+    found = _in_order(piece)[:notes]
+    return distinct_ngram_ratio(_note_sequence(found)) if len(found) else 1.0
 
 
 def distinct_ngram_ratio(seq: np.ndarray, n: int = NGRAM) -> float:
@@ -248,13 +251,12 @@ def longest_repeat(seq: np.ndarray) -> int:
 
 def piece_stats(piece: Piece) -> PieceStats:
     """All per-piece statistics of ``piece`` (zeros for a piece without notes)."""
-    notes = np.asarray(piece.notes, dtype=np.float64).reshape(-1, 4)
+    notes = _in_order(piece)
     if not len(notes):
         zeros = [0.0] * 12
         return PieceStats(
             piece.name, 0, 0.0, zeros, 0.0, 0.0, "", 0.0, 0, 0, 0, 0, 0, 0.0, 0.0, zeros, zeros, 1.0, 0, 0.0
         )
-    notes = notes[np.lexsort((notes[:, PITCH], notes[:, START]))]
     pitches = notes[:, PITCH].astype(np.int64)
     counts = np.bincount(pitches % 12, minlength=12)
     hist = counts / counts.sum()

@@ -12,7 +12,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def machine() -> str:
-    from musegen.evaluation.jsb import machine as cores_and_cpu
+    from musegen.experiments.jsb import machine as cores_and_cpu
 
     return f"{cores_and_cpu()}, Python {platform.python_version()}"
 

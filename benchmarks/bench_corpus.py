@@ -137,8 +137,8 @@ def ingest(folder: Path, store: Path, n: int) -> dict:
 def pipeline_rate(store_dir: Path, fim: float, batches: int) -> float:
     """Windows per second out of the store's training pipeline alone."""
     from musegen.config import RunConfig
-    from musegen.datasets.store import open_store
     from musegen.representations.registry import for_vocab
+    from musegen.streams.store import open_store
 
     store = open_store(store_dir)
     config = RunConfig()
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> dict:
         )
     configure_tensorflow()
     big = work / f"store-{args.files}"
-    from musegen.datasets.store import open_store
+    from musegen.streams.store import open_store
 
     vocab_size = len(open_store(big).vocab) + 4
     rates = {fim: pipeline_rate(big, fim, args.batches) for fim in (0.0, 0.5)}

@@ -3,10 +3,10 @@
 The same default-size ``wavenet`` and ``lstm`` (randomly initialised: speed does not depend on
 the weights) continue a 128-token seed from a real chorale (timed tokens) for 500 tokens:
 
-- musegen: :func:`musegen.generation.sampling.generate_ids` (compiled incremental step, cached state);
+- musegen: :func:`musegen.steering.sampling.generate_ids` (compiled incremental step, cached state);
   the first call includes tracing and XLA-compiling the step ("cold"); later calls reuse it
   ("warm", best of 5 runs);
-- tutorial: :func:`musegen.generation.sampling.generate_ids_predict_loop`, ``model.predict`` on the last
+- tutorial: :func:`musegen.steering.sampling.generate_ids_predict_loop`, ``model.predict`` on the last
   128 tokens once per token.
 
 Also 8 variations in one batch against 1. Goals (issue 5): at least 25x faster than the

@@ -1,6 +1,6 @@
 """Piano-roll generation per output head: milliseconds per frame, independent keys against NADE chords.
 
-The JSB benchmark's settings (``musegen.evaluation.jsb.SETTINGS``: about 300K-parameter WaveNet and
+The JSB benchmark's settings (``musegen.experiments.jsb.SETTINGS``: about 300K-parameter WaveNet and
 LSTM backbones), randomly initialised (speed does not depend on the weights), continue a 16-frame
 seed for 256 frames with :func:`musegen.generation.decode.generate_frames`: one compiled backbone
 step per frame, then either 88 Bernoulli draws in numpy (independent head) or the NADE's key-by-key
@@ -22,7 +22,7 @@ REPEATS = 3
 
 def main() -> list[dict]:
     from musegen.config import SamplingConfig
-    from musegen.evaluation.jsb import SETTINGS
+    from musegen.experiments.jsb import SETTINGS
     from musegen.generation.decode import generate_frames
     from musegen.models import build_frame_model
 

@@ -1,6 +1,6 @@
 """The JSB Chorales benchmark: musegen's WaveNet and LSTM on piano-roll frames beside Bai et al. (2018).
 
-The same library call as ``python -m musegen benchmark jsb`` (:func:`musegen.evaluation.jsb.run_benchmark`):
+The same library call as ``python -m musegen benchmark jsb`` (:func:`musegen.experiments.jsb.run_benchmark`):
 each model trains within a time budget, its epoch is selected on ``validdata`` and ``testdata``
 is scored once. The budget per model is ``MUSEGEN_BENCH_JSB_MINUTES`` (default 25 minutes, so
 the two models take about 50); set it lower for a quick look (the numbers are then worse).
@@ -13,7 +13,7 @@ import os
 
 
 def main() -> dict | None:
-    from musegen.evaluation.jsb import DEFAULT_DATA, DEFAULT_MINUTES, format_report, run_benchmark
+    from musegen.experiments.jsb import DEFAULT_DATA, DEFAULT_MINUTES, format_report, run_benchmark
 
     data = os.environ.get("MUSEGEN_BENCH_JSB_DATA") or str(DEFAULT_DATA)
     minutes = float(os.environ.get("MUSEGEN_BENCH_JSB_MINUTES") or DEFAULT_MINUTES)

@@ -1,6 +1,6 @@
 """Originality: how much of what the models generate is copied from their training pieces (issue 15).
 
-For each generated piece, :mod:`musegen.evaluation.originality` finds the longest passage (in
+For each generated piece, :mod:`musegen.metrics.originality` finds the longest passage (in
 notes, in any transposition) that also occurs in a training piece, and flags it when its onsets
 span more than two bars of 4/4 (8 beats). Three parts:
 
@@ -65,7 +65,7 @@ def _random_piece(rng: np.random.Generator, name: str, n: int) -> Any:
 
 def synthetic_child(n_notes: int, query_notes: int) -> dict[str, Any]:
     """Runs in the child process: build, query, and the peak memory of both."""
-    from musegen.evaluation.originality import OriginalityIndex
+    from musegen.metrics.originality import OriginalityIndex
     from musegen.notes import Piece, make_notes
 
     rng = np.random.default_rng(0)
@@ -117,8 +117,8 @@ def synthetic(n_notes: int = TRAINING_NOTES, query_notes: int = QUERY_NOTES) -> 
 def model_rows(run_dir: Path, label: str, pieces: int = PIECES) -> list[dict[str, Any]]:
     """Generated continuations of held-out seeds and the real ones, against the run's training pieces."""
     from musegen.config import SamplingConfig
-    from musegen.evaluation.originality import OriginalityIndex, copy_rate
     from musegen.generation.compose import Composer
+    from musegen.metrics.originality import OriginalityIndex, copy_rate
     from musegen.notes import Piece
 
     composer = Composer(run_dir)

@@ -17,9 +17,9 @@ random seed ``k``, the app's default sampling (temperature 0.8, top-k 8), for ab
 The comparison set is the same for every row: each held-out real piece as a listener hears it (the
 pedal on, its own velocities), the ``BENCH_PIANO_SECONDS`` seconds after its first ``SEED_NOTES`` notes.
 Generated and real pieces are compared by Yang & Lerch's overlapped area per feature
-(:data:`musegen.evaluation.music.PIANO_FEATURES`: issue 7's eleven plus velocity mean, velocity spread
+(:data:`musegen.metrics.music.PIANO_FEATURES`: issue 7's eleven plus velocity mean, velocity spread
 and note lengths in seconds) and by the dynamic range of their FluidSynth renderings
-(:mod:`musegen.evaluation.dynamics`: 95th minus 5th percentile of 50 ms loudness above -70 dBFS;
+(:mod:`musegen.metrics.dynamics`: 95th minus 5th percentile of 50 ms loudness above -70 dBFS;
 the median over pieces, and generated over real). Rows: WaveNet and LSTM, each with velocity tokens
 and the pedal (``default``), without velocity (``no-velocity``), without the pedal (``no-pedal``) and
 without both (``plain``); ``--rows transformer-default`` (and its other variants) adds the backbone
@@ -153,14 +153,14 @@ def seed_piece(piece: Any) -> Any:
 
 def real_excerpts(pieces: list[Any], seconds: float) -> list[Any]:
     """The ``seconds`` of each real piece after its seed: what the real piece does next."""
-    from musegen.evaluation.music import excerpt
+    from musegen.metrics.music import excerpt
 
     return [excerpt(p, float(p.seconds(opening_end(p))), seconds, name=f"real: {p.name}") for p in pieces]
 
 
 def dynamic_ranges(pieces: list[Any]) -> tuple[list[float], str]:
     """The dynamic range (dB) of each piece's rendering, and the engine that rendered them."""
-    from musegen.evaluation.dynamics import dynamic_range
+    from musegen.metrics.dynamics import dynamic_range
     from musegen.output.audio import render
 
     out, engine = [], ""
@@ -205,8 +205,8 @@ def generate_row(
     and the Composer. ``sampling`` overrides SamplingConfig's defaults (the app's) for every piece; piece
     ``k`` samples with random seed ``k + seed_offset``."""
     from musegen.config import SamplingConfig
-    from musegen.evaluation.music import excerpt
     from musegen.generation.compose import Composer
+    from musegen.metrics.music import excerpt
     from musegen.output.midi import TEMPO_RANGE, midi_bytes, piece_to_midi
 
     composer = Composer(run_dir)
@@ -335,7 +335,7 @@ def _summary(stats: list[Any]) -> dict[str, float]:
 def score(out: dict[str, Any], real_stats: list[Any], real_median_db: float) -> dict[str, Any]:
     """The row's comparison with the real pieces (JSON-ready: the pieces themselves left out)."""
     from musegen.errors import DatasetError
-    from musegen.evaluation.music import PIANO_FEATURES, compare_sets, piece_stats
+    from musegen.metrics.music import PIANO_FEATURES, compare_sets, piece_stats
 
     stats = [piece_stats(p) for p in out.pop("generated")]
     row = {**out, "generated_means": _summary([s for s in stats if s.n_notes])}
@@ -366,7 +366,7 @@ def _f(x: float | None, fmt: str = ".3f") -> str:
 
 
 def print_tables(report: dict[str, Any]) -> None:
-    from musegen.evaluation.music import PIANO_FEATURES
+    from musegen.metrics.music import PIANO_FEATURES
 
     real = report["real"]
     print(
@@ -470,7 +470,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
         print(f"piano: skipped ({PIANO} is absent; it holds the 110 real piano pieces, see its README.md)")
         return None
     from musegen.errors import MusegenError
-    from musegen.evaluation.music import piece_stats
+    from musegen.metrics.music import piece_stats
     from musegen.representations.registry import check
 
     try:

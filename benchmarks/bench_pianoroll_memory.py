@@ -3,12 +3,12 @@
 The bug this guards against: ``musegen benchmark jsb`` on a set of long pieces (up to 1,793 frames,
 176,561 training frames) was killed by the OOM killer at 23.9 GB, because every transposed copy of
 every piece was stored and every window was a float32 array padded to the longest piece. The
-training data now streams from one uint8 store (:mod:`musegen.datasets.frames`).
+training data now streams from one uint8 store (:mod:`musegen.streams.frames`).
 
 This writes a synthetic ``.mat`` (the layout :mod:`musegen.sources.mat` reads) of chorale-like
 pieces (four voices, 3-5 keys down, notes of several frames): by default 250,000 training frames in
 pieces of 4,500 frames, the size of the largest sets of the family. It then trains the benchmark's
-WaveNet (:data:`musegen.evaluation.jsb.SETTINGS`, about 300K parameters, the training pieces in 12
+WaveNet (:data:`musegen.experiments.jsb.SETTINGS`, about 300K parameters, the training pieces in 12
 keys) through the real ``train`` for a bounded number of batches or minutes, scores the validation
 pieces as the benchmark does, and reports the peak resident memory and the time. The work runs in
 a child process, so its peak is its own (``ru_maxrss`` of the child, and of its children).
@@ -85,10 +85,10 @@ def _rss() -> int:
 def child(args: argparse.Namespace) -> dict:
     """The measured work: write the set, read it as the benchmark does, train, score; print a JSON line."""
     from musegen import runs
-    from musegen.datasets.frames import FrameStore, model_context, training_windows
-    from musegen.evaluation.floors import frame_nll
-    from musegen.evaluation.jsb import benchmark_config, benchmark_scoring, benchmark_window, frame_dataset
+    from musegen.experiments.jsb import benchmark_config, benchmark_scoring, benchmark_window, frame_dataset
+    from musegen.scoring.floors import frame_nll
     from musegen.sources.mat import load_mat
+    from musegen.streams.frames import FrameStore, model_context, training_windows
     from musegen.training.loop import train
 
     t0 = time.perf_counter()

@@ -61,9 +61,9 @@ def _first_beats(piece, beats: float):
 
 
 def main() -> list[dict]:
-    from musegen.evaluation.music import piece_stats
     from musegen.evaluation.quality import SUMMARY_STATS, evaluate_music
     from musegen.generation.compose import Composer
+    from musegen.metrics.music import piece_stats
 
     demo = ROOT / "assets" / "models"
     reference = [

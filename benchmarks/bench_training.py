@@ -51,8 +51,8 @@ CONFIGS = {
 def main() -> list[dict]:
     from musegen import runs
     from musegen.datasets.dataset import build_dataset
-    from musegen.datasets.windows import classic_coverage
     from musegen.sources.corpus import load_builtin_corpus
+    from musegen.streams.windows import classic_coverage
     from musegen.training.loop import train
 
     pieces = load_builtin_corpus()

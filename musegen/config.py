@@ -190,7 +190,7 @@ class SamplingConfig:
     # "Piano that breathes")
     duration_temperature: float | None = 1.0
     # motif memory: how strongly a piece continues the figures it has already played (a cache of its own
-    # tokens mixed into the model's; musegen.generation.motif). 0 = off; token runs only. None = what suits
+    # tokens mixed into the model's; musegen.steering.motif). 0 = off; token runs only. None = what suits
     # the run's music (Composer.motif_strength: 0.5 for the real piano pieces, which repeat a third of their
     # figures, 0 for Bach's chorales, which hardly do; BENCHMARKS.md, "Motif memory")
     motif_memory: float | None = None
@@ -218,7 +218,7 @@ class SamplingConfig:
 
 @dataclass
 class ConstraintConfig:
-    """Rules every generated element must keep (:mod:`musegen.generation.constraints`); all off by default."""
+    """Rules every generated element must keep (:mod:`musegen.steering.constraints`); all off by default."""
 
     key: str = ""  # keep to a key or scale, e.g. "D minor", "F# major", "A dorian", "C pentatonic"; "" = off
     low: int = 0  # lowest MIDI pitch allowed

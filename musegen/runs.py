@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from musegen.config import RunConfig
-from musegen.datasets.store import load_store_dataset, open_store
 from musegen.errors import ConfigError, ModelLoadError, MusegenError, RunNotFoundError, TrainingError
 from musegen.fileio import (
     atomic_write,
@@ -51,7 +50,8 @@ from musegen.fileio import (
 from musegen.modelfile import JsonError, check_model_file, parse_json
 from musegen.records import History, Metrics
 from musegen.representations.registry import check, for_vocab
-from musegen.representations.vocabulary import Vocabulary
+from musegen.streams.store import load_store_dataset, open_store
+from musegen.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
     import keras
@@ -93,7 +93,7 @@ __all__ = [
 
 CONFIG, VOCAB, DATA, HISTORY = "config.json", "vocab.json", "data.npz", "history.json"
 PIECES = "pieces.json"  # names of the stored pieces, for seed pickers
-STORE = "store.json"  # the token store a run trained from (musegen.datasets.store)
+STORE = "store.json"  # the token store a run trained from (musegen.streams.store)
 MODEL, LAST, STATUS, METRICS, STOP = "model.keras", "last.keras", "status.json", "metrics.json", "stop"
 STATES = ("queued", "running", "stopped", "finished", "failed")
 ACTIVE_STATES = ("queued", "running")

@@ -8,15 +8,15 @@ import streamlit as st
 
 from musegen.config import ConstraintConfig, Limits, SamplingConfig
 from musegen.errors import MusegenError
-from musegen.evaluation.music import compare_sets, piece_stats
-from musegen.evaluation.originality import Copy, OriginalityIndex
 from musegen.evaluation.report import MUSIC_COLUMNS, music_rows, run_summary
 from musegen.generation.compose import Composer, Composition, Infilling, Seed
-from musegen.generation.constraints import SCALES, describe
+from musegen.metrics.music import compare_sets, piece_stats
+from musegen.metrics.originality import Copy, OriginalityIndex
 from musegen.notes import Piece
 from musegen.output.instruments import PROGRAMS, program_names
 from musegen.output.midi import midi_bytes
 from musegen.output.plots import piano_roll_chart
+from musegen.steering.constraints import SCALES, describe
 from musegen.training.visibility import demo_dir, model_choices, model_stamp, runs_dir
 from pages.common import composer as load_composer
 from pages.common import friendly_errors, play, progress_bar, session_id, stop_with

@@ -1,5 +1,6 @@
-"""The package's shape, enforced: no import cycles among musegen modules, and function-local
-imports of musegen modules only where they keep TensorFlow (or another heavy library) lazy."""
+"""The package's shape, enforced: subpackages in one layer order (every import points down), no
+import cycles among musegen modules, and function-local imports of musegen modules only where they
+keep TensorFlow (or another heavy library) lazy."""
 
 from __future__ import annotations
 
@@ -96,6 +97,82 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         if node not in state and (found := visit(node)):
             return found
     return None
+
+
+# The layer order, top first: a module may import its own subpackage and anything in a lower layer,
+# never a higher one nor a peer of its own layer (the contracts, top-level modules, may import each
+# other; the cycle test keeps them acyclic). docs/architecture.md draws the same list ("## Layers").
+LAYERS: list[tuple[str, ...]] = [
+    ("cli", "__main__"),
+    ("experiments",),
+    ("training",),
+    ("evaluation",),
+    ("generation",),
+    ("runs",),
+    ("datasets",),
+    ("representations",),
+    ("scoring",),
+    ("steering",),
+    ("models",),
+    ("streams",),
+    ("sources", "output", "metrics"),
+    ("config", "errors", "notes", "vocabulary", "records", "fileio", "jsonio", "modelfile", "paths", "tf_setup"),
+]
+CONTRACTS = LAYERS[-1]
+
+
+def _unit(module: str) -> str:
+    """The layer unit of a musegen module: its subpackage, or the top-level module itself."""
+    parts = module.split(".")
+    unit = parts[1] if len(parts) > 1 else "__init__"
+    return "cli" if unit == "__main__" else unit  # ``python -m musegen`` is the command line
+
+
+def _every_import(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of every musegen import in ``path``: top-level, function-local and TYPE_CHECKING."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names if a.name.startswith("musegen.")]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "musegen":
+                out += [(node.lineno, f"musegen.{a.name}") for a in node.names]
+            elif node.module.startswith("musegen."):
+                out.append((node.lineno, node.module))
+    return out
+
+
+def test_every_unit_of_the_package_has_a_layer():
+    rank = {unit: i for i, layer in enumerate(LAYERS) for unit in layer}
+    units = {_unit(name) for name in _all_modules()} - {"__init__"}
+    assert units <= set(rank), f"give these a layer in LAYERS and docs/architecture.md: {sorted(units - set(rank))}"
+
+
+def test_imports_point_down_the_layers():
+    """No import, function-local and TYPE_CHECKING ones included, from a lower layer to a higher one or
+    between two subpackages of one layer."""
+    rank = {unit: i for i, layer in enumerate(LAYERS) for unit in layer}
+    offenders = []
+    for name, path in sorted(_all_modules().items()):
+        me = _unit(name)
+        if me == "__init__":
+            continue
+        for line, target in _every_import(path):
+            other = _unit(target)
+            if other in (me, "__init__") or (me in CONTRACTS and other in CONTRACTS):
+                continue
+            if rank[other] <= rank[me]:
+                offenders.append(f"{path.relative_to(ROOT)}:{line} ({me}) imports {target} ({other}), not below it")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_the_docs_draw_the_same_layers():
+    """docs/architecture.md's layer list is this test's LAYERS, line for line."""
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    block = doc.split("## Layers", 1)[1].split("```", 2)[1]
+    drawn = [line.split("|")[0].split() for line in block.strip().splitlines()[1:]]
+    drawn = [tuple(w.strip(",").removesuffix("/").removesuffix(".py") for w in row) for row in drawn if row]
+    assert drawn == LAYERS
 
 
 def test_no_import_cycles_among_musegen_modules():

@@ -14,7 +14,7 @@ import pytest
 from musegen import runs
 from musegen.config import RunConfig
 from musegen.errors import ConfigError, ModelLoadError, RunNotFoundError, TrainingError
-from musegen.representations.vocabulary import Vocabulary
+from musegen.vocabulary import Vocabulary
 
 VOCAB = Vocabulary(["<pad>", "<unk>", "<bos>", "Pitch_60", "Pitch_62"], "timed")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from musegen.cli import print_json
 from musegen.errors import ConfigError
-from musegen.evaluation.jsb import ARCHS, DEFAULT_DATA, DEFAULT_MINUTES, format_report, run_benchmark
+from musegen.experiments.jsb import ARCHS, DEFAULT_DATA, DEFAULT_MINUTES, format_report, run_benchmark
 
 NAMES = ("jsb",)
 

@@ -11,11 +11,11 @@ from typing import Any
 from musegen.cli import print_json
 from musegen.config import ConstraintConfig, Limits, SamplingConfig
 from musegen.errors import ConfigError, MidiReadError
-from musegen.evaluation.originality import OriginalityIndex
 from musegen.fileio import atomic_write_bytes, check_can_write
-from musegen.generation.constraints import describe, pitch_mask
+from musegen.metrics.originality import OriginalityIndex
 from musegen.representations.classic import parse_pitch_name
 from musegen.sources.files import read_limited
+from musegen.steering.constraints import describe, pitch_mask
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:

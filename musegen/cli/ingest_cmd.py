@@ -1,6 +1,6 @@
 """``python -m musegen ingest [PATH ...]``: read MIDI and report what is usable.
 
-With ``--store DIR`` the files are streamed into a token store instead (:mod:`musegen.datasets.store`):
+With ``--store DIR`` the files are streamed into a token store instead (:mod:`musegen.streams.store`):
 folders of 100,000 files and more, read lazily, decoded in parallel, tokenized and written to disk as
 they come, in bounded memory; ``python -m musegen train --store DIR`` trains from it.
 """

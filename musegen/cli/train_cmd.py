@@ -13,10 +13,10 @@ from musegen.cli.evaluate_cmd import format_metrics
 from musegen.config import ARCHITECTURES, RunConfig
 from musegen.datasets.dataset import build_dataset
 from musegen.datasets.expression import expression_of, suggested, what_it_learns
-from musegen.datasets.store import load_store_dataset, open_store
 from musegen.errors import ConfigError
 from musegen.representations.registry import check, for_arch, names
 from musegen.sources.ingest import BUILTIN_NAME, ingest_paths
+from musegen.streams.store import load_store_dataset, open_store
 from musegen.training.distribute import is_chief_task
 from musegen.training.loop import train
 from musegen.training.presets import preset_config
@@ -225,7 +225,7 @@ def _load_dataset(args: argparse.Namespace, config: RunConfig) -> Any:
     return build_dataset(pieces, config.data)
 
 
-# what a store fixes at ingest: the tokens and the split (musegen.datasets.store)
+# what a store fixes at ingest: the tokens and the split (musegen.streams.store)
 STORE_FIELDS = (
     "representation",
     "steps_per_beat",

@@ -2,7 +2,7 @@
 
 Files are found and read lazily and decoded in the decoding workers
 (:func:`musegen.sources.stream.decode_stream`); each piece is tokenized by the representation and
-appended to the store (:class:`musegen.datasets.store.StoreWriter`) at once, so memory stays bounded
+appended to the store (:class:`musegen.streams.store.StoreWriter`) at once, so memory stays bounded
 whatever the number of files: a few files in flight, and about 8 bytes per piece of bookkeeping (the
 digests that find duplicates). The pieces are the ones :func:`musegen.datasets.dataset.build_dataset`
 would keep (exact duplicates and empty pieces are reported and left out) with the same ids, split by a
@@ -12,7 +12,7 @@ Vocabularies: the timed tokens' is closed (fixed by the grid settings), so ids a
 classic tokens' is fitted on the training pieces: ids are written against an open, growing index of the
 tokens seen, counted on the training split, and remapped to the fitted vocabulary in one sequential pass
 over the store's ids at the end (the MIDI is read once). Piano-roll frames are not stored: they train
-from ``--data`` (their own compact store, :mod:`musegen.datasets.frames`).
+from ``--data`` (their own compact store, :mod:`musegen.streams.frames`).
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 
 from musegen.config import DataConfig, Limits
-from musegen.datasets.store import StoreWriter, id_dtype, split_of
 from musegen.errors import ConfigError
 from musegen.representations.registry import for_config
 from musegen.representations.tokens import TokenRepresentation
-from musegen.representations.vocabulary import BOS_ID, SPECIALS, UNK_ID, Vocabulary
 from musegen.sources.stream import DigestSet, decode_stream, walk_inputs
+from musegen.streams.store import StoreWriter, id_dtype, split_of
+from musegen.vocabulary import BOS_ID, SPECIALS, UNK_ID, Vocabulary
 
 # (files read, pieces stored, current file name, files per second)
 StoreProgress = Callable[[int, int, str, float], None]

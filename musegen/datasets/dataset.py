@@ -22,7 +22,7 @@ from musegen.errors import DatasetError
 from musegen.notes import Piece
 from musegen.representations.base import Representation
 from musegen.representations.registry import for_config, for_vocab
-from musegen.representations.vocabulary import Vocabulary
+from musegen.vocabulary import Vocabulary
 
 
 @dataclass

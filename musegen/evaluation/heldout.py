@@ -1,8 +1,8 @@
 """Held-out metrics of a trained run beside its representation's floor, on the validation pieces.
 
 Every model and its floor are scored on exactly the same targets, in the representation's unit
-(nats per token for token runs, :mod:`musegen.evaluation.likelihood`; nats per frame for
-piano-roll runs, the sum over the 88 keys, :mod:`musegen.evaluation.floors`). The floor is an
+(nats per token for token runs, :mod:`musegen.scoring.likelihood`; nats per frame for
+piano-roll runs, the sum over the 88 keys, :mod:`musegen.scoring.floors`). The floor is an
 n-gram model fitted on the training split (its order chosen on validation) for tokens, and
 the per-key first-order Markov chain for frames: what the representation says.
 """

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from musegen.errors import ConfigError
-from musegen.evaluation.floors import model_forward
 from musegen.notes import Piece
 from musegen.representations.base import Representation
+from musegen.scoring.floors import model_forward
 
 
 @dataclass

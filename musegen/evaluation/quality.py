@@ -1,6 +1,6 @@
 """Musical quality of a run: generate from held-out seeds, compare with the held-out pieces.
 
-The comparison is the one of :func:`musegen.evaluation.music.compare_sets` (Yang & Lerch 2018:
+The comparison is the one of :func:`musegen.metrics.music.compare_sets` (Yang & Lerch 2018:
 overlap of intra-set and inter-set distance distributions per feature), plus the mean of a
 few per-piece statistics that tell loops and key drift at a glance.
 """
@@ -15,7 +15,7 @@ import numpy as np
 
 from musegen.config import SamplingConfig
 from musegen.errors import DatasetError
-from musegen.evaluation.music import compare_sets, piece_stats
+from musegen.metrics.music import compare_sets, piece_stats
 
 SUMMARY_STATS = (
     "n_notes",

@@ -15,7 +15,7 @@ from typing import Any
 
 from musegen.config import DataConfig
 from musegen.errors import ConfigError
-from musegen.evaluation.music import PieceStats
+from musegen.metrics.music import PieceStats
 from musegen.records import Metrics
 from musegen.representations.base import Representation
 from musegen.representations.registry import for_config, get

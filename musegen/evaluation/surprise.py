@@ -5,17 +5,17 @@ mean is the same number, in the same unit, as a run's metrics.json ``nll``), but
 every element instead of the sum:
 
 - token runs (WaveNet, LSTM, Transformer reading ids): the sliding windows of
-  :mod:`musegen.evaluation.likelihood` (``window`` tokens; every later window scores its last
+  :mod:`musegen.scoring.likelihood` (``window`` tokens; every later window scores its last
   half, with the first half as context), so a piece of any length is scored with bounded memory;
   one NLL per token after ``<bos>``;
 - the tutorial's classic models: each token from the ``window`` tokens before it, as
-  :func:`~musegen.evaluation.likelihood.score_classic` does;
+  :func:`~musegen.scoring.likelihood.score_classic` does;
 - piano-roll runs (independent or NADE head): the binary cross-entropy of every key of every
   predicted frame (the NADE head's conditionals, teacher-forced as in
-  :func:`musegen.evaluation.floors.frame_nll`); a frame's NLL is the sum over its 88 keys. The
+  :func:`musegen.scoring.floors.frame_nll`); a frame's NLL is the sum over its 88 keys. The
   held-out scoring reads whole pieces; here a piece of more than ``frame_window`` predicted frames
   (4,096 by default: memory stays bounded) is cut into scoring windows whose first half is context
-  only (:func:`musegen.datasets.windows.scoring_windows`). That is the whole-piece score for a
+  only (:func:`musegen.streams.windows.scoring_windows`). That is the whole-piece score for a
   WaveNet or Transformer that reads no further back than the context; an LSTM then sees at least
   half a window of a long piece.
 
@@ -28,7 +28,7 @@ chord; piano rolls: the per-key NLL of the cells of its run of frames (a frame's
 the first frame, which is never predicted, belong to no note). Notes with nothing scored have NaN.
 
 Nothing here imports TensorFlow: the model is called through
-:func:`musegen.evaluation.floors.model_forward`.
+:func:`musegen.scoring.floors.model_forward`.
 """
 
 from __future__ import annotations
@@ -42,18 +42,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from musegen.config import ModelConfig
-from musegen.datasets.windows import scoring_windows
 from musegen.errors import ConfigError, DatasetError
-from musegen.evaluation.floors import (
+from musegen.notes import END, PITCH, START, Piece
+from musegen.output.plots import pitch_name
+from musegen.representations.base import Representation
+from musegen.scoring.floors import (
     NADE_SCORE_BATCH_FRAMES,
     SCORE_BATCH_FRAMES,
     model_forward,
     reads_targets,
 )
-from musegen.evaluation.likelihood import EVAL_BATCH, classic_examples, logsumexp, sliding_windows
-from musegen.notes import END, PITCH, START, Piece
-from musegen.output.plots import pitch_name
-from musegen.representations.base import Representation
+from musegen.scoring.likelihood import EVAL_BATCH, classic_examples, logsumexp, sliding_windows
+from musegen.streams.windows import scoring_windows
 
 if TYPE_CHECKING:
     from musegen.generation.compose import Composer

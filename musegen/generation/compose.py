@@ -27,16 +27,16 @@ import numpy as np
 from musegen import runs
 from musegen.config import ConstraintConfig, Limits, SamplingConfig
 from musegen.errors import ConfigError, DatasetError, MidiReadError
-from musegen.evaluation.music import figure_repetition
 from musegen.generation.decode import generate, generate_with
-from musegen.generation.infill import InfillPlan, join
-from musegen.generation.motif import suggested_strength
+from musegen.metrics.music import figure_repetition
 from musegen.notes import START, Piece, make_notes
 from musegen.output.midi import piece_to_midi
 from musegen.representations.base import Representation
 from musegen.representations.registry import for_vocab
-from musegen.representations.vocabulary import Vocabulary
 from musegen.sources.ingest import read_midi_bytes
+from musegen.steering.infill import InfillPlan, join
+from musegen.steering.motif import suggested_strength
+from musegen.vocabulary import Vocabulary
 
 __all__ = ["DEFAULT_TEMPO", "Composer", "Composition", "Infilling", "Seed"]
 
@@ -307,7 +307,7 @@ class Composer:
         constraints: ConstraintConfig | None = None,
     ) -> Composition:
         """Sample ``sampling.variations`` continuations of ``seed``, ``sampling.length`` tokens each, keeping
-        to ``constraints`` when given (:mod:`musegen.generation.constraints`)."""
+        to ``constraints`` when given (:mod:`musegen.steering.constraints`)."""
         limits = limits or Limits.from_env()
         sampling.validate(max_length=limits.max_generation_length)
         if constraints is not None:
@@ -372,7 +372,7 @@ class Composer:
 
     def training_pieces(self) -> list[Piece]:
         """The pieces the model trained on, as notes (for the originality check,
-        :mod:`musegen.evaluation.originality`), named as in the dataset."""
+        :mod:`musegen.metrics.originality`), named as in the dataset."""
         return [
             Piece(label.removeprefix("training: "), self._decode(ids, label).notes)
             for label, ids in self.pieces()
@@ -391,7 +391,7 @@ class Composer:
 
     def figure_repetition(self) -> float:
         """How little the run's music repeats its figures: the mean
-        :func:`~musegen.evaluation.music.figure_repetition` of up to 64 of its pieces (1 = never); cached."""
+        :func:`~musegen.metrics.music.figure_repetition` of up to 64 of its pieces (1 = never); cached."""
         if self._repetition is None:
             # the openings are enough: figure_repetition reads 300 notes, fewer than 3,000 tokens hold
             openings = [self._decode(ids[:3000], label) for label, ids in self.pieces()[:64]]
@@ -401,7 +401,7 @@ class Composer:
 
     def motif_strength(self) -> float:
         """The motif memory that suits this run's music (``SamplingConfig.motif_memory=None`` uses it): from
-        :meth:`figure_repetition` (:func:`~musegen.generation.motif.suggested_strength`); 0 where the
+        :meth:`figure_repetition` (:func:`~musegen.steering.motif.suggested_strength`); 0 where the
         representation has no motif memory (piano-roll frames)."""
         if self.rep.motif_skip_ids() is None:
             return 0.0

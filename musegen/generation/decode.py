@@ -18,13 +18,13 @@ import numpy as np
 
 from musegen.config import ConstraintConfig, SamplingConfig
 from musegen.errors import ConfigError
-from musegen.generation.constraints import Constraint
-from musegen.generation.motif import MotifMemory
-from musegen.generation.sampling import sample_next
 from musegen.representations.base import Representation
 from musegen.representations.pianoroll import N_KEYS, check_frames, sample_frames
 from musegen.representations.tokens import check_token_ids
-from musegen.representations.vocabulary import BOS_ID, PAD_ID
+from musegen.steering.constraints import Constraint
+from musegen.steering.motif import MotifMemory
+from musegen.steering.sampling import sample_next
+from musegen.vocabulary import BOS_ID, PAD_ID
 
 if TYPE_CHECKING:
     import keras
@@ -51,10 +51,10 @@ def generate(
     array of ``cfg.length`` new elements per variation (the seed not included). The same
     ``cfg.seed`` gives the same result; ``rng``, when given, is used instead.
     ``on_progress(done, total)`` is called after every element. A ``constraint``
-    (:mod:`musegen.generation.constraints`) reads the seed, restricts every draw to what its rules
+    (:mod:`musegen.steering.constraints`) reads the seed, restricts every draw to what its rules
     allow, and may end the generation early once every row is ``done`` (an infilled middle that
     reached its suffix): the arrays are then shorter than ``cfg.length``. A ``memory``
-    (:mod:`musegen.generation.motif`) mixes the figures already played into every draw, among what
+    (:mod:`musegen.steering.motif`) mixes the figures already played into every draw, among what
     the constraint's rules allow.
     """
     from musegen.models.incremental import make_stepper

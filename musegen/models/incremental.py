@@ -37,7 +37,7 @@ from musegen.errors import ModelLoadError, TrainingError
 from musegen.models.layers import KeySlice, RecurrentStack, WaveNetStack
 from musegen.models.nade import NADEHead, has_nade_head
 from musegen.models.transformer import TransformerStack
-from musegen.representations.vocabulary import PAD_ID
+from musegen.vocabulary import PAD_ID
 
 log = logging.getLogger(__name__)
 _PROBE_STEPS = 5

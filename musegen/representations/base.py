@@ -26,16 +26,17 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
 from musegen.config import ConstraintConfig, DataConfig, ModelConfig, RunConfig, SamplingConfig
 from musegen.errors import ConfigError
-from musegen.generation.constraints import Constraint
-from musegen.generation.infill import InfillPlan
 from musegen.notes import Piece
-from musegen.representations.vocabulary import Vocabulary
+from musegen.steering.constraints import Constraint
+from musegen.steering.infill import InfillPlan
+from musegen.streams.training_data import TrainingData
+from musegen.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
     import keras
@@ -51,16 +52,6 @@ class Tokenizer(Protocol):
     def detokenize(self, tokens: Sequence[str], name: str = "generated") -> Piece: ...
 
     def build_vocab(self, token_lists: Iterable[list[str]]) -> Vocabulary: ...
-
-
-class TrainingData(NamedTuple):
-    """What :meth:`Representation.training_data` gives the training loop."""
-
-    train: Any  # tf.data.Dataset of (x, y, w) batches, None when there are no training windows
-    val: Any | None  # the same of the validation pieces, None without any
-    samples: int  # training examples per epoch (0: nothing to train on)
-    global_batch: int  # examples per batch (the one asked for, clipped to ``samples``)
-    batches: int = 0  # batches per epoch, when not ceil(samples / global_batch); 0: that
 
 
 class Representation(ABC):
@@ -255,7 +246,7 @@ class Representation(ABC):
         return min(global_batch, n_windows)
 
     def store_training_data(self, store: Any, config: RunConfig, global_batch: int, seed: int) -> TrainingData:
-        """:meth:`training_data` read from a token store (:class:`musegen.datasets.store.TokenStore`), whose
+        """:meth:`training_data` read from a token store (:class:`musegen.streams.store.TokenStore`), whose
         windows stream from disk: the same (x, y, w) batches, never the whole corpus in memory."""
         raise ConfigError(
             f"the {self.name} representation cannot train from a token store; train it from --data instead."
@@ -332,7 +323,7 @@ class Representation(ABC):
         return float(np.clip(60.0 * (end - start) / seconds, 20.0, 400.0)) if seconds > 0 else float(piece.tempo)
 
     def motif_skip_ids(self) -> np.ndarray | None:
-        """The elements the motif memory (:mod:`musegen.generation.motif`) leaves out of the figures it
+        """The elements the motif memory (:mod:`musegen.steering.motif`) leaves out of the figures it
         remembers; None when this representation has no motif memory (frames are not tokens)."""
         return None
 
@@ -340,7 +331,7 @@ class Representation(ABC):
 
     def constraint(self, cfg: ConstraintConfig | None, batch: int, plan: InfillPlan | None = None) -> Constraint | None:
         """The sampling-time rules of ``cfg`` (and of an infilled middle's ``plan``) for ``batch`` sequences
-        (:mod:`musegen.generation.constraints`); None when there is nothing to keep to."""
+        (:mod:`musegen.steering.constraints`); None when there is nothing to keep to."""
         if (cfg is None or not cfg.active) and plan is None:
             return None
         raise ConfigError(f"the {self.name} representation has no sampling constraints.")

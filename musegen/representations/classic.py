@@ -21,7 +21,7 @@ import numpy as np
 from musegen.config import ARCHITECTURES, DataConfig
 from musegen.notes import DEFAULT_VELOCITY, PITCH, START, Piece, make_notes
 from musegen.representations.tokens import TokenRepresentation
-from musegen.representations.vocabulary import SPECIALS, Vocabulary
+from musegen.vocabulary import SPECIALS, Vocabulary
 
 CLASSIC_STEP = 0.5  # beats between classic events, and their length
 

@@ -26,8 +26,6 @@ import numpy as np
 
 from musegen.config import ConstraintConfig, DataConfig, ModelConfig
 from musegen.errors import ConfigError
-from musegen.generation.constraints import Constraint, pitch_mask
-from musegen.generation.infill import InfillPlan
 from musegen.notes import (
     DEFAULT_VELOCITY,
     END,
@@ -40,7 +38,9 @@ from musegen.notes import (
     velocity_levels,
 )
 from musegen.representations.tokens import TokenRepresentation
-from musegen.representations.vocabulary import BOS_ID, PAD_ID, SPECIALS, UNK_ID, Vocabulary
+from musegen.steering.constraints import Constraint, pitch_mask
+from musegen.steering.infill import InfillPlan
+from musegen.vocabulary import BOS_ID, PAD_ID, SPECIALS, UNK_ID, Vocabulary
 
 DECODE_TEMPO = 120.0  # BPM of decoded pieces: two beats a second
 SHIFT_MS = 10  # one time step

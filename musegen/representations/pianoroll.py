@@ -30,14 +30,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from musegen.config import ConstraintConfig, DataConfig, ModelConfig, RunConfig, SamplingConfig
-from musegen.datasets.frames import frame_training_data
 from musegen.errors import ConfigError, TrainingError
-from musegen.evaluation.floors import MarkovFloor, frame_nll
-from musegen.generation.constraints import Constraint, DrawFn, pitch_mask
-from musegen.generation.infill import InfillPlan
 from musegen.notes import DEFAULT_VELOCITY, END, LOWEST_PIANO_PITCH, PIANO_KEYS, PITCH, START, Piece, make_notes
 from musegen.representations.base import Representation, TrainingData
-from musegen.representations.vocabulary import SPECIALS, Vocabulary
+from musegen.scoring.floors import MarkovFloor, frame_nll
+from musegen.steering.constraints import Constraint, DrawFn, pitch_mask
+from musegen.steering.infill import InfillPlan
+from musegen.streams.frames import frame_training_data
+from musegen.vocabulary import SPECIALS, Vocabulary
 
 if TYPE_CHECKING:
     import keras
@@ -282,7 +282,7 @@ class PianoRollRepresentation(Representation):
         seed: int,
     ) -> TrainingData:
         """Streamed from one uint8 store of the frames, transposed example by example, batched by length
-        (:mod:`musegen.datasets.frames`); a clear TrainingError instead of an OOM kill when it cannot fit."""
+        (:mod:`musegen.streams.frames`); a clear TrainingError instead of an OOM kill when it cannot fit."""
         nade = config.model.head == "nade"  # the NADE head reads [x_t | x_{t+1}]: (B, T, 176)
         return frame_training_data(train_seqs, val_seqs, config, global_batch, seed, nade=nade)
 

@@ -16,7 +16,7 @@ from musegen.representations.performance import PerformanceRepresentation
 from musegen.representations.pianoroll import PianoRollRepresentation
 from musegen.representations.timed import TimedRepresentation
 from musegen.representations.tokens import TokenRepresentation
-from musegen.representations.vocabulary import Vocabulary
+from musegen.vocabulary import Vocabulary
 
 REGISTRY: dict[str, type[Representation]] = {
     cls.name: cls

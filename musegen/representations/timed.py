@@ -19,9 +19,6 @@ from typing import ClassVar
 import numpy as np
 
 from musegen.config import ConstraintConfig, DataConfig
-from musegen.datasets.fim import FimParts, psm
-from musegen.generation.constraints import Constraint, pitch_mask
-from musegen.generation.infill import InfillPlan, check_span, context_budget
 from musegen.notes import (
     DEFAULT_VELOCITY,
     END,
@@ -34,7 +31,10 @@ from musegen.notes import (
     velocity_levels,
 )
 from musegen.representations.tokens import TokenRepresentation
-from musegen.representations.vocabulary import BOS_ID, SPECIALS, Vocabulary
+from musegen.steering.constraints import Constraint, pitch_mask
+from musegen.steering.infill import InfillPlan, check_span, context_budget
+from musegen.streams.fim import FimParts, psm
+from musegen.vocabulary import BOS_ID, SPECIALS, Vocabulary
 
 GRID_WORDS = {4: "sixteenth", 8: "32nd-note", 12: "sixteenth-and-triplet"}
 
@@ -237,7 +237,7 @@ class TimedRepresentation(TokenRepresentation):
         """The prompt that regenerates beats [start, end) of ``piece`` (snapped to the grid).
 
         The prompt keeps what the window leaves beside the middle's expected tokens
-        (:func:`~musegen.generation.infill.context_budget`), before and after the span, each cut where an
+        (:func:`~musegen.steering.infill.context_budget`), before and after the span, each cut where an
         onset begins; notes of the prefix still sounding at the span's start count towards the
         notes sounding at once.
         """

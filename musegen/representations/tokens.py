@@ -15,19 +15,19 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from musegen.config import ConstraintConfig, ModelConfig, RunConfig, SamplingConfig
-from musegen.datasets.fim import FimParts, fim_windows, psm
-from musegen.datasets.store import TRAIN, VAL
-from musegen.datasets.store_windows import Fim, WindowReader, store_dataset, window_table
-from musegen.datasets.windows import classic_windows, next_token_windows
 from musegen.errors import ConfigError
-from musegen.evaluation.likelihood import score_classic, score_sequence
-from musegen.evaluation.ngram import score_baseline
-from musegen.generation.constraints import Constraint, pitch_mask
-from musegen.generation.infill import InfillPlan, check_span, context_budget
-from musegen.generation.sampling import sample_next
 from musegen.notes import Piece
 from musegen.representations.base import Representation, Tokenizer, TrainingData
-from musegen.representations.vocabulary import BOS_ID, PAD_ID, UNK_ID, Vocabulary
+from musegen.scoring.likelihood import score_classic, score_sequence
+from musegen.scoring.ngram import score_baseline
+from musegen.steering.constraints import Constraint, pitch_mask
+from musegen.steering.infill import InfillPlan, check_span, context_budget
+from musegen.steering.sampling import sample_next
+from musegen.streams.fim import FimParts, fim_windows, psm
+from musegen.streams.store import TRAIN, VAL
+from musegen.streams.store_windows import Fim, WindowReader, store_dataset, window_table
+from musegen.streams.windows import classic_windows, next_token_windows
+from musegen.vocabulary import BOS_ID, PAD_ID, UNK_ID, Vocabulary
 
 if TYPE_CHECKING:
     import keras
@@ -97,9 +97,9 @@ class TokenRepresentation(Representation):
 
     def store_training_data(self, store: Any, config: RunConfig, global_batch: int, seed: int) -> TrainingData:
         """The pipelines of :meth:`training_data` from a token store: the windows of
-        :func:`~musegen.datasets.windows.sequence_windows` over its training pieces (validation: without
+        :func:`~musegen.streams.windows.sequence_windows` over its training pieces (validation: without
         overlap), gathered per batch from the memory-mapped ids; fill-in-the-middle examples drawn per
-        batch at ``fim_rate`` (:mod:`musegen.datasets.store_windows`)."""
+        batch at ``fim_rate`` (:mod:`musegen.streams.store_windows`)."""
         data = config.data
         if config.model.is_classic:
             raise ConfigError(

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from musegen import runs
-from musegen.datasets.store import MANIFEST, open_store
 from musegen.sources.corpus import load_builtin_corpus
+from musegen.streams.store import MANIFEST, open_store
 from tests.midi_factory import piece_midi
 
 pytestmark = pytest.mark.slow  # real processes and a real (tiny) training
@@ -81,7 +81,7 @@ def test_evaluate_and_generate_work_on_a_store_run(trained, tmp_path):
 
 
 def test_resume_reads_the_store_again(store, trained):
-    from musegen.datasets.store import StoreDataset
+    from musegen.streams.store import StoreDataset
 
     resumed = runs.training_dataset(trained["run_dir"])  # what the CLI and the app's background jobs resume on
     assert isinstance(resumed, StoreDataset) and resumed.store.path == store

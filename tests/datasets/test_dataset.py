@@ -7,8 +7,8 @@ import pytest
 
 from musegen.config import DataConfig
 from musegen.datasets.dataset import build_dataset, split_by_piece
-from musegen.datasets.windows import classic_coverage, classic_windows, next_token_windows
 from musegen.errors import ConfigError, DatasetError
+from musegen.streams.windows import classic_coverage, classic_windows, next_token_windows
 
 
 def test_split_is_by_piece_seeded_and_disjoint():

@@ -1,4 +1,4 @@
-"""Streaming piano-roll training data (musegen.datasets.frames): the same examples as stored windows and
+"""Streaming piano-roll training data (musegen.streams.frames): the same examples as stored windows and
 transposed copies, scoring windows with left context, memory that does not grow with piece length."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import pytest
 
 from musegen import runs
 from musegen.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from musegen.datasets import frames
-from musegen.datasets.windows import bucket_batch_count, scoring_windows, sequence_windows
 from musegen.errors import TrainingError
-from musegen.evaluation.floors import frame_nll
 from musegen.representations.pianoroll import N_KEYS, pianoroll_vocab, transpose_frames
+from musegen.scoring.floors import frame_nll
+from musegen.streams import frames
+from musegen.streams.windows import bucket_batch_count, scoring_windows, sequence_windows
 
 
 def random_pieces(lengths, seed=0, density=0.06) -> list[np.ndarray]:
@@ -303,7 +303,7 @@ MEMORY_PROBE = textwrap.dedent(
     import numpy as np
     import tensorflow as tf
     from musegen.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-    from musegen.datasets.frames import frame_training_data
+    from musegen.streams.frames import frame_training_data
 
     def rss():
         with open("/proc/self/status") as fh:

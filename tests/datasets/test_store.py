@@ -14,13 +14,13 @@ import pytest
 from musegen.config import DataConfig, Limits, RunConfig
 from musegen.datasets.build_store import ingest_to_store
 from musegen.datasets.dataset import build_dataset
-from musegen.datasets.store import MANIFEST, TRAIN, VAL, open_store
-from musegen.datasets.store_windows import WindowReader, window_table
-from musegen.datasets.windows import sequence_windows
 from musegen.errors import ConfigError, DatasetError
 from musegen.representations.registry import for_vocab
 from musegen.sources.ingest import ingest_paths
 from musegen.sources.stream import DigestSet, walk_inputs
+from musegen.streams.store import MANIFEST, TRAIN, VAL, open_store
+from musegen.streams.store_windows import WindowReader, window_table
+from musegen.streams.windows import sequence_windows
 from tests.midi_factory import midi_bytes, piece_midi
 
 ROOT = Path(__file__).resolve().parents[2]

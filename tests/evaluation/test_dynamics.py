@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from musegen.errors import AudioError
-from musegen.evaluation.dynamics import dynamic_range, loudness, read_wav
+from musegen.metrics.dynamics import dynamic_range, loudness, read_wav
 from musegen.notes import Piece, make_notes
 from musegen.output.audio import render
 

@@ -13,12 +13,12 @@ from musegen import runs
 from musegen.datasets.dataset import build_dataset
 from musegen.errors import DatasetError, ModelLoadError
 from musegen.evaluation.heldout import evaluate_run
-from musegen.evaluation.likelihood import (
+from musegen.records import Metrics
+from musegen.scoring.likelihood import (
     classic_examples,
     score_sequence,
     sliding_windows,
 )
-from musegen.records import Metrics
 from musegen.training.loop import train
 from tests.training_helpers import tiny_config
 
@@ -106,7 +106,7 @@ def test_sequence_scores_match_a_direct_computation():
 
 def test_a_run_without_validation_pieces_is_refused(tmp_path):
     from musegen.config import RunConfig
-    from musegen.representations.vocabulary import Vocabulary
+    from musegen.vocabulary import Vocabulary
 
     vocab = Vocabulary(["<pad>", "<unk>", "<bos>", "a"], "timed")
     path = runs.create_run(tmp_path, RunConfig(), vocab)

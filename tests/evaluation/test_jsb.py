@@ -10,8 +10,8 @@ import pytest
 import scipy.io
 
 from musegen.errors import DatasetError
-from musegen.evaluation.floors import BernoulliFloor, MarkovFloor, frame_nll, score_floors
-from musegen.evaluation.jsb import DEFAULT_DATA
+from musegen.experiments.jsb import DEFAULT_DATA
+from musegen.scoring.floors import BernoulliFloor, MarkovFloor, frame_nll, score_floors
 from musegen.sources.mat import load_mat
 
 # two pieces over 3 keys; the first frame of each is context only: 3 predicted frames
@@ -137,8 +137,8 @@ pytestmark = pytest.mark.slow  # trains real models or runs real processes: `pyt
 
 
 def test_length_buckets_cover_every_window_once_and_cut_the_padding():
-    from musegen.datasets import frames
-    from musegen.datasets.windows import sequence_windows
+    from musegen.streams import frames
+    from musegen.streams.windows import sequence_windows
 
     pieces = [*synthetic_pieces(40, np.random.default_rng(1)), np.ones((60, 88), np.uint8)]
     _, _, w = sequence_windows(pieces, window=64, stride=64, pad=0.0)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from scipy.stats import norm
 
 from musegen.errors import DatasetError
-from musegen.evaluation.music import (
+from musegen.metrics.music import (
     LENGTH_LABELS,
     PERFORMANCE_FEATURES,
     PIANO_FEATURES,

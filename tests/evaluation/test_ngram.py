@@ -10,7 +10,7 @@ import pytest
 from musegen.config import DataConfig
 from musegen.datasets.dataset import build_dataset
 from musegen.errors import ConfigError, DatasetError
-from musegen.evaluation.ngram import NGramModel, fit_ngram, select_order
+from musegen.scoring.ngram import NGramModel, fit_ngram, select_order
 from musegen.sources.corpus import load_builtin_corpus
 
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from musegen.evaluation.originality import Copy, OriginalityIndex, copy_rate, passage_symbols
+from musegen.metrics.originality import Copy, OriginalityIndex, copy_rate, passage_symbols
 from musegen.notes import Piece, make_notes
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from musegen.evaluation.music import piece_stats
 from musegen.evaluation.report import (
     METRIC_COLUMNS,
     MUSIC_COLUMNS,
@@ -19,6 +18,7 @@ from musegen.evaluation.report import (
     run_row,
     run_summary,
 )
+from musegen.metrics.music import piece_stats
 from musegen.records import EpochRecord, History, Metrics, Scores
 from musegen.runs import RunInfo
 from tests.training_helpers import tiny_config

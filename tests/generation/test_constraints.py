@@ -9,8 +9,8 @@ import pytest
 from musegen.config import ConstraintConfig, SamplingConfig
 from musegen.errors import ConfigError
 from musegen.generation.compose import Composer
-from musegen.generation.constraints import describe, parse_key, pitch_mask
 from musegen.generation.decode import generate
+from musegen.steering.constraints import describe, parse_key, pitch_mask
 from tests.generation.steering import most_at_once, pitch_classes, tiny_run, tsd_malformed
 
 C_MAJOR = {0, 2, 4, 5, 7, 9, 11}

@@ -7,8 +7,8 @@ import pytest
 
 from musegen.config import ModelConfig, SamplingConfig
 from musegen.errors import ConfigError, TrainingError
-from musegen.generation.sampling import sample_next
-from musegen.representations.vocabulary import BOS_ID
+from musegen.steering.sampling import sample_next
+from musegen.vocabulary import BOS_ID
 
 V = 16
 LOGITS = np.log(np.array([[0.5, 0.3, 0.15, 0.05], [0.1, 0.2, 0.6, 0.1]]))

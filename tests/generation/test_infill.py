@@ -8,17 +8,17 @@ import pytest
 
 from musegen import runs
 from musegen.config import ConstraintConfig, DataConfig, SamplingConfig
-from musegen.datasets.fim import SUFFIX_KEEP, fim_windows, psm
-from musegen.datasets.windows import sequence_windows
 from musegen.errors import ConfigError
 from musegen.evaluation.infilling import suffix_benefit
 from musegen.generation.compose import Composer
-from musegen.generation.infill import join
 from musegen.notes import END, PITCH, START, Piece, make_notes
 from musegen.paths import ASSETS
 from musegen.representations.registry import for_config
 from musegen.representations.timed import quantize
-from musegen.representations.vocabulary import FIM_TOKENS
+from musegen.steering.infill import join
+from musegen.streams.fim import SUFFIX_KEEP, fim_windows, psm
+from musegen.streams.windows import sequence_windows
+from musegen.vocabulary import FIM_TOKENS
 from tests.generation.steering import pitch_classes, tiny_run, tsd_malformed
 
 SENTINELS = (10, 11, 12, 13)

@@ -7,10 +7,10 @@ import pytest
 
 from musegen.config import ConstraintConfig, DataConfig, ModelConfig, SamplingConfig
 from musegen.errors import ConfigError
-from musegen.evaluation.music import distinct_ngram_ratio, figure_repetition
-from musegen.generation.motif import MAX_CONTEXT, MIN_CONTEXT, SUGGEST_MAX, MotifMemory, suggested_strength
+from musegen.metrics.music import distinct_ngram_ratio, figure_repetition
 from musegen.notes import PITCH, Piece, make_notes
 from musegen.representations.timed import TimedRepresentation
+from musegen.steering.motif import MAX_CONTEXT, MIN_CONTEXT, SUGGEST_MAX, MotifMemory, suggested_strength
 
 V = 12
 

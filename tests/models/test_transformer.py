@@ -155,7 +155,7 @@ def test_the_cache_is_a_fixed_size_buffer_per_layer(model):
 
 def test_generation_runs_past_the_cache(model):
     from musegen.generation.decode import generate_ids
-    from musegen.representations.vocabulary import BOS_ID, PAD_ID
+    from musegen.vocabulary import BOS_ID, PAD_ID
 
     out = generate_ids(model, tokens(1, 4)[0], SamplingConfig(length=2 * SPAN, seed=0, variations=3))
     assert len(out) == 3 and all(len(o) == 2 * SPAN and o.max() < V for o in out)

@@ -31,7 +31,7 @@ from musegen.notes import (
 )
 from musegen.representations.performance import NO_INFILL, PerformanceRepresentation
 from musegen.representations.registry import check, for_config, for_vocab, names
-from musegen.representations.vocabulary import Vocabulary
+from musegen.vocabulary import Vocabulary
 from tests.generation.steering import most_at_once, pitch_classes
 
 PIANO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "piano"

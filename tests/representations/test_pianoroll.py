@@ -13,7 +13,6 @@ import pytest
 from musegen.config import DataConfig, ModelConfig, RunConfig, SamplingConfig, TrainConfig
 from musegen.datasets.dataset import SequenceDataset, build_dataset
 from musegen.datasets.stats import dataset_stats
-from musegen.datasets.windows import sequence_windows
 from musegen.errors import ConfigError
 from musegen.notes import Piece, make_notes
 from musegen.representations.pianoroll import (
@@ -26,6 +25,7 @@ from musegen.representations.pianoroll import (
     transpose_frames,
 )
 from musegen.representations.registry import check, for_config, for_vocab
+from musegen.streams.windows import sequence_windows
 
 TINY = {
     "wavenet": ModelConfig(arch="wavenet", embed_dim=16, channels=16, skip_channels=16, dilation_cycle=4),

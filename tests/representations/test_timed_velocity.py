@@ -11,7 +11,7 @@ from musegen.generation.compose import Composer
 from musegen.notes import DEFAULT_VELOCITY, VELOCITY, Piece, make_notes, velocity_levels
 from musegen.representations.registry import for_config, for_vocab
 from musegen.representations.timed import TimedTokenizer
-from musegen.representations.vocabulary import Vocabulary
+from musegen.vocabulary import Vocabulary
 from tests.generation.steering import tsd_malformed
 
 

@@ -13,7 +13,7 @@ from musegen.notes import Piece, make_notes
 from musegen.representations.classic import ClassicTokenizer, parse_pitch_name, pitch_name
 from musegen.representations.registry import for_config, for_vocab
 from musegen.representations.timed import TimedTokenizer, quantize
-from musegen.representations.vocabulary import Vocabulary
+from musegen.vocabulary import Vocabulary
 
 
 def test_timed_round_trip_on_real_chorales(chorales):

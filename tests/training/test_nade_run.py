@@ -12,9 +12,9 @@ import pytest
 from musegen import runs
 from musegen.config import DataConfig, ModelConfig, RunConfig, SamplingConfig, TrainConfig
 from musegen.datasets.dataset import build_dataset
-from musegen.evaluation.floors import frame_nll
 from musegen.evaluation.report import format_metrics
 from musegen.generation.compose import Composer
+from musegen.scoring.floors import frame_nll
 from musegen.training.loop import train
 
 pytestmark = pytest.mark.slow  # trains a real model

@@ -19,8 +19,8 @@ from musegen import runs
 from musegen.datasets.dataset import build_dataset
 from musegen.errors import ConfigError, TrainingError
 from musegen.records import History
-from musegen.representations.vocabulary import Vocabulary
 from musegen.training.loop import ProgressEvent, TrainResult, train
+from musegen.vocabulary import Vocabulary
 from tests.training_helpers import tiny_config
 
 pytestmark = pytest.mark.slow  # trains real models or runs real processes: `pytest -m "not slow"` skips it

@@ -1,7 +1,7 @@
 """Fill-in-the-middle training windows (Bavarian et al. 2022, "Efficient Training of Language Models
 to Fill in the Middle"): a share of a token run's windows rewritten as prefix, suffix, then middle.
 
-Each training window of a piece (the same windows as :func:`musegen.datasets.windows.sequence_windows`)
+Each training window of a piece (the same windows as :func:`musegen.streams.windows.sequence_windows`)
 is, with probability ``rate``, replaced by the same tokens in the paper's SPM form:
 
     <fim_suffix> suffix <fim_prefix> prefix <fim_middle> middle <fim_end>
@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from musegen.datasets.windows import window_starts
-from musegen.representations.vocabulary import BOS_ID, PAD_ID
+from musegen.streams.windows import window_starts
+from musegen.vocabulary import BOS_ID, PAD_ID
 
 SUFFIX_KEEP = 16  # tokens of the suffix kept before the prefix is shortened
 FimParts = tuple[np.ndarray, np.ndarray, np.ndarray]  # (prefix, suffix, middle) ids

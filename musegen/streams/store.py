@@ -36,7 +36,7 @@ from musegen.config import DataConfig, from_dict
 from musegen.errors import ConfigError, DatasetError
 from musegen.fileio import atomic_write_text, make_dirs, storage_error
 from musegen.modelfile import JsonError, parse_json
-from musegen.representations.vocabulary import Vocabulary
+from musegen.vocabulary import Vocabulary
 
 FORMAT, VERSION = "musegen-token-store", 1
 MARKER, MANIFEST, VOCAB = ".musegen-store", "manifest.json", "vocab.json"

@@ -6,7 +6,7 @@ keys (``wavenet``, ``lstm``) or the NADE over the keys (``lstm-nade``, ``wavenet
 
 :func:`run_benchmark` reads a polyphonic ``.mat`` (:func:`musegen.sources.mat.load_mat`), trains
 each architecture on piano-roll frames with the very code a user's piano-roll run uses
-(:func:`musegen.training.loop.train`), and scores it with :func:`musegen.evaluation.floors.frame_nll`:
+(:func:`musegen.training.loop.train`), and scores it with :func:`musegen.scoring.floors.frame_nll`:
 
 - the training ``window`` is the longest training or validation piece (so no piece is cut) when
   that is at most :data:`MAX_WINDOW` frames (JSB Chorales: 159), else :data:`MAX_WINDOW` frames
@@ -21,7 +21,7 @@ each architecture on piano-roll frames with the very code a user's piano-roll ru
   computed in as few batches as fit, so it is exact when they are one); every setting in
   :data:`SETTINGS` was chosen on ``validdata`` too (see BENCHMARKS.md);
 - ``testdata`` is scored once, at the selected epoch, beside the two floors
-  (:mod:`musegen.evaluation.floors`) and the published numbers.
+  (:mod:`musegen.scoring.floors`) and the published numbers.
 
 Each architecture trains within its own time budget (``minutes``), keeping the best epoch.
 """
@@ -41,13 +41,13 @@ from typing import Any
 from musegen import runs
 from musegen.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from musegen.datasets.dataset import SequenceDataset, transposed_copies
-from musegen.datasets.frames import model_context, scoring_plan
 from musegen.errors import ConfigError
-from musegen.evaluation.floors import frame_nll, score_floors
 from musegen.paths import PACKAGE_DATA
 from musegen.representations.pianoroll import PianoRollRepresentation
 from musegen.representations.registry import check
+from musegen.scoring.floors import frame_nll, score_floors
 from musegen.sources.mat import PolyphonicData, load_mat
+from musegen.streams.frames import model_context, scoring_plan
 from musegen.training.loop import train
 
 # shipped inside the package (MIT licence, from the TCN repository; see musegen/data/JSB_Chorales.README.md)

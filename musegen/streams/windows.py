@@ -6,7 +6,7 @@ in at least one window: a sequence shorter than the window becomes one padded wi
 at the end keeps causal models exact), and the last window of a long one is aligned to its end.
 The tutorial's classic windows (one target each) are here too; they drop short pieces.
 :func:`scoring_windows` cuts a long sequence for scoring instead: each target exactly once, with
-left context. Piano rolls stream their windows from a compact store (:mod:`musegen.datasets.frames`)
+left context. Piano rolls stream their windows from a compact store (:mod:`musegen.streams.frames`)
 rather than holding these arrays.
 
 The functions work on token-id sequences (T,) and on frame sequences (T, K) alike, and know
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from musegen.representations.vocabulary import BOS_ID, PAD_ID
+from musegen.vocabulary import BOS_ID, PAD_ID
 
 BUCKET_STEP = 16  # frames: length-bucketed batches are cut to a multiple of this
 
@@ -137,7 +137,7 @@ def bucket_batch_count(lengths: np.ndarray, window: int, batch: int, step: int =
     Windows of pieces shorter than the window are mostly padding; grouping them by length and
     cutting each batch to its longest (rounded up to ``step``, which bounds the number of distinct
     shapes the compiled training step sees) skips that padding: about twice as fast on the JSB
-    Chorales (:mod:`musegen.datasets.frames` does it). The exact count lets Keras know an epoch's
+    Chorales (:mod:`musegen.streams.frames` does it). The exact count lets Keras know an epoch's
     length (no "ran out of data" on the first epoch)."""
     buckets = np.searchsorted(bucket_boundaries(window, step), np.asarray(lengths, np.int64), side="right")
     counts = np.bincount(buckets, minlength=len(bucket_boundaries(window, step)) + 1) * int(repeats)

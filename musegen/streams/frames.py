@@ -8,11 +8,11 @@ Here instead:
 - :class:`FrameStore`: all pieces' frames in ONE contiguous (N, 88) uint8 array, plus each
   piece's offset and length: one byte per key, each piece once;
 - :class:`WindowIndex`: windows as (piece, start, length, skip) small int arrays. Training
-  windows (:func:`training_windows`) are those of :func:`musegen.datasets.windows.window_starts`
+  windows (:func:`training_windows`) are those of :func:`musegen.streams.windows.window_starts`
   over a piece's ``T - 1`` targets (frame t + 1 predicted from frames <= t), so every target is in
-  at least one window, exactly the windows of :func:`~musegen.datasets.windows.sequence_windows`.
+  at least one window, exactly the windows of :func:`~musegen.streams.windows.sequence_windows`.
   Scoring windows (:func:`scoring_windows`) score every target exactly once, each with at least
-  ``context`` frames of left context (see :func:`musegen.datasets.windows.scoring_windows`);
+  ``context`` frames of left context (see :func:`musegen.streams.windows.scoring_windows`);
 - transposition on the fly: an epoch enumerates every (window, shift) pair for the shifts
   ``lo..hi`` of ``DataConfig.transpose`` (the same number of examples as stored copies gave),
   shuffled every epoch with the training seed; the shift is applied example by example inside
@@ -22,7 +22,7 @@ Here instead:
   piano roll keeps its frames, only its keys move);
 - the pipeline gathers each example's frames from the store inside ``map`` (uint8, its width
   the real length rounded up to 16), batches by length (a batch is as wide as its longest window
-  rounded up to 16; its exact cardinality, :func:`musegen.datasets.windows.bucket_batch_count`, is
+  rounded up to 16; its exact cardinality, :func:`musegen.streams.windows.bucket_batch_count`, is
   asserted, so Keras knows the epoch's length),
   casts to float32 per batch and prefetches. Memory is the store plus a few batches, whatever
   the pieces' length;
@@ -49,11 +49,11 @@ from typing import Any
 import numpy as np
 
 from musegen.config import ModelConfig, RunConfig
-from musegen.datasets.windows import BUCKET_STEP, bucket_batch_count, bucket_boundaries, window_starts
-from musegen.datasets.windows import scoring_windows as _scoring_windows
 from musegen.errors import TrainingError
 from musegen.notes import PIANO_KEYS as N_KEYS
-from musegen.representations.base import TrainingData
+from musegen.streams.training_data import TrainingData
+from musegen.streams.windows import BUCKET_STEP, bucket_batch_count, bucket_boundaries, window_starts
+from musegen.streams.windows import scoring_windows as _scoring_windows
 
 VAL_BATCH_VALUES = 2**20  # frames x keys per validation batch: one batch where it fits
 GB = 1024**3
@@ -156,7 +156,7 @@ def training_windows(store: FrameStore, window: int, stride: int) -> WindowIndex
 def scoring_windows(store: FrameStore, window: int, context: int) -> WindowIndex:
     """Windows that score every target of every piece exactly once, with at least ``context`` frames of
     left context (a piece of at most ``window`` targets is one window, scored whole; see
-    :func:`musegen.datasets.windows.scoring_windows`)."""
+    :func:`musegen.streams.windows.scoring_windows`)."""
     rows = []
     for p, frames in enumerate(store.lengths.tolist()):
         rows.extend((p, *w) for w in _scoring_windows(frames - 1, window, context))

@@ -17,7 +17,7 @@ before in the row, and what followed it each time: the cache distribution ``c``.
 
 where ``M`` is the model's probability of the remembered kinds of token: the memory changes which
 figure comes, never whether a velocity or a duration comes next, so it keeps the grammar the model
-keeps. It mixes after the constraints (:mod:`musegen.generation.constraints`) have masked what their
+keeps. It mixes after the constraints (:mod:`musegen.steering.constraints`) have masked what their
 rules forbid, so it never proposes a forbidden token, and under the grammar ``M`` is exactly the
 share of the remembered kinds among what may come next. Temperature and top-k then apply to ``p'``
 as to ``p``.
@@ -32,7 +32,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from musegen.config import SamplingConfig
-from musegen.generation.constraints import DrawFn
+from musegen.steering.constraints import DrawFn
 
 MIN_CONTEXT = 4  # the shortest context that is a figure: about two notes of timed tokens
 MAX_CONTEXT = 12  # the longest context looked up: about four notes
@@ -48,7 +48,7 @@ SUGGEST_MAX = 0.8
 
 def suggested_strength(repetition: float) -> float:
     """The motif memory for music whose figure repetition
-    (:func:`musegen.evaluation.music.figure_repetition`, averaged over pieces) is ``repetition``,
+    (:func:`musegen.metrics.music.figure_repetition`, averaged over pieces) is ``repetition``,
     rounded to the Generate page's steps of 0.05."""
     raw = SUGGEST_SLOPE * (SUGGEST_FROM - float(repetition))
     return float(np.clip(round(raw * 20) / 20, 0.0, SUGGEST_MAX))

@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from musegen.datasets.windows import scoring_windows
 from musegen.errors import DatasetError
 from musegen.notes import PIANO_KEYS as N_KEYS
+from musegen.streams.windows import scoring_windows
 
 SMOOTHING = 0.5
 SCORE_BATCH_FRAMES = 2**16  # frames per forward pass when scoring (pieces are batched by length)
@@ -69,7 +69,7 @@ def frame_nll(
 
     With ``window``, a piece of more than ``window`` predicted frames is cut into scoring windows
     of ``window`` frames whose first ``context`` predictions only give context (except in the
-    piece's first window; :func:`musegen.datasets.windows.scoring_windows`): every frame is still
+    piece's first window; :func:`musegen.streams.windows.scoring_windows`): every frame is still
     scored exactly once, with at least ``context`` frames before it. For a model that reads at
     most ``context`` frames (a WaveNet's receptive field) the scores are those of whole pieces;
     pieces of at most ``window`` predicted frames are scored whole either way.

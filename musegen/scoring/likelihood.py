@@ -10,9 +10,9 @@ Every model is scored on the same targets as its baseline: every token after the
 - The tutorial's classic models score each target from the ``window`` real tokens before it,
   left-padded with id 0 where the piece has fewer: what those models can do.
 
-Frame models are scored in :mod:`musegen.evaluation.floors`. Nothing here imports TensorFlow:
+Frame models are scored in :mod:`musegen.scoring.floors`. Nothing here imports TensorFlow:
 ``model`` is anything callable as ``model(x, training=False)`` (a Keras model is called through its
-compiled forward pass, :func:`musegen.evaluation.floors.model_forward`).
+compiled forward pass, :func:`musegen.scoring.floors.model_forward`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from musegen.evaluation.floors import model_forward
-from musegen.representations.vocabulary import BOS_ID
+from musegen.scoring.floors import model_forward
+from musegen.vocabulary import BOS_ID
 
 EVAL_BATCH = 64  # windows per forward pass
 

@@ -1,6 +1,6 @@
 """Training windows read straight from a memory-mapped token store, through ``tf.data``.
 
-The windows are those of :func:`musegen.datasets.windows.sequence_windows` (the same starts, the
+The windows are those of :func:`musegen.streams.windows.sequence_windows` (the same starts, the
 same padding: :func:`window_table` is its vectorised index), kept as two compact arrays, where each
 window starts in the flat token array and how many targets it has (12 bytes a window; the tokens stay
 on disk). Every epoch shuffles that index, never the data; each batch is gathered from the memmap in
@@ -8,7 +8,7 @@ one vectorised read (:meth:`WindowReader.batch`), in a ``tf.data`` map over batc
 with prefetch, so training never loads the corpus.
 
 Fill-in-the-middle: with ``fim_rate`` > 0 each window of a batch becomes, with that probability, the
-representation's SPM example of the same tokens (as :func:`musegen.datasets.fim.fim_windows` does in
+representation's SPM example of the same tokens (as :func:`musegen.streams.fim.fim_windows` does in
 memory), drawn anew every epoch from a generator seeded with (seed, epoch, batch): the same seed gives
 the same batches, and the model sees other cuts of a window each epoch rather than one fixed draw.
 """
@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from musegen.datasets.fim import SplitFn, psm
-from musegen.representations.vocabulary import BOS_ID, PAD_ID
+from musegen.streams.fim import SplitFn, psm
+from musegen.vocabulary import BOS_ID, PAD_ID
 
 
 def window_table(offsets: np.ndarray, pieces: np.ndarray, window: int, stride: int) -> tuple[np.ndarray, np.ndarray]:

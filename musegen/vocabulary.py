@@ -17,7 +17,8 @@ import numpy as np
 
 from musegen.errors import ConfigError
 from musegen.fileio import atomic_write_text
-from musegen.modelfile import MAX_VOCAB, JsonError, parse_json
+from musegen.jsonio import JsonError, parse_json
+from musegen.modelfile import MAX_VOCAB
 
 PAD, UNK, BOS = "<pad>", "<unk>", "<bos>"
 SPECIALS = (PAD, UNK, BOS)

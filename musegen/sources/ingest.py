@@ -6,7 +6,7 @@ longer), each in a decoding worker process with memory and CPU limits
 Every file gets a result: ok, or skipped with a reason a person understands. A batch
 never raises because of one file; :func:`read_midi_bytes` (a single file) raises
 :class:`MidiReadError`. Files and zip members are read one at a time, and results are
-cached by content hash, so ingesting an unchanged dataset again costs almost nothing.
+cached by content hash (:mod:`musegen.sources.cache`), so ingesting an unchanged dataset again costs almost nothing.
 Every piece carries its file's tempo map; every usable file gets its grid fit (the share of its
 onsets on the sixteenth grid), and the report says when the files look played rather than written.
 """
@@ -14,7 +14,6 @@ onsets on the sixteenth grid), and the report says when the files look played ra
 from __future__ import annotations
 
 import hashlib
-import logging
 import stat
 import statistics
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,18 +23,14 @@ from typing import Any, BinaryIO
 
 from musegen.config import DataConfig, Limits
 from musegen.errors import DatasetError, MidiReadError, UploadError
-from musegen.fileio import atomic_write_bytes
 from musegen.notes import UNQUANTIZED_BELOW, Piece, grid_fit, timing_advice
 from musegen.sources import decode, files
 from musegen.sources.archive import MIDI_SUFFIXES, ZipArchive, is_zip
-from musegen.sources.cache import cache_dir
+from musegen.sources.cache import cache_get, cache_key, cache_put
 from musegen.sources.corpus import BUILTIN_NAME, load_builtin_corpus
 from musegen.sources.decode import PIANO_PROGRAMS
 from musegen.sources.sandbox import Decoded, DecodePool, decode_in_worker
 
-log = logging.getLogger(__name__)
-
-CACHE_VERSION = "3"  # 3: results carry the tempo map
 _MB = 1024 * 1024
 
 Progress = Callable[[int, int, str], None]  # (done, total, current file name)
@@ -283,8 +278,8 @@ class _Batch:
                 item.result = self._over_files(item.name)
                 yield item, None
                 continue
-            item.key = _cache_key(digest, self.cfg, self.limits)
-            cached = _cache_get(item.key) if self.use_cache else None
+            item.key = cache_key(digest, self.cfg, self.limits)
+            cached = cache_get(item.key) if self.use_cache else None
             if cached is not None:
                 item.piece, reason = cached
                 item.result = FileResult(item.name, item.piece is not None, reason, cached=True)
@@ -321,7 +316,7 @@ class _Batch:
         item.piece = None if decoded.notes is None else Piece("", decoded.notes, decoded.tempo, decoded.tempo_map)
         item.result = FileResult(item.name, item.piece is not None, decoded.reason)
         if self.use_cache and decoded.final:
-            _cache_put(item.key, item.piece, decoded.reason)
+            cache_put(item.key, item.piece, decoded.reason)
 
     def _withdraw(self, item: _Item) -> None:
         """A zip refused part-way (its unpacked size): the members already taken from it are not used."""
@@ -399,54 +394,3 @@ def _display_name(name: str) -> str:
         if base.lower().endswith(suffix):
             return base[: -len(suffix)]
     return base
-
-
-# --------------------------------------------------------------------------- content-hash cache
-
-
-def _cache_key(digest: str, cfg: DataConfig, limits: Limits) -> str:
-    """Content hash + what decides the result: the decoder, the instrument filter, the sustain pedal and the
-    per-file limits."""
-    programs = ",".join(str(p) for p in sorted(cfg.programs))
-    per_file = (limits.max_file_mb, limits.max_notes_per_file, limits.max_events_per_file, limits.max_beats_per_file)
-    bounds = ",".join(str(n) for n in per_file)
-    pedal = "pedal" if cfg.sustain_pedal else "no-pedal"
-    tag = f"{CACHE_VERSION}|{decode.decoder_name()}|{cfg.instrument_filter}|{programs}|{bounds}|{pedal}"
-    return f"{digest}-{hashlib.blake2b(tag.encode(), digest_size=4).hexdigest()}"
-
-
-def _cache_path(key: str) -> Path:
-    return cache_dir() / "ingest" / f"{key}.bin"
-
-
-def _cache_get(key: str) -> tuple[Piece | None, str] | None:
-    """One entry (:func:`musegen.sources.decode.pack`'s bytes: no pickle), or None when there is none."""
-    path = _cache_path(key)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        log.warning("cannot read the cache entry %s: %s", path, exc)
-        return None
-    try:
-        notes, tempo, reason, _, tempo_map = decode.unpack(raw)
-    except ValueError as exc:
-        log.warning("ignoring a damaged cache entry %s: %s", path, exc)
-        return None
-    if notes is None:
-        return None, reason
-    return Piece("", notes, tempo, tempo_map), ""
-
-
-def _cache_put(key: str, piece: Piece | None, reason: str) -> None:
-    if piece is None:
-        blob = decode.pack(None, 0.0, reason)
-    else:
-        blob = decode.pack(piece.notes, piece.tempo, reason, tempo_map=piece.tempo_map)
-    path = _cache_path(key)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, blob, durable=False)  # a lost cache entry is only re-parsed
-    except OSError as exc:
-        log.warning("cannot write the ingest cache in %s (%s); continuing without it", path.parent, exc)

@@ -35,7 +35,7 @@ import numpy as np
 from musegen.config import DataConfig, from_dict
 from musegen.errors import ConfigError, DatasetError
 from musegen.fileio import atomic_write_text, make_dirs, storage_error
-from musegen.modelfile import JsonError, parse_json
+from musegen.jsonio import JsonError, parse_json
 from musegen.vocabulary import Vocabulary
 
 FORMAT, VERSION = "musegen-token-store", 1

@@ -116,130 +116,202 @@ def train(
     rep = for_vocab(dataset.vocab)
     if config.train.epochs < 1:
         raise ConfigError("epochs must be at least 1 to train (epochs is the run's total epoch count).")
-    run_dir = Path(run_dir)
-    chief = is_chief_task(config.train.distribute)  # from TF_CONFIG: the others never touch the run folder
-    if chief:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    epochs = config.train.epochs
-
-    def emit(kind: str, **values: Any) -> None:
-        if on_progress is not None:
-            values.setdefault("epochs", epochs)
-            values.setdefault("batches", batches)
-            on_progress(ProgressEvent(kind=kind, **values))
-
-    batches = 0
+    run = _open_run(config, Path(run_dir), on_progress)
     try:
-        configure_tensorflow()
-        import keras
-
-        strategy = make_strategy(config.train.distribute)
-        chief = chief and is_chief(strategy)
-        history = _start_history(config, dataset, run_dir, resume, chief)
-        done = history.epochs_done
-        if chief:
-            runs.clear_stop(run_dir)
-            runs.write_status(run_dir, "running", "preparing data")
-        keras.utils.set_random_seed(config.train.seed + done)
-        data = _make_data(config, dataset, rep, strategy.num_replicas_in_sync)
-        batches = data.batches or math.ceil(data.samples / data.global_batch)
-        history.global_batch, history.replicas = data.global_batch, strategy.num_replicas_in_sync
-        history.batches_per_epoch = batches
-        if data.global_batch < config.train.batch_size * strategy.num_replicas_in_sync:
-            emit("status", status="running", message=f"batch size clipped to the {data.samples} training windows")
-        if data.val is None:
-            history.monitor = "loss"
-            emit("status", status="running", message="no validation windows: the best model is chosen by training loss")
-        with strategy.scope():
-            model = _load_last(run_dir, config) if resume else rep.build_model(config)
-        if model.count_params() > MAX_PARAMETERS:  # it could be trained, but never loaded again
-            raise ConfigError(
-                f"this model has {model.count_params():,} parameters, more than the {MAX_PARAMETERS:,} a musegen "
-                "model file may hold; make it smaller (fewer layers, units or channels)."
-            )
-        from musegen.training.callbacks import RunCallback
-
-        callback = RunCallback(
-            run_dir,
-            history,
-            epochs=epochs,
-            batches=batches,
-            samples=data.samples,
-            global_batch=data.global_batch,
-            tokens_per_sample=data.tokens_per_sample,
-            patience=config.train.patience,
-            max_minutes=config.train.max_minutes,
-            chief=chief,
-            emit=emit,
-            stop_event=stop_event,
-        )
-        if chief:
-            runs.write_status(run_dir, "running", f"epoch {done + 1}/{epochs}")
-        emit("status", epoch=done + 1, status="running", message=f"training epochs {done + 1}-{epochs}")
-        if (stop_event is not None and stop_event.is_set()) or (chief and runs.stop_requested(run_dir)):
-            callback.reason = "stop"  # asked before the first batch: do not start (the workers agree first)
-        if config.train.distribute:  # Keras' fit cannot drive a multi-worker strategy: our own loop
-            fit_distributed(
-                model,
-                strategy,
-                data.train,
-                data.val,
-                epochs=epochs,
-                initial_epoch=done,
-                steps=batches,
-                callbacks=[callback, *_lr_schedule(config, history.monitor, keras)],
-                run_callback=callback,
-            )
-        elif callback.reason != "stop":
-            model.fit(
-                data.train,
-                validation_data=data.val,
-                epochs=epochs,
-                initial_epoch=done,
-                callbacks=[callback, *_lr_schedule(config, history.monitor, keras)],
-                verbose=0,
-                shuffle=False,
-            )
-        state = "stopped" if callback.reason == "stop" else "finished"
-        message = END_MESSAGES[callback.reason].format(
-            minutes=config.train.max_minutes, monitor=history.monitor, patience=config.train.patience
-        )
-        if chief:
-            runs.clear_stop(run_dir)
-            runs.write_history(run_dir, history)
+        strategy = _start_tensorflow(config)
+        run.chief = run.chief and is_chief(strategy)
+        history, data = _prepare(run, dataset, rep, strategy, resume)
+        model = _build_model(run, rep, strategy, resume)
+        callback = _make_callback(run, history, data, stop_event)
+        _fit(run, model, strategy, data, history, callback)
+        state, message = _ended(run, history, callback)
     except KeyboardInterrupt:
-        if chief:
-            runs.write_status(run_dir, "stopped", "interrupted (Ctrl-C); resume to continue")
-        raise
-    except MusegenError as exc:
-        _fail(run_dir, chief, str(exc), emit)
+        if run.chief:
+            runs.write_status(run.run_dir, "stopped", "interrupted (Ctrl-C); resume to continue")
         raise
     except Exception as exc:
-        if config.train.distribute == "multiworker" and is_peer_error(exc):  # a worker died outside the loop
-            error = peer_error(exc)
-            _fail(run_dir, chief, str(error), emit)
-            raise error from None
-        _fail(run_dir, chief, f"{type(exc).__name__}: {exc}", emit)
-        raise
-    metrics = None
-    if chief and evaluate and (run_dir / runs.MODEL).is_file():
-        runs.write_status(run_dir, "running", f"{message}; evaluating on the validation pieces")
-        metrics, eval_note = _evaluate(run_dir, dataset, state, message)
-        message += eval_note
-    if chief:
-        runs.write_status(run_dir, state, message)
-    emit("status", epoch=history.epochs_done, status=state, message=message)
+        error = _record_failure(run, exc)
+        if error is exc:
+            raise
+        raise error from None
+    metrics, message = _finish(run, dataset, state, message, evaluate)
+    run.emit("status", epoch=history.epochs_done, status=state, message=message)
     return TrainResult(
-        run_dir=run_dir,
+        run_dir=run.run_dir,
         status=state,
         message=message,
-        epochs_done=history.epochs_done or done,
+        epochs_done=history.epochs_done or run.done,
         best_epoch=history.best_epoch,
         best_value=history.best_value,
         monitor=history.monitor,
         history=history,
         metrics=metrics,
     )
+
+
+@dataclass
+class _Run:
+    """What the steps of one :func:`train` share: the settings, the run folder, whether this process
+    writes it (the chief), the epochs done before this call, the batches per epoch, the progress sink."""
+
+    config: RunConfig
+    run_dir: Path
+    chief: bool
+    on_progress: Callable[[ProgressEvent], None] | None
+    done: int = 0
+    batches: int = 0
+
+    def emit(self, kind: str, **values: Any) -> None:
+        if self.on_progress is not None:
+            values.setdefault("epochs", self.config.train.epochs)
+            values.setdefault("batches", self.batches)
+            self.on_progress(ProgressEvent(kind=kind, **values))
+
+
+def _open_run(config: RunConfig, run_dir: Path, on_progress: Callable[[ProgressEvent], None] | None) -> _Run:
+    """The run of this call; the chief (from TF_CONFIG: the others never touch the run folder) creates its folder."""
+    chief = is_chief_task(config.train.distribute)
+    if chief:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    return _Run(config, run_dir, chief, on_progress)
+
+
+def _start_tensorflow(config: RunConfig) -> Any:
+    """TensorFlow set up (quiet, thread-limited) and Keras loaded, then the run's tf.distribute strategy."""
+    configure_tensorflow()
+    import keras  # noqa: F401  (loaded before the strategy is made, as train always did)
+
+    return make_strategy(config.train.distribute)
+
+
+def _prepare(run: _Run, dataset: Any, rep: Representation, strategy: Any, resume: bool) -> tuple[History, _Data]:
+    """The history to extend (the run folder written or checked), the seed, and the input pipelines."""
+    import keras
+
+    config, run_dir = run.config, run.run_dir
+    history = _start_history(config, dataset, run_dir, resume, run.chief)
+    run.done = history.epochs_done
+    if run.chief:
+        runs.clear_stop(run_dir)
+        runs.write_status(run_dir, "running", "preparing data")
+    keras.utils.set_random_seed(config.train.seed + run.done)
+    data = _make_data(config, dataset, rep, strategy.num_replicas_in_sync)
+    run.batches = data.batches or math.ceil(data.samples / data.global_batch)
+    history.global_batch, history.replicas = data.global_batch, strategy.num_replicas_in_sync
+    history.batches_per_epoch = run.batches
+    if data.global_batch < config.train.batch_size * strategy.num_replicas_in_sync:
+        run.emit("status", status="running", message=f"batch size clipped to the {data.samples} training windows")
+    if data.val is None:
+        history.monitor = "loss"
+        run.emit("status", status="running", message="no validation windows: the best model is chosen by training loss")
+    return history, data
+
+
+def _build_model(run: _Run, rep: Representation, strategy: Any, resume: bool) -> Any:
+    """The model, new or from ``last.keras``, under the strategy; refused when no model file could hold it."""
+    with strategy.scope():
+        model = _load_last(run.run_dir, run.config) if resume else rep.build_model(run.config)
+    if model.count_params() > MAX_PARAMETERS:  # it could be trained, but never loaded again
+        raise ConfigError(
+            f"this model has {model.count_params():,} parameters, more than the {MAX_PARAMETERS:,} a musegen "
+            "model file may hold; make it smaller (fewer layers, units or channels)."
+        )
+    return model
+
+
+def _make_callback(run: _Run, history: History, data: _Data, stop_event: threading.Event | None) -> Any:
+    """The RunCallback that records, checkpoints and stops; the run marked running; a stop asked already kept."""
+    from musegen.training.callbacks import RunCallback
+
+    config, run_dir, done, epochs = run.config, run.run_dir, run.done, run.config.train.epochs
+    callback = RunCallback(
+        run_dir,
+        history,
+        epochs=epochs,
+        batches=run.batches,
+        samples=data.samples,
+        global_batch=data.global_batch,
+        tokens_per_sample=data.tokens_per_sample,
+        patience=config.train.patience,
+        max_minutes=config.train.max_minutes,
+        chief=run.chief,
+        emit=run.emit,
+        stop_event=stop_event,
+    )
+    if run.chief:
+        runs.write_status(run_dir, "running", f"epoch {done + 1}/{epochs}")
+    run.emit("status", epoch=done + 1, status="running", message=f"training epochs {done + 1}-{epochs}")
+    if (stop_event is not None and stop_event.is_set()) or (run.chief and runs.stop_requested(run_dir)):
+        callback.reason = "stop"  # asked before the first batch: do not start (the workers agree first)
+    return callback
+
+
+def _fit(run: _Run, model: Any, strategy: Any, data: _Data, history: History, callback: Any) -> None:
+    """The epochs: Keras' fit, or with ``distribute`` our own loop (fit cannot drive a multi-worker strategy)."""
+    import keras
+
+    config = run.config
+    callbacks = [callback, *_lr_schedule(config, history.monitor, keras)]
+    if config.train.distribute:
+        fit_distributed(
+            model,
+            strategy,
+            data.train,
+            data.val,
+            epochs=config.train.epochs,
+            initial_epoch=run.done,
+            steps=run.batches,
+            callbacks=callbacks,
+            run_callback=callback,
+        )
+    elif callback.reason != "stop":
+        model.fit(
+            data.train,
+            validation_data=data.val,
+            epochs=config.train.epochs,
+            initial_epoch=run.done,
+            callbacks=callbacks,
+            verbose=0,
+            shuffle=False,
+        )
+
+
+def _ended(run: _Run, history: History, callback: Any) -> tuple[str, str]:
+    """(state, message) of the training that ended; the chief clears the stop flag and writes the history."""
+    train_cfg = run.config.train
+    state = "stopped" if callback.reason == "stop" else "finished"
+    message = END_MESSAGES[callback.reason].format(
+        minutes=train_cfg.max_minutes, monitor=history.monitor, patience=train_cfg.patience
+    )
+    if run.chief:
+        runs.clear_stop(run.run_dir)
+        runs.write_history(run.run_dir, history)
+    return state, message
+
+
+def _record_failure(run: _Run, exc: Exception) -> Exception:
+    """Mark the run failed with a reason; return the error to raise (a dead worker's, in words, or ``exc``)."""
+    if isinstance(exc, MusegenError):
+        _fail(run.run_dir, run.chief, str(exc), run.emit)
+        return exc
+    if run.config.train.distribute == "multiworker" and is_peer_error(exc):  # a worker died outside the loop
+        error = peer_error(exc)
+        _fail(run.run_dir, run.chief, str(error), run.emit)
+        return error
+    _fail(run.run_dir, run.chief, f"{type(exc).__name__}: {exc}", run.emit)
+    return exc
+
+
+def _finish(run: _Run, dataset: Any, state: str, message: str, evaluate: bool) -> tuple[Metrics | None, str]:
+    """The chief scores the best model (with ``evaluate``) and records the final state; (metrics, message)."""
+    metrics = None
+    if run.chief and evaluate and (run.run_dir / runs.MODEL).is_file():
+        runs.write_status(run.run_dir, "running", f"{message}; evaluating on the validation pieces")
+        metrics, eval_note = _evaluate(run.run_dir, dataset, state, message)
+        message += eval_note
+    if run.chief:
+        runs.write_status(run.run_dir, state, message)
+    return metrics, message
 
 
 def _lr_schedule(config: RunConfig, monitor: str, keras: Any) -> list[Any]:

@@ -15,8 +15,9 @@ from musegen.config import DataConfig, Limits
 from musegen.errors import MidiReadError
 from musegen.notes import UNQUANTIZED_BELOW
 from musegen.sources import decode
+from musegen.sources.cache import cache_key, cache_path
 from musegen.sources.decode import MAX_TEMPO_ROWS, decode_notes, pack, unpack
-from musegen.sources.ingest import IngestReport, _cache_key, _cache_path, ingest_sources, read_midi_bytes
+from musegen.sources.ingest import IngestReport, ingest_sources, read_midi_bytes
 from musegen.sources.stream import decode_stream
 from tests.midi_factory import midi_bytes, scale_midi
 
@@ -99,9 +100,9 @@ def test_every_ingest_path_gives_pieces_their_tempo_map(tmp_path):
 def test_an_old_or_damaged_cache_entry_is_read_again_and_the_key_holds_the_pedal():
     data, cfg, limits = scale_midi(), DataConfig(), Limits.from_env()
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-    key = _cache_key(digest, cfg, limits)
-    assert key != _cache_key(digest, DataConfig(sustain_pedal=False), limits)
-    path = _cache_path(key)
+    key = cache_key(digest, cfg, limits)
+    assert key != cache_key(digest, DataConfig(sustain_pedal=False), limits)
+    path = cache_path(key)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"MGC1" + bytes(40))  # what an older musegen wrote, or a torn write
     report = ingest_sources([("a.mid", data)])

@@ -256,6 +256,23 @@ class PianoRollRepresentation(Representation):
     def output_width(self) -> int:
         return N_KEYS
 
+    def check_model(self, model: Any) -> None:
+        """88 scores out, and frames in: 88 keys (176 for the NADE head, which reads the target frame beside
+        the context)."""
+        super().check_model(model)
+        if tuple(model.inputs[0].shape[2:]) not in ((N_KEYS,), (2 * N_KEYS,)):
+            raise ConfigError(f"this model does not read and predict {N_KEYS}-key piano-roll frames.")
+
+    @classmethod
+    def for_model(cls, model: Any) -> PianoRollRepresentation | None:
+        """A piano roll on the default grid when ``model`` reads and predicts 88-key frames."""
+        try:
+            rep = cls(DataConfig.steps_per_beat)
+            rep.check_model(model)
+        except ConfigError:
+            return None
+        return rep
+
     def build_model(self, config: RunConfig) -> keras.Model:
         """A piano-roll model trained on the frame NLL (sum over the 88 keys, mean over real frames).
 

@@ -18,6 +18,7 @@ from musegen.config import ConstraintConfig, ModelConfig, RunConfig, SamplingCon
 from musegen.errors import ConfigError
 from musegen.notes import Piece
 from musegen.representations.base import Representation, Tokenizer, TrainingData
+from musegen.representations.codec import check_ids
 from musegen.scoring.likelihood import score_classic, score_sequence
 from musegen.scoring.ngram import score_baseline
 from musegen.steering.constraints import Constraint, pitch_mask
@@ -33,12 +34,7 @@ if TYPE_CHECKING:
     import keras
 
 
-def check_token_ids(seed: np.ndarray, width: int) -> np.ndarray:
-    """``seed`` as int64 ids (T,), or a ConfigError when one is outside a model's ``width`` tokens."""
-    seed = np.asarray(seed, dtype=np.int64).reshape(-1)
-    if seed.size and (seed.min() < 0 or seed.max() >= width):
-        raise ConfigError(f"seed token ids must be in 0..{width - 1} for this model; got {seed.min()}..{seed.max()}.")
-    return seed
+check_token_ids = check_ids  # the name this check had before it joined the codec part
 
 
 class TokenRepresentation(Representation):
@@ -265,7 +261,7 @@ class TokenRepresentation(Representation):
         return [int(p) for p in piece.notes[:, 2]] if piece.n_notes else None
 
     def check_seed(self, seed: np.ndarray) -> np.ndarray:
-        return check_token_ids(seed, len(self.vocab))
+        return check_ids(seed, len(self.vocab))
 
     def known(self, piece: Piece) -> tuple[int, int]:
         ids = self.vocab.encode(self.tokenizer.tokenize(piece))

@@ -18,9 +18,9 @@ import numpy as np
 
 from musegen.config import ConstraintConfig, SamplingConfig
 from musegen.errors import ConfigError
+from musegen.representations import registry
 from musegen.representations.base import Representation
-from musegen.representations.pianoroll import N_KEYS, check_frames, sample_frames
-from musegen.representations.tokens import check_token_ids
+from musegen.representations.codec import check_ids
 from musegen.steering.constraints import Constraint
 from musegen.steering.motif import MotifMemory
 from musegen.steering.sampling import sample_next
@@ -105,11 +105,8 @@ def generate_with(
     """:func:`generate` under a representation: its seed checks, its empty prompt, its sampling step,
     when ``constraints`` are active its constraint (a ConfigError when it has none of that kind), and
     with ``cfg.motif_memory`` its motif memory (token representations; frames have none)."""
-    width = int(model.outputs[0].shape[-1])
-    if width != rep.output_width():
-        raise ConfigError(
-            f"this model predicts {width} values per step; the {rep.name} representation needs {rep.output_width()}."
-        )
+    rep.check_model(model)
+    width = rep.output_width()
     seed = rep.check_seed(seed) if len(np.asarray(seed)) else rep.start()
     constraint = rep.constraint(constraints, cfg.variations) if constraints is not None and constraints.active else None
     strength = cfg.motif_memory or 0.0  # None (suited to the run) is resolved by the Composer; alone, off
@@ -153,19 +150,21 @@ def generate_frames(
     """Continue piano-roll frames ``seed_frames`` (T, 88); (length, 88) uint8 frames out.
 
     An empty seed starts from one silent frame; every key of a new frame is drawn on its own (or,
-    with the NADE head, given the keys below it).
+    with the NADE head, given the keys below it). The representation that reads the model's frames
+    (:func:`musegen.representations.registry.for_model`) checks the seed and draws the frames.
     """
     cfg.validate(max_length=max(cfg.length, 1))
-    seed = check_frames(seed_frames) if len(np.asarray(seed_frames)) else np.zeros((1, N_KEYS), np.uint8)
-    if int(model.outputs[0].shape[-1]) != N_KEYS or tuple(model.inputs[0].shape[2:]) not in ((N_KEYS,), (2 * N_KEYS,)):
-        raise ConfigError(f"this model does not read and predict {N_KEYS}-key piano-roll frames.")
-    return generate(model, seed, cfg, sample_frames, on_progress=on_progress, rng=rng)
+    rep = registry.for_model(model)
+    if rep is None:
+        raise ConfigError("this model does not read and predict the frames of a representation (88-key piano rolls).")
+    seed = rep.check_seed(seed_frames) if len(np.asarray(seed_frames)) else rep.start()
+    return generate(model, seed, cfg, rep.sample, on_progress=on_progress, rng=rng)
 
 
 def _token_seed(model: keras.Model, seed_ids: np.ndarray, cfg: SamplingConfig, forbid_ids: Sequence[int]) -> np.ndarray:
     cfg.validate(max_length=max(cfg.length, 1))
     vocab = int(model.outputs[0].shape[-1])
-    seed = check_token_ids(seed_ids, vocab)
+    seed = check_ids(seed_ids, vocab)
     if seed.size == 0:  # nothing to continue from: start a piece
         seed = np.array([BOS_ID], dtype=np.int64)
     if len(set(forbid_ids) & set(range(vocab))) >= vocab:

@@ -6,6 +6,8 @@ subclass, and one line in :data:`REGISTRY` (docs/architecture.md walks through i
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from musegen.config import DataConfig, RunConfig
@@ -50,6 +52,17 @@ def get(name: str) -> type[Representation]:
 def for_played_music() -> str | None:
     """The name of the first representation that keeps played timing (onsets off any grid), if one is registered."""
     return next((name for name, cls in REGISTRY.items() if cls.keeps_played_timing), None)
+
+
+def for_model(model: Any) -> Representation | None:
+    """The representation a bare model (a Keras model without its run folder) reads, told by its shapes
+    alone: the first registered one whose ``for_model`` knows it; None when none does (token ids need
+    their vocabulary to mean anything)."""
+    for cls in REGISTRY.values():
+        rep = cls.for_model(model)
+        if rep is not None:
+            return rep
+    return None
 
 
 def for_config(cfg: DataConfig) -> Representation:

@@ -1,0 +1,92 @@
+"""The performance events' sampling-time rules: key and range, notes at once, note-offs only for sounding pitches."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from musegen.config import ConstraintConfig
+from musegen.steering.constraints import Constraint, pitch_mask
+
+if TYPE_CHECKING:
+    from musegen.representations.performance.representation import PerformanceRepresentation
+
+
+OTHER, SHIFT, NOTE_ON, NOTE_OFF, VELOCITY_KIND = 0, 1, 2, 3, 4
+
+
+class PerformanceConstraint(Constraint):
+    """The rules of performance events: key and range mask NoteOn pitches, ``max_polyphony`` masks every
+    NoteOn while that many notes sound, and the grammar allows a NoteOff only for a sounding pitch and a
+    NoteOn only for a silent one. TimeShift and Velocity events are always allowed, so no sequence is
+    ever cornered.
+
+    Each row tracks the pitches sounding, the time (steps) and when each began; a note turned off at the
+    instant it began still counts towards the notes at once until time moves on (the decoder gives it
+    10 ms).
+    """
+
+    def __init__(self, rep: PerformanceRepresentation, cfg: ConstraintConfig, batch: int):
+        super().__init__(batch)
+        vocab = rep.vocab
+        kinds = {"TimeShift": SHIFT, "NoteOn": NOTE_ON, "NoteOff": NOTE_OFF, "Velocity": VELOCITY_KIND}
+        self.kind = np.zeros(len(vocab), dtype=np.int8)
+        self.value = np.zeros(len(vocab), dtype=np.int64)
+        for i, token in enumerate(vocab.tokens):
+            name, _, v = token.partition("_")
+            if v.isdigit() and (name not in ("NoteOn", "NoteOff") or int(v) <= 127):
+                self.kind[i] = kinds.get(name, OTHER)
+                self.value[i] = int(v)
+        self.static = np.isin(self.kind, (SHIFT, VELOCITY_KIND))
+        self.on_ids = np.flatnonzero(self.kind == NOTE_ON)
+        self.on_pitch = self.value[self.on_ids]
+        self.on_ok = pitch_mask(cfg)[self.on_pitch]
+        self.off_ids = np.flatnonzero(self.kind == NOTE_OFF)
+        self.off_pitch = self.value[self.off_ids]
+        self.grammar = bool(cfg.grammar)
+        self.max_poly = int(cfg.max_polyphony)
+        self.sounding = np.zeros((self.batch, 128), dtype=bool)
+        self.began = np.zeros((self.batch, 128), dtype=np.int64)
+        self.now = np.zeros(self.batch, dtype=np.int64)
+        self.flash = np.zeros(self.batch, dtype=np.int64)  # notes ended at the instant they began
+
+    def prime(self, prompt: np.ndarray) -> None:
+        prompt = np.asarray(prompt)
+        for t in range(prompt.shape[1]):
+            self.observe(prompt[:, t])
+
+    def allowed(self) -> np.ndarray:
+        mask = np.tile(self.static, (self.batch, 1))
+        on = np.tile(self.on_ok, (self.batch, 1))
+        if self.grammar:
+            on &= ~self.sounding[:, self.on_pitch]
+        if self.max_poly:
+            at_once = self.sounding.sum(axis=1) + self.flash
+            on &= (at_once < self.max_poly)[:, None]
+        mask[:, self.on_ids] = on
+        mask[:, self.off_ids] = self.sounding[:, self.off_pitch] if self.grammar else True
+        if not mask.any(axis=1).all():  # never expected: TimeShift is always allowed
+            self.fallbacks += int((~mask.any(axis=1)).sum())
+            mask[:, self.static] = True
+        return mask
+
+    def _end(self, r: int, pitch: int) -> None:
+        if self.sounding[r, pitch]:
+            self.sounding[r, pitch] = False
+            self.flash[r] += int(self.began[r, pitch] == self.now[r])
+
+    def observe(self, drawn: np.ndarray) -> None:
+        for r, i in enumerate(np.asarray(drawn).reshape(-1).tolist()):
+            if not 0 <= i < len(self.kind):
+                continue
+            kind, value = int(self.kind[i]), int(self.value[i])
+            if kind == SHIFT:
+                self.now[r] += value
+                self.flash[r] = 0
+            elif kind == NOTE_ON:
+                self._end(r, value)  # a sounding pitch struck again ends its earlier note
+                self.sounding[r, value] = True
+                self.began[r, value] = self.now[r]
+            elif kind == NOTE_OFF:
+                self._end(r, value)

@@ -19,6 +19,7 @@ ignored (as mido does); a file that ends before them is truncated. Corrupt input
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import mido
 import numpy as np
@@ -30,6 +31,7 @@ SUSTAIN, DRUM_CHANNEL = 64, 9  # the sustain pedal's controller; General MIDI's 
 # and 120 BPM) is re-timed at fewer ticks per beat: 48 MB at most, for any length within the beat limit.
 MAX_TICK = 2_000_000
 TEMPO_COST = 10  # events of the budget one kept tempo change uses
+Held = list[tuple[int, int, int]]  # sustain-pedal events: (tick, value, channel)
 
 
 class SMFError(ValueError):
@@ -143,102 +145,136 @@ def _read_track(
     note; so those are passed on only then (and when they change), and the notes and tempo map that come
     out stay exactly the same, while a file full of such events costs little."""
     events: list[Event] = []
-    held: list[tuple[int, int, int]] = []  # this track's sustain-pedal events (tick, value, channel)
+    held: Held = []  # this track's sustain-pedal events
     struck = [False] * 16  # per channel: whether a note was struck on it in this track
+    try:
+        budget[0], budget[1] = _decode_track(buf, number, budget, tempo, events, held, struck)
+    except IndexError:
+        raise SMFError(f"track {number} ends in the middle of an event (truncated file)") from None
+    # The end sits on the last kept event: time after it (skipped events, silence) never reaches pretty_midi.
+    events.append(Event("end_of_track", 0))
+    if pedal is not None:  # a channel with no note struck in this track lends no pedal (as symusic reads it)
+        pedal.extend((at, value) for at, value, channel in held if struck[channel])
+    return events
+
+
+def _decode_track(
+    buf: bytes, number: int, budget: list[int], tempo: bool, events: list[Event], held: Held, struck: list[bool]
+) -> tuple[int, int]:
+    """Decode one track's events into ``events`` (the pedal's into ``held``, the channels struck into
+    ``struck``): the notes and events of the budget left after it. One loop, its locals kept local: it
+    is the ingest's hot path."""
     notes_left, events_left = budget
     append = events.append
     programs, passed = [-1] * 16, [-1] * 16  # per channel: the program now, the program passed on
     sounding = [-1] * 2048  # per channel and key: the tick of its open note-on, -1 when none is open
     i, n, status, delta, tick, last_tempo = 0, len(buf), 0, 0, 0, -1
     name: bytes | None = None  # a track name not yet passed on
-    try:
-        while i < n:
-            events_left -= 1
-            if events_left < 0:
-                raise TooManyEvents(f"over the event limit in track {number}")
-            value = buf[i]  # variable-length delta time: one byte in the common case
+    while i < n:
+        events_left -= 1
+        if events_left < 0:
+            raise TooManyEvents(f"over the event limit in track {number}")
+        value = buf[i]  # variable-length delta time: one byte in the common case
+        i += 1
+        if value & 0x80:
+            value, i = _varlen(buf, i - 1, number)
+        delta += value
+        tick += value
+        byte = buf[i]
+        if byte == 0xFF:  # meta event
+            kind, start, i = _meta_event(buf, i, number)
+            if kind == 0x51 and i - start == 3:
+                value = _tempo(buf, start, number)
+                if tempo and value != last_tempo:
+                    events_left -= TEMPO_COST - 1  # pretty_midi spends about ten times longer on a tempo change
+                    append(TempoEvent(delta, value))
+                    last_tempo, delta = value, 0
+            elif kind == 0x03:
+                name = buf[start:i]  # an instrument is named after the track name current at its first note
+            elif kind == 0x2F:
+                break
+            continue
+        if byte in (0xF0, 0xF7):  # sysex
+            length, i = _varlen(buf, i + 1, number)
+            i += length
+            continue
+        if byte >= 0xF0:
+            raise SMFError(f"unexpected status byte 0x{byte:02X} in track {number}")
+        if byte & 0x80:
+            status = byte
             i += 1
-            if value & 0x80:
-                value, i = _varlen(buf, i - 1, number)
-            delta += value
-            tick += value
-            byte = buf[i]
-            if byte == 0xFF:  # meta event
-                kind, length = buf[i + 1], buf[i + 2]
-                i += 3
-                if length & 0x80:
-                    length, i = _varlen(buf, i - 1, number)
-                end = i + length
-                if end > n:
-                    raise SMFError(f"truncated meta event in track {number}")
-                if kind == 0x51 and length == 3:
-                    value = int.from_bytes(buf[i:end], "big")
-                    if value == 0:
-                        raise SMFError(f"a tempo of 0 microseconds per beat in track {number}")
-                    if tempo and value != last_tempo:
-                        events_left -= TEMPO_COST - 1  # pretty_midi spends about ten times longer on a tempo change
-                        append(TempoEvent(delta, value))
-                        last_tempo, delta = value, 0
-                elif kind == 0x03:
-                    name = buf[i:end]  # pretty_midi names an instrument after the track name current at its first note
-                elif kind == 0x2F:
-                    break
-                i = end
-                continue
-            if byte in (0xF0, 0xF7):  # sysex
-                length, i = _varlen(buf, i + 1, number)
-                i += length
-                continue
-            if byte >= 0xF0:
-                raise SMFError(f"unexpected status byte 0x{byte:02X} in track {number}")
-            if byte & 0x80:
-                status = byte
-                i += 1
-            elif not status:
-                raise SMFError(f"data byte without a status byte in track {number}")
-            kind, channel = status & 0xF0, status & 0x0F
-            first = buf[i]
-            if first > 127:
-                raise SMFError(f"data byte {first} above 127 in track {number}")
-            if kind in (PROGRAM, PRESSURE):
-                i += 1
-                if kind == PROGRAM:
-                    programs[channel] = first  # pretty_midi reads the program at a note's note-off
-                continue
-            second = buf[i + 1]
-            if second > 127:
-                raise SMFError(f"data byte {second} above 127 in track {number}")
-            i += 2
-            if kind == CONTROL and first == SUSTAIN and channel != DRUM_CHANNEL:
-                held.append((tick, second, channel))
-            if kind in (NOTE_ON, NOTE_OFF):
-                key = channel << 7 | first
-                if kind == NOTE_ON and second:
-                    struck[channel] = True
-                    notes_left -= 1
-                    if notes_left < 0:
-                        raise TooManyNotes(f"over the note limit in track {number}")
-                    sounding[key] = tick
-                elif sounding[key] < 0:
-                    continue  # a note-off with nothing sounding on its key: pretty_midi ignores it
-                elif sounding[key] != tick:  # pretty_midi closes the key (it keeps a note-on of this very tick)
-                    sounding[key] = -1
-                if name is not None:
-                    append(NameEvent(delta, name.decode("latin1")))
-                    name, delta = None, 0
-                if programs[channel] != passed[channel]:
-                    append(ProgramEvent(delta, channel, programs[channel]))
-                    passed[channel], delta = programs[channel], 0
-                append(NoteEvent("note_on" if kind == NOTE_ON else "note_off", delta, channel, first, second))
-                delta = 0
-    except IndexError:
-        raise SMFError(f"track {number} ends in the middle of an event (truncated file)") from None
-    # The end sits on the last kept event: time after it (skipped events, silence) never reaches pretty_midi.
-    append(Event("end_of_track", 0))
-    if pedal is not None:  # a channel with no note struck in this track lends no pedal (as symusic reads it)
-        pedal.extend((at, value) for at, value, channel in held if struck[channel])
-    budget[0], budget[1] = notes_left, events_left
-    return events
+        elif not status:
+            raise SMFError(f"data byte without a status byte in track {number}")
+        kind, channel = status & 0xF0, status & 0x0F
+        first = buf[i]
+        if first > 127:
+            raise SMFError(f"data byte {first} above 127 in track {number}")
+        if kind in (PROGRAM, PRESSURE):
+            i += 1
+            if kind == PROGRAM:
+                programs[channel] = first  # pretty_midi reads the program at a note's note-off
+            continue
+        second = buf[i + 1]
+        if second > 127:
+            raise SMFError(f"data byte {second} above 127 in track {number}")
+        i += 2
+        if kind == CONTROL and first == SUSTAIN and channel != DRUM_CHANNEL:
+            held.append((tick, second, channel))
+        if kind in (NOTE_ON, NOTE_OFF):
+            key = channel << 7 | first
+            if kind == NOTE_ON and second:
+                struck[channel] = True
+                notes_left -= 1
+                if notes_left < 0:
+                    raise TooManyNotes(f"over the note limit in track {number}")
+                sounding[key] = tick
+            elif sounding[key] < 0:
+                continue  # a note-off with nothing sounding on its key: pretty_midi ignores it
+            elif sounding[key] != tick:  # pretty_midi closes the key (it keeps a note-on of this very tick)
+                sounding[key] = -1
+            if name is not None or programs[channel] != passed[channel]:
+                delta, name = _pass_on(append, delta, name, channel, programs, passed)
+            append(NoteEvent("note_on" if kind == NOTE_ON else "note_off", delta, channel, first, second))
+            delta = 0
+    return notes_left, events_left
+
+
+def _meta_event(buf: bytes, i: int, number: int) -> tuple[int, int, int]:
+    """The meta event whose 0xFF byte is at ``buf[i]``: its kind, where its data starts and where it ends."""
+    kind, length = buf[i + 1], buf[i + 2]
+    i += 3
+    if length & 0x80:
+        length, i = _varlen(buf, i - 1, number)
+    if i + length > len(buf):
+        raise SMFError(f"truncated meta event in track {number}")
+    return kind, i, i + length
+
+
+def _tempo(buf: bytes, start: int, number: int) -> int:
+    """A set-tempo event's microseconds per beat (its three data bytes at ``buf[start]``), never 0."""
+    value = int.from_bytes(buf[start : start + 3], "big")
+    if value == 0:
+        raise SMFError(f"a tempo of 0 microseconds per beat in track {number}")
+    return value
+
+
+def _pass_on(
+    append: Callable[[Event], None],
+    delta: int,
+    name: bytes | None,
+    channel: int,
+    programs: list[int],
+    passed: list[int],
+) -> tuple[int, None]:
+    """Pass a pending track name and a changed program on, just before a note of ``channel``: the delta
+    time left for the note (0 once something was passed on) and no pending name."""
+    if name is not None:
+        append(NameEvent(delta, name.decode("latin1")))
+        delta = 0
+    if programs[channel] != passed[channel]:
+        append(ProgramEvent(delta, channel, programs[channel]))
+        passed[channel], delta = programs[channel], 0
+    return delta, None
 
 
 def _varlen(buf: bytes, i: int, number: int) -> tuple[int, int]:

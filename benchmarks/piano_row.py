@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from benchmarks.piano_data import SPLIT_SEED, VAL_FRACTION, dynamic_ranges, held_out_names, load_pieces, seed_piece
 
 # training window in tokens (0 = the training benchmark's 128); the WaveNet's dilations then reach across it
@@ -109,10 +107,10 @@ def generate_row(
     """Continue ``n_pieces`` held-out seeds with the run's model: the generated excerpts, the seconds it took
     and the Composer. ``sampling`` overrides SamplingConfig's defaults (the app's) for every piece; piece
     ``k`` samples with random seed ``k + seed_offset``."""
-    from musegen.config import SamplingConfig
+    from musegen.config import SamplingConfig, clamp_tempo
     from musegen.generation.compose import Composer
     from musegen.metrics.music import excerpt
-    from musegen.output.midi import TEMPO_RANGE, midi_bytes, piece_to_midi
+    from musegen.output.midi import midi_bytes, piece_to_midi
 
     composer = Composer(run_dir)
     by_name = {p.name: p for p in pieces}
@@ -120,7 +118,7 @@ def generate_row(
     for k in range(n_pieces):
         source = by_name[held[k % len(held)]]
         opening = seed_piece(source)
-        tempo = float(np.clip(source.tempo, *TEMPO_RANGE))
+        tempo = clamp_tempo(source.tempo)
         data = midi_bytes(piece_to_midi(opening, tempo=tempo))
         seed = composer.seed_from_midi(data, f"{source.name}.mid", length=100_000)
         length = composer.tokens_for_seconds(seconds, seed.tempo)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -214,6 +215,49 @@ class SamplingConfig:
         if not 0 < self.top_p <= 1:
             raise ConfigError(f"top_p must be in (0, 1] (1 = off), got {self.top_p}.")
         _positive("variations", self.variations, 64)
+
+
+def sampling_choice(
+    *,
+    length: int = SamplingConfig.length,
+    temperature: float = SamplingConfig.temperature,
+    top_k: int = SamplingConfig.top_k,
+    top_p: float = SamplingConfig.top_p,
+    greedy: bool = False,
+    seed: int | None = None,
+    variations: int = 1,
+    duration_temperature: float | None = SamplingConfig.duration_temperature,
+    motif_memory: float | None = None,
+    max_length: int = 20_000,
+) -> SamplingConfig:
+    """The one builder of a :class:`SamplingConfig` from a person's choices (the Generate page's widgets, the
+    ``generate`` command's flags), checked. Greedy is the tutorial's argmax: its temperature is 0 whatever
+    the temperature widget or flag says."""
+    cfg = SamplingConfig(
+        length=int(length),
+        temperature=0.0 if greedy else float(temperature),
+        top_k=int(top_k),
+        top_p=float(top_p),
+        greedy=bool(greedy),
+        seed=None if seed is None else int(seed),
+        variations=int(variations),
+        duration_temperature=None if duration_temperature is None else float(duration_temperature),
+        motif_memory=None if motif_memory is None else float(motif_memory),
+    )
+    cfg.validate(max_length)
+    return cfg
+
+
+# The one tempo range (BPM) of music musegen writes, plays and offers; a tempo outside is clamped into it.
+TEMPO_RANGE = (20.0, 400.0)
+DEFAULT_TEMPO = 100.0  # of music whose source says nothing
+
+
+def clamp_tempo(bpm: float | None) -> float:
+    """``bpm`` within :data:`TEMPO_RANGE`; :data:`DEFAULT_TEMPO` when it is missing, zero or not a number."""
+    if bpm is None or not math.isfinite(bpm) or bpm <= 0:
+        return DEFAULT_TEMPO
+    return float(min(max(float(bpm), TEMPO_RANGE[0]), TEMPO_RANGE[1]))
 
 
 @dataclass

@@ -7,6 +7,7 @@ corpus) produces a :class:`Piece`; every writer (tokens, MIDI, audio) consumes o
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -77,6 +78,31 @@ class Piece:
         """The tempo in BPM in force at ``beat``."""
         tm = self.tempos()
         return float(tm[max(0, int(np.searchsorted(tm[:, 0], beat, side="right")) - 1), 1])
+
+
+# --------------------------------------------------------------------------- pitch names
+
+# The one pitch-name table: display names (sharps) and key names (the spellings a musician writes a key in).
+PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+TONICS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_PITCH_NAME = re.compile(r"^([A-Ga-g])(#{1,2}|b{1,2}|-{1,2})?(-?\d+)$")
+
+
+def pitch_name(pitch: int) -> str:
+    """A MIDI pitch as a name with octave: 60 -> 'C4', 70 -> 'A#4'."""
+    return f"{PITCH_CLASSES[int(pitch) % 12]}{int(pitch) // 12 - 1}"
+
+
+def parse_pitch_name(name: str) -> int | None:
+    """'E4' -> 64, 'Bb3' and 'B-3' (music21's flat) -> 58, 'C#5' -> 73; None when it is not a pitch in 0-127."""
+    m = _PITCH_NAME.match(name.strip())
+    if not m:
+        return None
+    letter, acc, octave = m.groups()
+    shift = len(acc or "") * (1 if (acc or "#").startswith("#") else -1)
+    midi = 12 * (int(octave) + 1) + LETTERS[letter.upper()] + shift
+    return midi if 0 <= midi <= 127 else None
 
 
 # --------------------------------------------------------------------------- tempo maps

@@ -7,21 +7,21 @@ import dataclasses
 import pandas as pd
 import streamlit as st
 
-from musegen.config import DataConfig, Limits
+from musegen.config import DataConfig, Limits, clamp_tempo
 from musegen.datasets.expression import Expression, expression_of, suggested, what_it_learns
 from musegen.datasets.stats import DatasetStats, dataset_stats, headline
-from musegen.output.instruments import PROGRAMS, program_names
+from musegen.notes import pitch_name
 from musegen.output.plots import (
     duration_histogram_chart,
     piano_roll_chart,
     pitch_histogram_chart,
-    pitch_name,
     velocity_histogram_chart,
 )
-from musegen.representations.registry import NAMES, for_played_music, get
-from musegen.training.session_data import FILTER_LABELS, GRID_LABELS, LoadedDataset, load_dataset
+from musegen.representations.registry import for_played_music
+from musegen.training.session_data import LoadedDataset, load_dataset
 from musegen.training.visibility import runs_dir
 from pages.common import current_dataset, friendly_errors, md_escape, play, progress_bar, session_id, stop_with
+from pages.dataset_options import data_options
 
 BUILTIN, UPLOAD = "Built-in Bach chorales", "Upload MIDI files"
 NO_DATA = "Upload MIDI files or pick the built-in corpus."
@@ -29,8 +29,6 @@ GRID_HELP = (
     "The share of onsets within a tenth of a sixteenth of the grid under each file's own tempo map (median over "
     "files). Written music is near 100%; music played on a keyboard without a tempo map is far lower."
 )
-REPRESENTATIONS = {name: get(name).label for name in NAMES}
-DYNAMICS = {"auto": "automatic (from the files)", "on": "learn dynamics", "off": "one loudness"}
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -45,93 +43,6 @@ def _use_performance() -> None:
 @st.cache_data(max_entries=16, show_spinner=False)
 def _stats(key: str, data: DataConfig, _pieces: list) -> DatasetStats:
     return dataset_stats(_pieces, data)
-
-
-def _options(lim: Limits) -> tuple[DataConfig, bool]:
-    """The data settings, and whether the dynamics are to be decided from the data."""
-    d = DataConfig()
-    with st.expander("Token and window settings", expanded=False, icon=":material/tune:"):
-        c1, c2, c3 = st.columns(3)
-        name = c1.selectbox(
-            "Representation",
-            NAMES,
-            format_func=REPRESENTATIONS.get,
-            help="How notes become the tokens a model reads. Performance timing keeps music played on a keyboard "
-            "as it was played (10 ms steps); the timed tokens put onsets on a grid.",
-            key="representation",
-        )
-        grid = c2.selectbox(
-            "Quantization grid",
-            list(GRID_LABELS),
-            index=list(GRID_LABELS).index(d.steps_per_beat),
-            format_func=GRID_LABELS.get,
-            help="Onsets and durations are rounded to this grid (timed tokens).",
-            disabled=not get(name).uses_grid,
-        )
-        instruments = c3.selectbox(
-            "Instruments",
-            list(FILTER_LABELS),
-            format_func=FILTER_LABELS.get,
-            help="Which parts of each file are read (drums never).",
-        )
-        programs: list[int] = []
-        if instruments == "programs":
-            programs = st.multiselect("General MIDI programs", PROGRAMS, [0], format_func=program_names().__getitem__)
-        c4, c5 = st.columns(2)
-        transpose = c4.slider(
-            "Transposition augmentation (semitones)",
-            -6,
-            6,
-            d.transpose,
-            help="Training pieces are also used transposed by every shift in this range (more data, any key).",
-        )
-        window = c5.number_input(
-            "Window length (tokens)",
-            min_value=8,
-            max_value=2048,
-            value=d.window,
-            step=8,
-            help="Tokens of context per training example. The tutorial used 128; small windows train faster.",
-        )
-        c6, c7, c8 = st.columns(3)
-        timed, performance = get(name).dynamics == "optional", get(name).dynamics == "always"
-        dynamics = c6.selectbox(
-            "Dynamics (velocity)",
-            list(DYNAMICS),
-            format_func=DYNAMICS.get,
-            help="Learn and play how loud each note is. Automatic: on when the files' velocities vary. "
-            "Performance timing always has dynamics; the other representations have none.",
-            disabled=not timed,
-            key="dynamics",
-        )
-        bins = c7.number_input(
-            "Velocity levels",
-            2,
-            127,
-            d.velocity_bins,
-            help="How finely loudness is told apart (MidiTok and Performance RNN use 32).",
-            disabled=not (timed or performance) or (timed and dynamics == "off"),
-        )
-        pedal = c8.checkbox(
-            "Sustain pedal",
-            value=d.sustain_pedal,
-            help="Notes sound on while the sustain pedal is down, as a listener hears them (otherwise they end "
-            "where the key is let go, and a model learns staccato).",
-        )
-    sizes = f"{lim.max_upload_mb} MB per upload, {lim.max_files:,} files, {lim.max_file_mb} MB per MIDI file"
-    st.caption(f"Limits: {sizes}.")
-    return DataConfig(
-        representation=name,
-        steps_per_beat=int(grid),
-        instrument_filter=instruments,
-        programs=tuple(int(p) for p in programs),
-        transpose=(int(transpose[0]), int(transpose[1])),
-        window=int(window),
-        stride=max(1, int(window) // 2),  # windows overlap by half
-        velocity=timed and dynamics == "on",
-        velocity_bins=int(bins),
-        sustain_pedal=bool(pedal),
-    ), dynamics == "auto" and timed
 
 
 def _file_table(ds: LoadedDataset) -> None:
@@ -184,7 +95,7 @@ def _explore(ds: LoadedDataset) -> None:
     lo, hi = piece.pitch_range()
     st.caption(f"{piece.n_notes} notes · {piece.length_beats:.0f} beats · {pitch_name(lo)}–{pitch_name(hi)}")
     st.altair_chart(piano_roll_chart([("notes", piece, 0.0)]), width="stretch")
-    play(piece.notes, float(min(max(piece.tempo or 100.0, 40.0), 240.0)))
+    play(piece.notes, clamp_tempo(piece.tempo))
 
 
 st.title("Dataset", anchor=False)
@@ -200,7 +111,7 @@ if source == UPLOAD:
         help="Every file is checked: bad ones are listed with the reason and the others are used.",
         key="uploads",
     )
-cfg, auto_dynamics = _options(lim)
+cfg, auto_dynamics = data_options(lim)
 with friendly_errors(), progress_bar("Reading") as progress:
     cfg.validate()
     if source == UPLOAD and not uploads:

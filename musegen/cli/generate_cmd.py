@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from musegen.cli import print_json
-from musegen.config import ConstraintConfig, Limits, SamplingConfig
+from musegen.config import ConstraintConfig, Limits, SamplingConfig, sampling_choice
 from musegen.errors import ConfigError, MidiReadError
 from musegen.fileio import atomic_write_bytes, check_can_write
 from musegen.metrics.originality import OriginalityIndex
-from musegen.representations.classic import parse_pitch_name
+from musegen.notes import Piece, parse_pitch_name
 from musegen.sources.files import read_limited
-from musegen.steering.constraints import describe, pitch_mask
+from musegen.steering.constraints import constraint_choice, describe
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -83,31 +84,36 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
+@dataclass
+class _Made:
+    """What one generate command made, before it is written: the new music and its MIDI."""
+
+    new_music: list[Piece]  # each variation's new notes, placed where they sound
+    pms: list[Any]  # the MIDI of each variation (pretty_midi), as written
+    notes: list[int]  # notes of each written file
+    counts: list[int]  # tokens drawn for each variation
+    seconds: float
+    memory: float  # the motif memory used (0: none)
+    infill: dict | None = None  # the span and its prompt, when a span was filled in
+
+
 def run(args: argparse.Namespace) -> int:
     from musegen.generation.compose import Composer
-    from musegen.output.midi import write_midi
 
     span = _check_flags(args)  # before anything is loaded: a wrong flag fails at once
-    constraints = _constraints(args)
+    _constraints(args)
     outputs = _outputs(args)
     seed_midi = _read(Path(args.seed_midi)) if args.seed_midi else b""
     composer = Composer(args.run_dir)
-    if composer.rep.unit == "frame":
-        constraints.grammar = False  # frames are always well formed
+    constraints = _constraints(args, composer.rep.unit)  # frames are always well formed: no grammar rule
     if span is not None:
         composer.rep.check_infill(composer.config.model)  # before the model loads: say so at once
-    length_tokens = args.seed_length or (Limits.from_env().max_generation_length if span else 64)
-    if args.seed_midi:
-        seed = composer.seed_from_midi(seed_midi, Path(args.seed_midi).name, length_tokens)
-    elif args.random_seed_passage:
-        seed = composer.random_seed(args.seed, length_tokens)
-    else:
-        seed = composer.seed_from_piece(args.seed_piece, args.seed_start, length_tokens)
+    seed = _seed(args, composer, seed_midi, span is not None)
     args.tempo = seed.tempo if args.tempo is None else args.tempo  # the output keeps the seed's tempo
     length = composer.tokens_for_seconds(args.seconds, args.tempo) if args.seconds else args.length
-    sampling = SamplingConfig(
+    sampling = sampling_choice(
         length=length,
-        temperature=0.0 if args.greedy else args.temperature,
+        temperature=args.temperature,
         top_k=args.top_k,
         top_p=args.top_p,
         greedy=args.greedy,
@@ -115,7 +121,43 @@ def run(args: argparse.Namespace) -> int:
         variations=args.variations,
         duration_temperature=args.duration_temperature,
         motif_memory=args.motif_memory,
+        max_length=Limits.from_env().max_generation_length,
     )
+    made = _make(args, composer, seed, sampling, constraints, span)
+    copies = OriginalityIndex.from_pieces(composer.training_pieces()).longest_copy
+    files = _write(args, made, outputs, copies)
+    summary = {
+        "ok": True,
+        "run_dir": str(args.run_dir),
+        "seed": seed.label,
+        "tempo": args.tempo,
+        "constraints": describe(constraints),
+        "motif_memory": made.memory,
+        "seconds": round(made.seconds, 3),
+        "ms_per_token": round(1000 * made.seconds / max(1, sum(made.counts) / max(1, len(made.counts))), 3),
+        "files": files,
+    }
+    if made.infill is not None:
+        summary["infill"] = made.infill
+    if args.json:
+        print_json(summary)
+    else:
+        _print_summary(summary, constraints, made, copies, sampling.variations)
+    return 0
+
+
+def _seed(args: argparse.Namespace, composer: Any, seed_midi: bytes, infill: bool) -> Any:
+    """The seed of the flags: a MIDI file, a random passage or a piece of the run."""
+    length_tokens = args.seed_length or (Limits.from_env().max_generation_length if infill else 64)
+    if args.seed_midi:
+        return composer.seed_from_midi(seed_midi, Path(args.seed_midi).name, length_tokens)
+    if args.random_seed_passage:
+        return composer.random_seed(args.seed, length_tokens)
+    return composer.seed_from_piece(args.seed_piece, args.seed_start, length_tokens)
+
+
+def _make(args, composer, seed, sampling: SamplingConfig, constraints, span) -> _Made:
+    """Continue the seed, or fill in its span, with a progress line on a terminal."""
     show = not args.json and sys.stderr.isatty()
 
     def progress(done: int, total: int) -> None:
@@ -124,63 +166,61 @@ def run(args: argparse.Namespace) -> int:
 
     if span is not None:
         result = composer.infill(seed.piece, *span, sampling, on_progress=progress, constraints=constraints)
-        new_music, seconds = [result.placed(i) for i in range(len(result.pieces))], result.seconds
-        pms = [result.midi(i, tempo=args.tempo, program=args.program) for i in range(len(result.pieces))]
-        counts, notes = result.token_counts, [p.n_notes for p in result.pieces]
-        memory = 0.0  # infilling draws without the motif memory
+        made = _Made(
+            new_music=[result.placed(i) for i in range(len(result.pieces))],
+            pms=[result.midi(i, tempo=args.tempo, program=args.program) for i in range(len(result.pieces))],
+            notes=[p.n_notes for p in result.pieces],
+            counts=result.token_counts,
+            seconds=result.seconds,
+            memory=0.0,  # infilling draws without the motif memory
+            infill={"start": result.start, "end": result.end, "prompt": result.plan.label},
+        )
     else:
         comp = composer.compose(seed, sampling, on_progress=progress, constraints=constraints)
         memory = float(comp.sampling.motif_memory or 0.0)  # the run's suggestion when not given
         if args.seconds:
             comp = comp.trimmed(args.seconds, args.tempo)
         new_music = [comp.placed(i) for i in range(len(comp.continuations))]
-        seconds, counts = comp.seconds, comp.token_counts
         include = not args.no_seed_in_output
         pms = [
             comp.midi(i, tempo=args.tempo, program=args.program, include_seed=include) for i in range(len(new_music))
         ]
-        notes = [p.n_notes for p in new_music]
+        made = _Made(new_music, pms, [p.n_notes for p in new_music], comp.token_counts, comp.seconds, memory)
     if show:
         print(file=sys.stderr)
-    copies = OriginalityIndex.from_pieces(composer.training_pieces()).longest_copy
+    return made
+
+
+def _write(args: argparse.Namespace, made: _Made, outputs: list[Path], copies: Any) -> list[dict]:
+    """Each variation's MIDI (and WAV) written; the files' entries of the summary."""
+    from musegen.output.midi import write_midi
+
     files = []
-    for i, pm in enumerate(pms):
+    for i, pm in enumerate(made.pms):
         path = outputs[i]
         write_midi(pm, path)
-        entry = {"midi": str(path), "notes": notes[i], "new_notes": new_music[i].n_notes, "tokens": counts[i]}
-        entry["originality"] = copies(new_music[i]).to_dict()
+        entry = {"midi": str(path), "notes": made.notes[i], "new_notes": made.new_music[i].n_notes}
+        entry["tokens"] = made.counts[i]
+        entry["originality"] = copies(made.new_music[i]).to_dict()
         if args.wav:
             entry.update(_render(pm, path.with_suffix(".wav")))
         files.append(entry)
-    summary = {
-        "ok": True,
-        "run_dir": str(args.run_dir),
-        "seed": seed.label,
-        "tempo": args.tempo,
-        "constraints": describe(constraints),
-        "motif_memory": memory,
-        "seconds": round(seconds, 3),
-        "ms_per_token": round(1000 * seconds / max(1, sum(counts) / max(1, len(counts))), 3),
-        "files": files,
-    }
-    if span is not None:
-        summary["infill"] = {"start": result.start, "end": result.end, "prompt": result.plan.label}
-    if args.json:
-        print_json(summary)
-    else:
-        print(f"seed: {seed.label} (tempo {args.tempo:g} BPM)")
-        if span is not None:
-            print(f"infilled beats {result.start:g}-{result.end:g} ({result.plan.label})")
-        if constraints is not None and constraints.active:
-            print(f"constraints: {describe(constraints)}")
-        if memory:
-            print(f"motif memory {memory:g}")
-        for f, piece in zip(files, new_music, strict=True):
-            extra = f", {f['wav']} ({f['engine']})" if "wav" in f else ""
-            print(f"wrote {f['midi']}: {f['new_notes']} new notes from {f['tokens']} tokens{extra}")
-            print(f"  {copies(piece).describe()}")
-        print(f"{sampling.variations} variation(s) in {seconds:.2f} s")
-    return 0
+    return files
+
+
+def _print_summary(summary: dict, constraints: ConstraintConfig, made: _Made, copies: Any, variations: int) -> None:
+    print(f"seed: {summary['seed']} (tempo {summary['tempo']:g} BPM)")
+    if made.infill is not None:
+        print(f"infilled beats {made.infill['start']:g}-{made.infill['end']:g} ({made.infill['prompt']})")
+    if constraints is not None and constraints.active:
+        print(f"constraints: {describe(constraints)}")
+    if made.memory:
+        print(f"motif memory {made.memory:g}")
+    for f, piece in zip(summary["files"], made.new_music, strict=True):
+        extra = f", {f['wav']} ({f['engine']})" if "wav" in f else ""
+        print(f"wrote {f['midi']}: {f['new_notes']} new notes from {f['tokens']} tokens{extra}")
+        print(f"  {copies(piece).describe()}")
+    print(f"{variations} variation(s) in {made.seconds:.2f} s")
 
 
 MAX_SECONDS = 86_400.0  # a day of music; the token limit cuts any piece far shorter
@@ -204,7 +244,7 @@ def _check_flags(args: argparse.Namespace) -> tuple[float, float] | None:
             raise ConfigError(f"{flag} must be a finite number, got {value}.")
     if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
         raise ConfigError(f"--seed must be a whole number from 0 to {MAX_SEED:,}, got {args.seed:,}.")
-    probe = SamplingConfig(
+    sampling_choice(  # every sampling flag checked (the length is --length's or --seconds')
         length=1,
         temperature=args.temperature,
         top_k=args.top_k,
@@ -213,7 +253,6 @@ def _check_flags(args: argparse.Namespace) -> tuple[float, float] | None:
         duration_temperature=args.duration_temperature,
         motif_memory=args.motif_memory,
     )
-    probe.validate()
     if args.seed_length is not None and args.seed_length < 1:
         raise ConfigError(f"--seed-length must be at least 1 token, got {args.seed_length}.")
     check_settings(100.0 if args.tempo is None else args.tempo, args.program)
@@ -241,22 +280,19 @@ def _midi_number(text: str) -> int:
     """60, or a note name with octave (C4, F#3, Bb5) as a MIDI pitch."""
     if text.lstrip("-").isdigit():
         return int(text)
-    midi = parse_pitch_name(text.replace("b", "-") if len(text) > 1 and text[1] == "b" else text)
-    if midi is None:
+    if (midi := parse_pitch_name(text)) is None:
         raise ValueError(text)
     return midi
 
 
-def _constraints(args: argparse.Namespace) -> ConstraintConfig:
+def _constraints(args: argparse.Namespace, unit: str = "token") -> ConstraintConfig:
     """The rules of the flags, checked (a wrong key or range fails before anything is loaded)."""
     low, high = 0, 127
     if args.pitch_range:
         low, high = _pair(args.pitch_range, "--pitch-range", _midi_number, "LOW:HIGH, e.g. 48:84 or C3:C6")
-    cfg = ConstraintConfig(
-        key=args.key or "", low=low, high=high, max_polyphony=args.max_polyphony, grammar=not args.no_grammar
+    return constraint_choice(
+        key=args.key or "", low=low, high=high, max_polyphony=args.max_polyphony, grammar=not args.no_grammar, unit=unit
     )
-    pitch_mask(cfg)
-    return cfg
 
 
 def _outputs(args: argparse.Namespace) -> list[Path]:

@@ -43,8 +43,7 @@ import numpy as np
 
 from musegen.config import ModelConfig
 from musegen.errors import ConfigError, DatasetError
-from musegen.notes import END, PITCH, START, Piece
-from musegen.output.plots import pitch_name
+from musegen.notes import END, PITCH, START, Piece, pitch_name
 from musegen.representations.base import Representation
 from musegen.scoring.floors import (
     NADE_SCORE_BATCH_FRAMES,

@@ -31,9 +31,8 @@ from itertools import combinations, pairwise
 import numpy as np
 
 from musegen.errors import DatasetError
-from musegen.notes import END, PITCH, START, VELOCITY, Piece, seconds_to_beats
+from musegen.notes import END, PITCH, PITCH_CLASSES, START, VELOCITY, Piece, seconds_to_beats
 
-PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 # Yang & Lerch's twelve note-length classes, in beats (quarter notes).
 LENGTH_CLASSES = (
     ("whole", 4.0),

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pretty_midi
 
+from musegen.config import clamp_tempo
 from musegen.errors import AudioError, ConfigError, FluidSynthMissingError, SoundFontError
 from musegen.notes import Piece
 from musegen.output.soundfonts import ENV_SOUNDFONT, bundled_soundfont, check_soundfont, find_soundfont
@@ -149,9 +150,9 @@ def _as_midi(music: pretty_midi.PrettyMIDI | Piece) -> pretty_midi.PrettyMIDI:
     if isinstance(music, pretty_midi.PrettyMIDI):
         return music
     if isinstance(music, Piece):
-        from musegen.output.midi import TEMPO_RANGE, piece_to_midi
+        from musegen.output.midi import piece_to_midi
 
-        tempo = float(np.clip(music.tempo or 120.0, *TEMPO_RANGE))
+        tempo = clamp_tempo(music.tempo or 120.0)
         return piece_to_midi(music, tempo=tempo)
     raise AudioError(f"render() takes a pretty_midi.PrettyMIDI or a Piece, not {type(music).__name__}.")
 

@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 
+from musegen.config import TEMPO_RANGE  # BPM accepted for writing
 from musegen.errors import ConfigError
 from musegen.fileio import atomic_write_bytes
 from musegen.notes import END, PITCH, START, VELOCITY, Piece
 
-TEMPO_RANGE = (20.0, 400.0)  # BPM accepted for writing
 RESOLUTION = 480  # ticks per quarter note: 1/32 beat = 15 ticks, triplets exact
 MIN_TICKS = RESOLUTION // 32  # shortest note written: a 128th note
 MAX_BEATS = 15_000.0  # notes starting later are dropped (pretty_midi refuses files past 1e7 ticks)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from musegen.notes import END, PITCH, START, VELOCITY, Piece
+from musegen.notes import END, PITCH, START, VELOCITY, Piece, pitch_name
 from musegen.records import History
 
 SEED_COLOR, CONTINUATION_COLOR, NOTE_COLOR = "#8da0b8", "#e4572e", "#4c78a8"
@@ -26,7 +26,6 @@ PART_COLORS = {
 }
 MAX_NOTES = 8000  # a piano roll draws at most this many notes (the first ones)
 VELOCITY_OPACITY = (0.25, 1.0)  # the opacity of a note of velocity 1 and of velocity 127 (soft notes stay visible)
-_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 __all__ = [
     "duration_histogram_chart",
@@ -34,16 +33,10 @@ __all__ = [
     "note_rows",
     "piano_roll_chart",
     "pitch_histogram_chart",
-    "pitch_name",
     "runs_loss_chart",
     "surprise_chart",
     "velocity_histogram_chart",
 ]
-
-
-def pitch_name(pitch: int) -> str:
-    """MIDI pitch to a name with octave: 60 -> 'C4'."""
-    return f"{_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
 def _velocity_opacity() -> Any:

@@ -9,7 +9,6 @@ become ``<unk>``). Besides the WaveNet and the LSTM, the tutorial's own two mode
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,14 +18,11 @@ from typing import ClassVar
 import numpy as np
 
 from musegen.config import ARCHITECTURES, DataConfig
-from musegen.notes import DEFAULT_VELOCITY, PITCH, START, Piece, make_notes
+from musegen.notes import DEFAULT_VELOCITY, PITCH, START, Piece, make_notes, parse_pitch_name
 from musegen.representations.tokens import TokenRepresentation
 from musegen.vocabulary import SPECIALS, Vocabulary
 
 CLASSIC_STEP = 0.5  # beats between classic events, and their length
-
-_NAME = re.compile(r"^([A-G])(#{1,2}|-{1,2})?(-?\d+)$")
-_BASE = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
 
 @lru_cache(maxsize=128)
@@ -43,17 +39,6 @@ def normal_order(pitch_classes: frozenset[int]) -> str:
     from music21 import chord
 
     return ".".join(str(pc) for pc in chord.Chord(sorted(pitch_classes)).normalOrder)
-
-
-def parse_pitch_name(name: str) -> int | None:
-    """'E4' -> 64, 'B-3' -> 58, 'C#5' -> 73; None when it is not a pitch name."""
-    m = _NAME.match(name)
-    if not m:
-        return None
-    letter, acc, octave = m.groups()
-    shift = len(acc or "") * (1 if (acc or "#").startswith("#") else -1)
-    midi = 12 * (int(octave) + 1) + _BASE[letter] + shift
-    return midi if 0 <= midi <= 127 else None
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from musegen.config import DataConfig
+from musegen.config import DataConfig, clamp_tempo
 from musegen.errors import ConfigError
 from musegen.notes import Piece
 from musegen.vocabulary import Vocabulary
@@ -165,7 +165,7 @@ class Codec(ABC):
         if end <= start:
             return float(piece.tempo_at(start))
         seconds = float(piece.seconds(end) - piece.seconds(start))
-        return float(np.clip(60.0 * (end - start) / seconds, 20.0, 400.0)) if seconds > 0 else float(piece.tempo)
+        return clamp_tempo(60.0 * (end - start) / seconds) if seconds > 0 else float(piece.tempo)
 
     def element_notes(self, ids: np.ndarray) -> np.ndarray:
         """Which elements of ``ids`` make which note of ``decode(ids)``: (M, 2) int64 rows (element, note).

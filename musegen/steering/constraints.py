@@ -26,8 +26,8 @@ import numpy as np
 
 from musegen.config import ConstraintConfig, SamplingConfig
 from musegen.errors import ConfigError
+from musegen.notes import LETTERS, LOWEST_PIANO_PITCH, PIANO_KEYS, TONICS
 
-PITCH_NAMES = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
 # intervals above the tonic; "minor" is the natural minor, "harmonic minor" adds the raised seventh
 SCALES: dict[str, tuple[int, ...]] = {
     "major": (0, 2, 4, 5, 7, 9, 11),
@@ -67,7 +67,7 @@ class Scale:
 
     @property
     def label(self) -> str:
-        return f"{('C', 'C#', 'D', 'Eb', 'E', 'F', 'F#', 'G', 'Ab', 'A', 'Bb', 'B')[self.tonic]} {self.mode}"
+        return f"{TONICS[self.tonic]} {self.mode}"
 
 
 def parse_key(name: str) -> Scale:
@@ -79,7 +79,7 @@ def parse_key(name: str) -> Scale:
     if not m:
         raise ConfigError(f"{name!r} is not a key; write a tonic and a scale, {KEY_EXAMPLES}.")
     letter, accidental, mode = m.groups()
-    tonic = PITCH_NAMES[letter.lower()]
+    tonic = LETTERS[letter.upper()]
     if accidental in ("#", "♯", "sharp"):
         tonic += 1
     elif accidental in ("b", "♭", "-", "flat"):
@@ -121,6 +121,38 @@ def describe(cfg: ConstraintConfig | None) -> str:
     if cfg.grammar:
         parts.append("well-formed tokens")
     return ", ".join(parts)
+
+
+NO_KEY = "Any"  # the key choice that keeps to no key
+KEYBOARD = (LOWEST_PIANO_PITCH, LOWEST_PIANO_PITCH + PIANO_KEYS - 1)  # A0-C8: a pitch-range widget's ends
+
+
+def key_name(tonic: str, scale: str) -> str:
+    """The key of a tonic choice and a scale choice ("" for :data:`NO_KEY`): ("D", "minor") -> "D minor"."""
+    return "" if tonic in ("", NO_KEY) else f"{tonic} {scale}".strip()
+
+
+def keyboard_range(low: int, high: int) -> tuple[int, int]:
+    """A pitch-range widget's choice as a rule: the whole keyboard (:data:`KEYBOARD`) means no range rule."""
+    return (0, 127) if (int(low), int(high)) == KEYBOARD else (int(low), int(high))
+
+
+def constraint_choice(
+    *, key: str = "", low: int = 0, high: int = 127, max_polyphony: int = 0, grammar: bool = True, unit: str = "token"
+) -> ConstraintConfig:
+    """The one builder of a :class:`ConstraintConfig` from a person's choices (the Generate page's "Keep to"
+    widgets, the ``generate`` command's flags), checked: a key that is not a key, or a range the key leaves
+    empty, fails here with what to change. The grammar rule is for token and event runs (``unit``);
+    piano-roll frames are always well formed."""
+    cfg = ConstraintConfig(
+        key=key_name(key, "") if key == NO_KEY else (key or "").strip(),
+        low=int(low),
+        high=int(high),
+        max_polyphony=int(max_polyphony),
+        grammar=bool(grammar) and unit != "frame",
+    )
+    pitch_mask(cfg)
+    return cfg
 
 
 DrawFn = Callable[[np.ndarray, SamplingConfig, np.random.Generator], np.ndarray]

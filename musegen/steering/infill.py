@@ -81,6 +81,28 @@ def check_span(piece: Piece, start: float, end: float) -> tuple[float, float]:
     return float(start), float(end)
 
 
+def span_room(piece: Piece) -> float:
+    """The beats a span can be chosen in: the piece's length rounded up to a sixteenth (at least one beat)."""
+    return max(1.0, float(np.ceil(piece.length_beats * 4) / 4))
+
+
+def default_span(piece: Piece) -> tuple[float, float]:
+    """The span offered first: two bars of 4/4 from the bar nearest a third of the piece; in a piece of 12
+    beats or fewer, its middle third (on sixteenths)."""
+    length = span_room(piece)
+    if length <= 12:
+        return round(length / 3 * 4) / 4, round(2 * length / 3 * 4) / 4
+    first = 4.0 * round(length / 3 / 4)
+    return min(first, length - 1.0), min(first + 8.0, length)
+
+
+def span_parts(piece: Piece, start: float, end: float) -> tuple[Piece, Piece]:
+    """(kept, regenerated): the notes outside the span and those that begin in [start, end), as infilling
+    splits them."""
+    inside = (piece.notes[:, START] >= start) & (piece.notes[:, START] < end)
+    return Piece(piece.name, piece.notes[~inside]), Piece("span", piece.notes[inside])
+
+
 def join(piece: Piece, start: float, end: float, middle: Piece, name: str = "infilled") -> Piece:
     """``piece`` with the notes that begin in [start, end) replaced by ``middle`` (timed from ``start``).
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from musegen.config import DataConfig, Limits
 from musegen.notes import Piece
+from musegen.representations.registry import get
 from musegen.sources.ingest import BUILTIN_NAME, FileResult, ingest_paths, ingest_sources
 from musegen.sources.uploads import save_uploads, screen_uploads, session_folder, usable_uploads
 from musegen.training.jobs import remove_idle_uploads
@@ -34,6 +35,41 @@ FILTER_LABELS = {
     "piano": "piano parts only (the tutorial)",
     "programs": "chosen GM programs",
 }
+DYNAMICS_LABELS = {"auto": "automatic (from the files)", "on": "learn dynamics", "off": "one loudness"}
+
+
+def data_choice(
+    *,
+    representation: str,
+    grid: int,
+    instruments: str,
+    programs: Sequence[int] = (),
+    transpose: tuple[int, int] = (0, 0),
+    window: int,
+    dynamics: str = "auto",
+    velocity_bins: int,
+    pedal: bool,
+) -> tuple[DataConfig, bool]:
+    """The data settings of a person's choices (the Dataset page's widgets; :meth:`DataConfig.validate`
+    checks them), and whether the dynamics are still to be decided from the files (``dynamics`` "auto",
+    for a representation whose velocity is optional: :func:`musegen.datasets.expression.suggested` once
+    they are read). Windows overlap by half."""
+    optional = get(representation).dynamics == "optional"
+    cfg = DataConfig(
+        representation=representation,
+        steps_per_beat=int(grid),
+        instrument_filter=instruments,
+        programs=tuple(int(p) for p in programs),
+        transpose=(int(transpose[0]), int(transpose[1])),
+        window=int(window),
+        stride=max(1, int(window) // 2),
+        velocity=optional and dynamics == "on",
+        velocity_bins=int(velocity_bins),
+        sustain_pedal=bool(pedal),
+    )
+    return cfg, optional and dynamics == "auto"
+
+
 Progress = Callable[[int, int, str], None]  # (files done, files in all, the file being read)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from musegen.datasets.stats import dataset_stats
-from musegen.notes import Piece, make_notes
+from musegen.notes import Piece, make_notes, pitch_name
 from musegen.output.plots import (
     CONTINUATION_COLOR,
     SEED_COLOR,
@@ -14,7 +14,6 @@ from musegen.output.plots import (
     note_rows,
     piano_roll_chart,
     pitch_histogram_chart,
-    pitch_name,
     runs_loss_chart,
     surprise_chart,
     velocity_histogram_chart,

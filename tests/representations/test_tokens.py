@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from musegen.config import DataConfig
 from musegen.errors import ConfigError
-from musegen.notes import Piece, make_notes
-from musegen.representations.classic import ClassicTokenizer, parse_pitch_name, pitch_name
+from musegen.notes import Piece, make_notes, parse_pitch_name
+from musegen.representations.classic import ClassicTokenizer, pitch_name
 from musegen.representations.registry import for_config, for_vocab
 from musegen.representations.timed import TimedTokenizer, quantize
 from musegen.vocabulary import Vocabulary

@@ -1,0 +1,119 @@
+"""The Generate page's results (display only): each variation's piano roll, audio, originality and
+downloads, and how the set compares with the real music."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from musegen.errors import MusegenError
+from musegen.evaluation.report import MUSIC_COLUMNS, music_rows
+from musegen.generation.compose import Composition, Infilling
+from musegen.metrics.music import compare_sets, piece_stats
+from musegen.metrics.originality import Copy, OriginalityIndex
+from musegen.metrics.velocity import velocities
+from musegen.output.midi import midi_bytes
+from musegen.output.plots import piano_roll_chart
+from musegen.steering.constraints import describe
+from musegen.training.visibility import model_stamp
+from pages.common import composer as load_composer
+from pages.common import friendly_errors, play
+
+NUMBERS = {c.label: st.column_config.NumberColumn(format=c.format, help=c.help) for c in MUSIC_COLUMNS if c.format}
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _reference_stats(run_dir: str, stamp: float) -> list:
+    return [piece_stats(p) for p in load_composer(run_dir).reference_pieces(24)]
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _index(run_dir: str, stamp: float) -> OriginalityIndex:
+    return OriginalityIndex.from_pieces(load_composer(run_dir).training_pieces())
+
+
+def _originality(copy: Copy) -> None:
+    if copy.flagged:
+        st.warning(copy.describe().capitalize(), icon=":material/content_copy:")
+    else:
+        st.caption(f":material/content_copy: {copy.describe().capitalize()}")
+
+
+def _downloads(name: str, midi: bytes, wav: bytes | None, key: str) -> None:
+    """The MIDI and (when rendered) WAV download buttons of one result."""
+    c1, c2, _ = st.columns([1, 1, 3])
+    get = ":material/download:"
+    c1.download_button("Download MIDI", midi, file_name=f"{name}.mid", mime="audio/midi", key=f"mid-{key}", icon=get)
+    if wav is not None:
+        c2.download_button("Download WAV", wav, file_name=f"{name}.wav", mime="audio/wav", key=f"wav-{key}", icon=get)
+
+
+def _infilled(result: Infilling, i: int, tempo: float, program: int, copy: Copy) -> None:
+    st.altair_chart(piano_roll_chart(result.parts(i)), width="stretch", key=f"infill-roll-{i}")
+    new = f"{result.middles[i].n_notes} new notes from {result.token_counts[i]} tokens"
+    st.caption(f"{new} in beats {result.start:g}-{result.end:g}")
+    _originality(copy)
+    wav = play(result.pieces[i].notes, tempo, program)
+    midi = midi_bytes(result.midi(i, tempo=tempo, program=program))
+    _downloads(f"musegen-{result.run_id}-infill-v{i + 1}", midi, wav, f"i{i}")
+
+
+def _variation(comp: Composition, i: int, tempo: float, program: int, unit: str, copy: Copy) -> None:
+    cont = comp.continuations[i]
+    parts = [("seed", comp.seed.piece, 0.0), ("continuation", cont, comp.seed.end_beats)]
+    st.altair_chart(piano_roll_chart(parts), width="stretch", key=f"roll-{i}")
+    dynamics = f" · dynamics: {v.describe()}" if (v := velocities(cont)) is not None else ""
+    st.caption(f"{cont.n_notes} new notes from {comp.token_counts[i]} {unit}{dynamics}")
+    _originality(copy)
+    wav = play(cont.notes, tempo, program, seed_notes=comp.seed.piece.notes, seed_end=comp.seed.end_beats)
+    _downloads(f"musegen-{comp.run_id}-v{i + 1}", midi_bytes(comp.midi(i, tempo=tempo, program=program)), wav, f"{i}")
+
+
+def _metrics(comp: Composition, run_dir: str) -> None:
+    st.subheader("How it compares with the real music", anchor=False)
+    real = _reference_stats(run_dir, model_stamp(run_dir))
+    generated = [piece_stats(p) for p in comp.continuations]
+    st.dataframe(pd.DataFrame(music_rows(generated, real)), hide_index=True, column_config=NUMBERS)
+    if len(generated) < 2 or len(real) < 2:
+        st.caption("Generate 2 or more variations to compare them with the real music as a set.")
+        return
+    try:
+        comparison = compare_sets(generated, real)
+    except MusegenError as exc:
+        st.caption(f"No set comparison: {exc}")
+        return
+    st.markdown(
+        f"**Overlap with the real music: {comparison.mean_overlap:.2f}** (1 = as close as real pieces are "
+        "to each other; Yang & Lerch's overlapped area, mean over features)"
+    )
+    table = pd.DataFrame(comparison.rows())[["feature", "overlap", "kl_divergence", "inter_mean", "intra_real_mean"]]
+    with st.expander("Per feature"):
+        st.dataframe(table, hide_index=True)
+
+
+def show_infilling(result: Infilling, run_dir: str, tempo: float, program: int) -> None:
+    """The variations of a filled-in span, each in its tab."""
+    st.subheader("Results", anchor=False)
+    made = f"{len(result.pieces)} variation(s) of beats {result.start:g}-{result.end:g} in {result.seconds:.1f} s"
+    kept = describe(result.constraints) if result.constraints is not None and result.constraints.active else ""
+    st.caption(f"{made}{' · ' + kept if kept else ''} · grey: kept, orange: new")
+    with friendly_errors():
+        index = _index(run_dir, model_stamp(run_dir))
+        copies = [index.longest_copy(result.placed(i)) for i in range(len(result.pieces))]
+        for i, tab in enumerate(st.tabs([f"Variation {i + 1}" for i in range(len(result.pieces))])):
+            with tab:
+                _infilled(result, i, tempo, program, copies[i])
+
+
+def show_composition(comp: Composition, run_dir: str, tempo: float, program: int, unit: str) -> None:
+    """The continuations, each in its tab, and the comparison of the set with the real music."""
+    st.subheader("Results", anchor=False)
+    made = f"{len(comp.continuations)} variation(s) of {comp.sampling.length} {unit} in {comp.seconds:.1f} s"
+    st.caption(f"{made} · grey: the seed, orange: the model")
+    with friendly_errors():
+        index = _index(run_dir, model_stamp(run_dir))
+        copies = [index.longest_copy(comp.placed(i)) for i in range(len(comp.continuations))]
+        for i, tab in enumerate(st.tabs([f"Variation {i + 1}" for i in range(len(comp.continuations))])):
+            with tab:
+                _variation(comp, i, tempo, program, unit, copies[i])
+        _metrics(comp, run_dir)

@@ -18,10 +18,10 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """Debian's Chromium and the playwright package, or the test is skipped (a browser is never downloaded)."""
+    """Debian's Chromium (a browser is never downloaded). ``make test`` installs it: without it the browser
+    tests fail with what to do, they do not skip."""
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); the browser test needs it")
-    pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+        pytest.fail(f"{CHROMIUM} is not installed: run `make setup-dev` (it runs apt-get install chromium)")
     return CHROMIUM
 
 

@@ -39,8 +39,6 @@ DEMO = ROOT / "assets" / "models" / "demo-lstm"
 @pytest.fixture(scope="module")
 def server(chromium, tmp_path_factory) -> Iterator[tuple[str, Path]]:
     """``streamlit run`` on a free port with its own runs folder and the LSTM demo model."""
-    if not (DEMO / "model.keras").is_file():
-        pytest.skip("needs the bundled demo models (make demo-models)")
     base = tmp_path_factory.mktemp("multiuser")
     shutil.copytree(DEMO, base / "demo" / "demo-lstm", ignore=shutil.ignore_patterns("last.keras"))
     with run_app(base) as url:

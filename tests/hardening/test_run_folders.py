@@ -33,7 +33,6 @@ from musegen.training import jobs
 from tests.hardening.hostile import MB, ROOT, raw_zip, run_limited
 
 DEMO = ROOT / "assets" / "models" / "demo-lstm"
-pytestmark = pytest.mark.skipif(not (DEMO / "model.keras").is_file(), reason="needs the bundled demo models")
 DEEP = "[" * 100_000 + "]" * 100_000
 NOT_UTF8 = b'{"state": "\xff\xfe\xfa"}'
 

@@ -17,8 +17,17 @@ def machine() -> str:
     return f"{cores_and_cpu()}, Python {platform.python_version()}"
 
 
+def _all() -> list[str]:
+    return sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
+
+
+def _explicit_only(name: str) -> bool:
+    """Whether a benchmark runs only when named (``EXPLICIT_ONLY``: the test suite's, which runs the suite)."""
+    return "EXPLICIT_ONLY = True" in (HERE / f"bench_{name}.py").read_text(encoding="utf-8")
+
+
 def main(argv: list[str]) -> int:
-    names = argv or sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
+    names = argv or [name for name in _all() if not _explicit_only(name)]
     print(f"# musegen benchmarks — {time.strftime('%Y-%m-%d')} — {machine()}\n")
     failed = []
     for name in names:

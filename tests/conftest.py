@@ -7,7 +7,9 @@ import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("MUSEGEN_TF_THREADS", "2")
+# One TensorFlow thread pool of 2 threads in a serial run; under pytest-xdist each worker gets 1, so that two workers
+# on two cores do not fight over four threads (the suite runs `pytest -n 2`: Makefile).
+os.environ.setdefault("MUSEGEN_TF_THREADS", "1" if os.environ.get("PYTEST_XDIST_WORKER") else "2")
 os.environ.setdefault("MUSEGEN_CACHE_DIR", tempfile.mkdtemp(prefix="musegen-test-cache-"))
 
 import pytest

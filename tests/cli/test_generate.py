@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 import wave
 from pathlib import Path
 
 import pretty_midi
 import pytest
+
+from tests.cli_runner import Completed, run_musegen
 
 pytestmark = pytest.mark.slow  # trains real models or runs real processes: `pytest -m "not slow"` skips it
 
@@ -18,10 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "assets" / "models" / "demo-wavenet"
 
 
-def _generate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "musegen", "generate", *args], capture_output=True, text=True, timeout=300, cwd=ROOT
-    )
+def _generate(*args: str) -> Completed:
+    return run_musegen("generate", *args, cwd=ROOT)
 
 
 def test_generate_variations_midi_and_wav(tmp_path):

@@ -1,4 +1,5 @@
-"""``python -m musegen ingest`` as a user runs it: a real subprocess."""
+"""``python -m musegen ingest`` as a user runs it (in this process, tests/cli_runner.py; a real subprocess where
+the environment of a fresh interpreter is the point)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import sys
 
 import pytest
 
+from tests.cli_runner import Completed, run_musegen
 from tests.midi_factory import scale_midi
 
 
-def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def _run(*args: str, env: dict[str, str] | None = None) -> Completed | subprocess.CompletedProcess:
+    if env is None:
+        return run_musegen("ingest", *args)
     return subprocess.run(
         [sys.executable, "-m", "musegen", "ingest", *args], capture_output=True, text=True, timeout=120, env=env
     )

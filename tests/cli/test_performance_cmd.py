@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +11,7 @@ import pytest
 
 from musegen import runs
 from musegen.notes import UNQUANTIZED_BELOW, grid_fit
+from tests.cli_runner import Completed, run_musegen
 from tests.representations.test_performance import played_piece
 
 pytestmark = pytest.mark.slow  # trains a real model in real processes
@@ -20,10 +19,8 @@ pytestmark = pytest.mark.slow  # trains a real model in real processes
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _musegen(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "musegen", *args], capture_output=True, text=True, timeout=300, cwd=ROOT
-    )
+def _musegen(*args: str) -> Completed:
+    return run_musegen(*args, cwd=ROOT)
 
 
 def _played_midi(folder: Path, n: int = 6) -> Path:

@@ -1,22 +1,19 @@
-"""``python -m musegen render`` as a user runs it: a real subprocess, real FluidSynth."""
+"""``python -m musegen render`` as a user runs it (tests/cli_runner.py), real FluidSynth."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import wave
 
 import pretty_midi
 
 from musegen.output.midi import piece_to_midi, write_midi
+from tests.cli_runner import Completed, run_musegen
 from tests.midi_factory import scale_midi
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "musegen", "render", *args], capture_output=True, text=True, timeout=120
-    )
+def _run(*args: str) -> Completed:
+    return run_musegen("render", *args)
 
 
 def _wav_params(path) -> wave._wave_params:

@@ -4,13 +4,12 @@ the originality of every result in --json; the flags' mistakes are clear message
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pretty_midi
 import pytest
 
+from tests.cli_runner import Completed, run_musegen
 from tests.generation.steering import most_at_once
 
 pytestmark = pytest.mark.slow  # runs real processes with a real model
@@ -19,10 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "assets" / "models" / "demo-transformer"
 
 
-def _generate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "musegen", "generate", *args], capture_output=True, text=True, timeout=300, cwd=ROOT
-    )
+def _generate(*args: str) -> Completed:
+    return run_musegen("generate", *args, cwd=ROOT)
 
 
 def _notes(path: str) -> list[pretty_midi.Note]:
@@ -97,10 +94,8 @@ def test_infill_with_a_run_that_cannot_says_so(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def _train(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "musegen", "train", *args], capture_output=True, text=True, timeout=600, cwd=ROOT
-    )
+def _train(*args: str) -> Completed:
+    return run_musegen("train", *args, cwd=ROOT)
 
 
 def test_a_new_cli_run_learns_to_infill_unless_told_not_to(tmp_path):

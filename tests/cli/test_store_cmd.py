@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +11,7 @@ import pytest
 from musegen import runs
 from musegen.sources.corpus import load_builtin_corpus
 from musegen.streams.store import MANIFEST, open_store
+from tests.cli_runner import Completed, run_musegen
 from tests.midi_factory import piece_midi
 
 pytestmark = pytest.mark.slow  # real processes and a real (tiny) training
@@ -24,10 +23,8 @@ TINY = [
 ]  # fmt: skip
 
 
-def _musegen(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "musegen", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
-    )
+def _musegen(*args: str) -> Completed:
+    return run_musegen(*args, cwd=ROOT)
 
 
 @pytest.fixture(scope="module")

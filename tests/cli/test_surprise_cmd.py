@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli_runner import Completed, run_musegen
 from tests.midi_factory import piece_midi
 
 pytestmark = pytest.mark.slow  # runs real processes that load a model
@@ -17,14 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "assets" / "models" / "demo-wavenet"
 
 
-def _evaluate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "musegen", "evaluate", str(DEMO), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-    )
+def _evaluate(*args: str) -> Completed:
+    return run_musegen("evaluate", str(DEMO), *args, cwd=ROOT)
 
 
 def test_surprise_of_a_midi_file_as_json(tmp_path, chorales):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pretty_midi
@@ -16,6 +14,7 @@ from musegen.generation.compose import DEFAULT_TEMPO, Composer
 from musegen.notes import Piece, make_notes
 from musegen.representations.registry import for_config
 from musegen.training.loop import train
+from tests.cli_runner import run_musegen
 from tests.midi_factory import piece_midi
 from tests.training_helpers import tiny_config
 
@@ -94,8 +93,8 @@ def test_an_uploaded_seed_plays_at_its_own_tempo_and_the_midi_keeps_it(run_dir, 
 def test_cli_generate_keeps_the_seed_tempo_unless_told(run_dir, tmp_path):
     def generate(*extra: str) -> dict:
         out = tmp_path / f"out{len(extra)}.mid"
-        cmd = [sys.executable, "-m", "musegen", "generate", str(run_dir), "--length", "8", "--out", str(out), "--json"]
-        done = subprocess.run([*cmd, *extra], capture_output=True, text=True, timeout=300)
+        cmd = ["generate", str(run_dir), "--length", "8", "--out", str(out), "--json"]
+        done = run_musegen(*cmd, *extra)
         assert done.returncode == 0, done.stderr
         summary = json.loads(done.stdout)
         return summary | {"midi_tempo": pretty_midi.PrettyMIDI(str(out)).get_tempo_changes()[1][0]}

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +23,7 @@ from musegen.sources.ingest import ingest_paths, ingest_sources, read_midi_bytes
 from musegen.sources.smf import TooManyNotes
 from musegen.sources.uploads import usable_uploads
 from tests import app_helpers as ui
+from tests.cli_runner import Completed, run_musegen
 from tests.hardening.hostile import (
     bzip2_bomb_zip,
     empty_zip,
@@ -258,15 +257,8 @@ def test_symlinks_inside_a_folder_are_not_followed(tmp_path):
 # ------------------------------------------------------------------ the command line
 
 
-def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "musegen", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-    )
+def _cli(*args: str, env: dict[str, str] | None = None) -> Completed:
+    return run_musegen(*args, cwd=ROOT, env={**os.environ, **(env or {})})
 
 
 def _tree(folder: Path) -> dict[str, bytes]:

@@ -8,7 +8,6 @@ good model next to them still generates in the same session.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from musegen.config import ModelConfig, SamplingConfig
 from musegen.errors import ModelLoadError
 from musegen.generation.compose import Composer
 from tests import app_helpers as ui
+from tests.cli_runner import run_musegen
 
 pytestmark = pytest.mark.slow  # trains real models or runs real processes: `pytest -m "not slow"` skips it
 
@@ -80,14 +80,7 @@ def test_the_good_model_next_to_them_still_generates(demo_dir):
 @pytest.mark.parametrize("kind", list(CASES))
 def test_cli_generate_exits_2_with_the_reason(demo_dir, kind, tmp_path):
     out = tmp_path / "out.mid"
-    proc = subprocess.run(
-        [sys.executable, "-m", "musegen", "generate", str(demo_dir / kind), "--length", "8", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        env={**os.environ, "MUSEGEN_TF_THREADS": "1"},
-    )
+    proc = run_musegen("generate", str(demo_dir / kind), "--length", "8", "--out", str(out), cwd=ROOT)
     assert proc.returncode == 2, proc.stderr[-2000:]
     last = proc.stderr.strip().splitlines()[-1]  # TensorFlow may log a line or two before
     assert last.startswith("error: ") and CASES[kind] in last

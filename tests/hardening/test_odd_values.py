@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -14,6 +12,7 @@ from musegen.cli import main
 from musegen.config import Limits
 from musegen.errors import ConfigError, MidiReadError
 from musegen.sources.ingest import ingest_paths, ingest_sources, read_midi_bytes
+from tests.cli_runner import Completed, run_musegen
 from tests.hardening.hostile import (
     ROOT,
     empty_zip,
@@ -30,15 +29,8 @@ from tests.midi_factory import midi_bytes, raw_midi, scale_midi
 DEMO = ROOT / "assets" / "models" / "demo-wavenet"
 
 
-def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "musegen", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-    )
+def _cli(*args: str, env: dict[str, str] | None = None) -> Completed:
+    return run_musegen(*args, cwd=ROOT, env={**os.environ, **(env or {})})
 
 
 # ------------------------------------------------------------------ generate flags

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from musegen.errors import StorageError
 from musegen.fileio import atomic_write_bytes, atomic_write_json, check_target
+from tests.cli_runner import Completed, run_musegen
 from tests.hardening.hostile import ROOT
 from tests.midi_factory import scale_midi
 
@@ -71,10 +70,8 @@ def test_names_that_are_not_file_names_and_folders_that_cannot_exist(tmp_path):
         atomic_write_bytes(tmp_path / "file" / "x.mid", b"x")
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "musegen", *args], capture_output=True, text=True, timeout=120, cwd=ROOT
-    )
+def _cli(*args: str) -> Completed:
+    return run_musegen(*args, cwd=ROOT)
 
 
 @pytest.mark.slow

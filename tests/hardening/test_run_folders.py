@@ -30,6 +30,7 @@ from musegen.config import SamplingConfig
 from musegen.errors import MusegenError
 from musegen.generation.compose import Composer
 from musegen.training import jobs
+from tests.cli_runner import run_musegen
 from tests.hardening.hostile import MB, ROOT, raw_zip, run_limited
 
 DEMO = ROOT / "assets" / "models" / "demo-lstm"
@@ -335,9 +336,14 @@ def _cli_subprocess(run: Path, out: Path) -> subprocess.CompletedProcess:
     )
 
 
-def _check_subprocess(folder: Path, name: str, tmp_path: Path) -> None:
+def _check_subprocess(folder: Path, name: str, tmp_path: Path, real: bool = True) -> None:
+    """The command on one damaged run: a real ``python -m musegen`` process, or (``real=False``) the same command
+    in this process (tests/cli_runner.py), which shows the same exit code, output and any traceback."""
     out = tmp_path / "x.mid"
-    proc = _cli_subprocess(_run(folder, name), out)
+    if real:
+        proc = _cli_subprocess(_run(folder, name), out)
+    else:
+        proc = run_musegen("generate", str(_run(folder, name)), "--length", "8", "--out", str(out), cwd=ROOT)
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     if CASES[name][1] == OK:
         assert proc.returncode == 0 and out.is_file(), proc.stderr[-2000:]
@@ -354,7 +360,7 @@ def test_cli_subprocess_sample(folder, name, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in CASES if n not in SUBPROCESS_SAMPLE])
 def test_cli_subprocess_every_case(folder, name, tmp_path):
-    _check_subprocess(folder, name, tmp_path)
+    _check_subprocess(folder, name, tmp_path, real=False)  # the sample above runs the real process
 
 
 def test_the_4_gb_npz_and_deep_json_stay_within_memory_and_time_limits(folder):

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +33,7 @@ from musegen.representations.timed import TimedTokenizer
 from musegen.sources.ingest import read_midi_bytes
 from musegen.training.jobs import start_training
 from tests import app_helpers as ui
+from tests.cli_runner import Completed, run_musegen
 from tests.midi_factory import midi_bytes, no_notes_midi, tempo_map_only_midi
 
 pytestmark = pytest.mark.slow  # trains real models or runs real processes: `pytest -m "not slow"` skips it
@@ -147,14 +145,11 @@ def test_a_seed_without_usable_notes_is_refused(name):
 # ------------------------------------------------------------------ the command line
 
 
-def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MUSEGEN_TF_THREADS": "2"}
-    return subprocess.run(
-        [sys.executable, "-m", "musegen", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env
-    )
+def _cli(*args: str, timeout: float = 300) -> Completed:
+    return run_musegen(*args, cwd=ROOT)
 
 
-def _error_line(proc: subprocess.CompletedProcess) -> str:
+def _error_line(proc: Completed) -> str:
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     return proc.stderr.strip().splitlines()[-1]  # TensorFlow may log before it

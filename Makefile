@@ -4,6 +4,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
 
+# pytest-xdist workers of `make test` (two cores: 2); the isolated tests run one at a time on one of them.
+TEST_WORKERS ?= 2
+
 .PHONY: run test test-fast lint bench setup setup-dev demo-models clean
 
 $(PY):
@@ -33,7 +36,7 @@ lint: setup-dev
 	$(PY) -m ruff format --check .
 
 test: setup-dev lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 test-fast: setup-dev
 	$(PY) -m pytest -m "not slow"

@@ -17,6 +17,15 @@ import pytest
 from musegen.notes import Piece
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``isolated`` (a server and a browser, several training processes) share one xdist group, so
+    that two of them never run at once, and come first, so that the longest tests do not make the run's tail."""
+    isolated = [item for item in items if item.get_closest_marker("isolated")]
+    for item in isolated:
+        item.add_marker(pytest.mark.xdist_group("isolated"))
+    items[:] = isolated + [item for item in items if not item.get_closest_marker("isolated")]
+
+
 @pytest.fixture(scope="session")
 def chorales() -> list[Piece]:
     """The first 12 Bach chorales of the built-in corpus (real music)."""

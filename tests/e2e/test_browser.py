@@ -17,7 +17,7 @@ import pytest
 from tests.e2e.browser import goto, idle, run_app, set_number, start_tiny_wavenet, wait_for_audio
 from tests.midi_factory import piece_midi
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.isolated]
 
 
 @pytest.fixture(scope="module")

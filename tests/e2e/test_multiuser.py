@@ -31,7 +31,7 @@ from tests.e2e.browser import (
 )
 from tests.midi_factory import piece_midi
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.isolated]
 
 DEMO = ROOT / "assets" / "models" / "demo-lstm"
 

@@ -92,6 +92,7 @@ def _epoch_losses(run_dir: Path) -> list[float]:
 
 
 @pytest.mark.slow
+@pytest.mark.isolated
 def test_two_workers_train_like_one_process_and_only_the_chief_writes(tmp_path):
     cluster = Cluster(tmp_path, ["--max-pieces", "8", "--epochs", "2", "--batch-size", "8"])
     codes = cluster.wait(timeout=400)
@@ -128,6 +129,7 @@ def test_two_workers_train_like_one_process_and_only_the_chief_writes(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.isolated
 def test_a_killed_worker_stops_the_other_with_a_clear_message_and_the_run_resumes(tmp_path):
     cluster = Cluster(tmp_path, ["--max-pieces", "8", "--epochs", "200", "--batch-size", "8", "--no-eval"])
     cluster.wait_for(0, "epoch 1/200")
@@ -156,6 +158,7 @@ def test_a_killed_worker_stops_the_other_with_a_clear_message_and_the_run_resume
 
 
 @pytest.mark.slow
+@pytest.mark.isolated
 def test_stop_reaches_every_worker_within_one_batch(tmp_path):
     cluster = Cluster(tmp_path, ["--max-pieces", "8", "--epochs", "200", "--batch-size", "8", "--no-eval"])
     cluster.wait_for(0, "epoch 1/200")

@@ -14,6 +14,7 @@ import pytest
 from musegen import runs
 from musegen.cli import main
 from musegen.training.presets import preset_config
+from tests.shared import once
 
 pytestmark = pytest.mark.slow  # trains real models or runs real processes: `pytest -m "not slow"` skips it
 
@@ -25,7 +26,10 @@ TINY_FLAGS = [
 
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory) -> tuple[dict, str]:
-    runs_dir = tmp_path_factory.mktemp("runs")
+    return once(("cli-train",), lambda: _train_in_a_process(tmp_path_factory.mktemp("runs")))
+
+
+def _train_in_a_process(runs_dir: Path) -> tuple[dict, str]:
     # a real process, as a user or a script runs it
     proc = subprocess.run(
         [sys.executable, "-m", "musegen", "train", *TINY_FLAGS, "--epochs", "2", "--runs-dir", str(runs_dir), "--json"],

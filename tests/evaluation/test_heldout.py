@@ -20,6 +20,7 @@ from musegen.scoring.likelihood import (
     sliding_windows,
 )
 from musegen.training.loop import train
+from tests.shared import once
 from tests.training_helpers import tiny_config
 
 pytestmark = pytest.mark.slow  # trains real models or runs real processes: `pytest -m "not slow"` skips it
@@ -27,11 +28,14 @@ pytestmark = pytest.mark.slow  # trains real models or runs real processes: `pyt
 
 @pytest.fixture(scope="module", params=["wavenet", "classic-wavenet"])
 def run_dir(request, chorales, tmp_path_factory):
-    config = tiny_config(request.param, epochs=2)
-    data = build_dataset(chorales[:10], config.data)
-    path = runs.create_run(tmp_path_factory.mktemp("runs"), config, data.vocab)
-    train(config, data, path)  # evaluates at the end
-    return path
+    def build():
+        config = tiny_config(request.param, epochs=2)
+        data = build_dataset(chorales[:10], config.data)
+        path = runs.create_run(tmp_path_factory.mktemp("runs"), config, data.vocab)
+        train(config, data, path)  # evaluates at the end
+        return path
+
+    return once(("heldout", request.param), build)
 
 
 def test_metrics_are_finite_and_baseline_beats_uniform(run_dir):

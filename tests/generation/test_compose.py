@@ -14,6 +14,7 @@ from musegen.output.midi import midi_bytes
 from musegen.training.loop import train
 from tests.midi_factory import midi_bytes as notes_midi
 from tests.midi_factory import piece_midi
+from tests.shared import once
 from tests.training_helpers import tiny_config
 
 pytestmark = pytest.mark.slow  # trains real models or runs real processes: `pytest -m "not slow"` skips it
@@ -22,11 +23,15 @@ pytestmark = pytest.mark.slow  # trains real models or runs real processes: `pyt
 @pytest.fixture(scope="module", params=["wavenet", "classic-lstm"])
 def composer(request, chorales, tmp_path_factory) -> Composer:
     """A tiny model of each family trained for one epoch on six chorales."""
-    config = tiny_config(request.param, epochs=1)
-    data = build_dataset(chorales[:6], config.data)
-    run_dir = runs.create_run(tmp_path_factory.mktemp("runs"), config, data.vocab)
-    train(config, data, run_dir, evaluate=False)
-    return Composer(run_dir)
+
+    def build() -> Composer:
+        config = tiny_config(request.param, epochs=1)
+        data = build_dataset(chorales[:6], config.data)
+        run_dir = runs.create_run(tmp_path_factory.mktemp("runs"), config, data.vocab)
+        train(config, data, run_dir, evaluate=False)
+        return Composer(run_dir)
+
+    return once(("compose", request.param), build)
 
 
 def test_pieces_list_held_out_first_with_token_ids(composer):

@@ -12,6 +12,7 @@ from musegen.generation.compose import Composer
 from musegen.generation.decode import generate
 from musegen.steering.constraints import describe, parse_key, pitch_mask
 from tests.generation.steering import most_at_once, pitch_classes, tiny_run, tsd_malformed
+from tests.shared import once
 
 C_MAJOR = {0, 2, 4, 5, 7, 9, 11}
 
@@ -63,7 +64,8 @@ def test_the_pitch_mask_is_key_and_range_and_refuses_an_empty_one():
 
 @pytest.fixture(scope="module", params=["timed", "classic", "pianoroll", "nade"])
 def composer(request, chorales, tmp_path_factory) -> Composer:
-    return Composer(tiny_run(request.param, chorales[:10], tmp_path_factory.mktemp("runs")))
+    kind = request.param  # the same runs as tests/generation/test_infill.py's (tests/shared.py)
+    return once(("steering", kind), lambda: Composer(tiny_run(kind, chorales[:10], tmp_path_factory.mktemp("runs"))))
 
 
 def _compose(composer: Composer, constraints: ConstraintConfig | None, seed: int = 3):

@@ -20,6 +20,7 @@ from musegen.streams.fim import SUFFIX_KEEP, fim_windows, psm
 from musegen.streams.windows import sequence_windows
 from musegen.vocabulary import FIM_TOKENS
 from tests.generation.steering import pitch_classes, tiny_run, tsd_malformed
+from tests.shared import once
 
 SENTINELS = (10, 11, 12, 13)
 
@@ -121,7 +122,10 @@ def test_a_vocabulary_with_fim_keeps_every_other_id():
 
 @pytest.fixture(scope="module")
 def timed(chorales, tmp_path_factory) -> Composer:
-    return Composer(tiny_run("timed", chorales[:10], tmp_path_factory.mktemp("runs")))
+    """The timed run of tests/generation/test_constraints.py (tests/shared.py)."""
+    return once(
+        ("steering", "timed"), lambda: Composer(tiny_run("timed", chorales[:10], tmp_path_factory.mktemp("runs")))
+    )
 
 
 @pytest.mark.slow

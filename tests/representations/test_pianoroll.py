@@ -26,6 +26,7 @@ from musegen.representations.pianoroll import (
 )
 from musegen.representations.registry import check, for_config, for_vocab
 from musegen.streams.windows import sequence_windows
+from tests.shared import once
 
 TINY = {
     "wavenet": ModelConfig(arch="wavenet", embed_dim=16, channels=16, skip_channels=16, dilation_cycle=4),
@@ -167,11 +168,13 @@ def trained(request, chorales, tmp_path_factory):
     from musegen import runs
     from musegen.training.loop import train
 
-    config = frame_config(request.param)
-    data = build_dataset(chorales[:8], config.data)
-    run_dir = runs.create_run(tmp_path_factory.mktemp("runs"), config, data.vocab)
-    result = train(config, data, run_dir)
-    return request.param, config, data, result
+    def build():
+        config = frame_config(request.param)
+        data = build_dataset(chorales[:8], config.data)
+        run_dir = runs.create_run(tmp_path_factory.mktemp("runs"), config, data.vocab)
+        return request.param, config, data, train(config, data, run_dir)
+
+    return once(("frames", request.param), build)
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from musegen import runs
+from tests.cli_runner import run_musegen
 
 ROOT = Path(__file__).parents[2]
 # the tiny model of tests/training_helpers.py, without dropout or fill-in examples so runs compare exactly
@@ -111,14 +112,7 @@ def test_two_workers_train_like_one_process_and_only_the_chief_writes(tmp_path):
 
     # one process, the same global batch of 16 and the same seeds (Keras' own fit)
     one = ["--runs-dir", str(tmp_path / "single"), "--name", "one", "--max-pieces", "8", "--epochs", "2"]
-    single = subprocess.run(
-        [sys.executable, "-m", "musegen", "train", *one, *TINY, "--batch-size", "16", "--no-eval"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        env=_env(),
-    )
+    single = run_musegen("train", *one, *TINY, "--batch-size", "16", "--no-eval", cwd=ROOT, env=_env())
     assert single.returncode == 0, single.stderr[-3000:]
     alone = runs.read_history(tmp_path / "single" / "one")
     # measured: relative 2e-6 after one epoch, 2e-4 after two (float sums in another order, and the loss of

@@ -3,6 +3,8 @@ a free slot in the queue, reads the data, trains, and records every failure in s
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import time
 import traceback
@@ -18,6 +20,25 @@ from musegen.training.jobqueue import LOG, job_states, locked, queue_of, read_jo
 from musegen.training.loop import train
 
 POLL_S = 1.0  # how often a queued worker looks for a free slot
+# A training worker runs at a lower CPU priority (a higher niceness): on a busy server the pages, the
+# generation and the audio of everyone's sessions come first, and an idle machine still gives the training
+# all it has. ``MUSEGEN_TRAINING_NICENESS`` (0 to 19) changes it; 0 keeps the app's own priority.
+NICENESS_ENV = "MUSEGEN_TRAINING_NICENESS"
+DEFAULT_NICENESS = 10
+
+
+def training_niceness() -> int:
+    """The niceness a training worker takes: ``MUSEGEN_TRAINING_NICENESS`` when it is a whole number from 0 to
+    19, else :data:`DEFAULT_NICENESS`."""
+    raw = os.environ.get(NICENESS_ENV, "").strip()
+    return int(raw) if raw.isdigit() and int(raw) <= 19 else DEFAULT_NICENESS
+
+
+def yield_cpu() -> None:
+    """Lower this process's CPU priority by :func:`training_niceness` (where the system allows it)."""
+    if (step := training_niceness()) and hasattr(os, "nice"):
+        with contextlib.suppress(OSError):
+            os.nice(step)
 
 
 def _wait_for_slot(run_dir: Path, limits: Limits) -> bool:
@@ -76,6 +97,7 @@ def _print_epoch(event: Any) -> None:
 def worker_main(run_dir: str | Path) -> int:
     """Entry of the worker process: queue, data, training; every failure lands in status.json."""
     run_dir = Path(run_dir).resolve()
+    yield_cpu()
     try:
         if not (run_dir / runs.CONFIG).is_file():
             raise RunNotFoundError(f"{run_dir} is not a musegen run; nothing to train.")

@@ -133,3 +133,20 @@ def _dead_pid() -> int:
     child = subprocess.Popen(["true"])
     child.wait()
     return child.pid
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 10), ("0", 0), ("19", 19), ("20", 10)])
+def test_a_training_worker_yields_the_cpu_to_the_pages(value, expected):
+    """A worker lowers its own priority (MUSEGEN_TRAINING_NICENESS, default 10): a busy server serves pages first."""
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "MUSEGEN_TRAINING_NICENESS"}
+    if value is not None:
+        env["MUSEGEN_TRAINING_NICENESS"] = value
+    code = (
+        "import os; from musegen.training.worker import yield_cpu; "
+        "base = os.nice(0); yield_cpu(); print(os.nice(0) - base)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, check=True)
+    assert int(done.stdout) == expected

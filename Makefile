@@ -7,7 +7,7 @@ PORT   ?= 8501
 # pytest-xdist workers of `make test` (two cores: 2); the isolated tests run one at a time on one of them.
 TEST_WORKERS ?= 2
 
-.PHONY: run test test-fast lint bench setup setup-dev demo-models clean
+.PHONY: run test test-durations test-fast lint bench setup setup-dev demo-models clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,15 @@ lint: setup-dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+# --no-loadscope-reorder keeps the order of tests/ordering.py (longest groups first) instead of xdist's own.
+XDIST := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+
 test: setup-dev lint
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest $(XDIST)
+
+# Runs the whole suite and writes each xdist group's time to tests/durations.json (commit it when it moved).
+test-durations: setup-dev
+	$(PY) -m pytest $(XDIST) --record-durations
 
 test-fast: setup-dev
 	$(PY) -m pytest -m "not slow"

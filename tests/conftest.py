@@ -15,25 +15,22 @@ os.environ.setdefault("MUSEGEN_CACHE_DIR", tempfile.mkdtemp(prefix="musegen-test
 import pytest
 
 from musegen.notes import Piece
+from tests import ordering
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--record-durations", action="store_true", help="write each group's time to tests/durations.json")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--record-durations") and not os.environ.get("PYTEST_XDIST_WORKER"):
+        config.pluginmanager.register(ordering.Recorder(), "musegen-durations")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (and pytest orders by fixture)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The order and the xdist groups of ``make test`` (``pytest -n 2 --dist loadgroup``).
-
-    Tests marked ``isolated`` (a server and a browser, several training processes) share one group, so that two of
-    them never run at once. Every other module is a group of its own, so that a module's shared models
-    (module-scoped fixtures) are trained once, not once per worker. Groups start longest first: the isolated ones,
-    then modules with slow tests, so that no long test makes the run's tail."""
-    slow_modules = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
-
-    def group(item: pytest.Item) -> str:
-        return "isolated" if item.get_closest_marker("isolated") else item.nodeid.split("::")[0]
-
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(group(item)))
-    rank = {"isolated": 0}
-    items.sort(key=lambda item: rank.get(group(item), 1 if group(item) in slow_modules else 2))
+    """The xdist groups of ``make test``, longest first (tests/ordering.py)."""
+    ordering.order(items)
 
 
 @pytest.fixture(scope="session")

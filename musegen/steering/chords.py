@@ -23,6 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from musegen.config import ConstraintConfig
 from musegen.errors import ConfigError
 from musegen.notes import LETTERS, PITCH, PITCH_CLASSES, START, TONICS, Piece
 
@@ -209,6 +210,30 @@ def _bar(symbols: list[str], bar: int, beats: int) -> list[ChordSpan]:
         spans.append(ChordSpan(at, at + n * unit, chord, bar))
         at += n * unit
     return spans
+
+
+def progression_of(cfg: ConstraintConfig | None) -> Progression | None:
+    """The progression a :class:`ConstraintConfig` names; None when it names none."""
+    if cfg is None or not cfg.chords.strip():
+        return None
+    return parse_progression(cfg.chords, cfg.beats_per_bar, cfg.chord_repeat)
+
+
+def chord_report(pieces: list[Piece], cfg: ConstraintConfig | None, origin: float = 0.0) -> dict | None:
+    """What the front ends show of the chords under generated ``pieces`` (their notes placed where they sound,
+    the progression starting at ``origin``): the share of chord tones overall and bar by bar, per piece."""
+    if (progression := progression_of(cfg)) is None:
+        return None
+
+    def rounded(share: float) -> float | None:
+        return None if math.isnan(share) else round(share, 3)
+
+    return {
+        "progression": " ".join(cfg.chords.split()),
+        "share": rounded(chord_tone_share(pieces, progression, origin)),
+        "shares": [rounded(chord_tone_share([p], progression, origin)) for p in pieces],
+        "bars": [chord_tone_shares(p, progression, origin) for p in pieces],
+    }
 
 
 def chord_tone_shares(piece: Piece, progression: Progression, origin: float = 0.0) -> list[dict]:

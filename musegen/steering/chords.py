@@ -219,6 +219,13 @@ def progression_of(cfg: ConstraintConfig | None) -> Progression | None:
     return parse_progression(cfg.chords, cfg.beats_per_bar, cfg.chord_repeat)
 
 
+def chord_marks(cfg: ConstraintConfig | None, origin: float, until: float) -> list[tuple[float, float, str]]:
+    """(start, end, symbol) of the chords of ``cfg``'s progression from ``origin`` to ``until`` (beats), for a
+    piano roll; [] when there is none."""
+    progression = progression_of(cfg)
+    return progression.placed(origin, max(until, origin)) if progression is not None else []
+
+
 def chord_report(pieces: list[Piece], cfg: ConstraintConfig | None, origin: float = 0.0) -> dict | None:
     """What the front ends show of the chords under generated ``pieces`` (their notes placed where they sound,
     the progression starting at ``origin``): the share of chord tones overall and bar by bar, per piece."""

@@ -46,9 +46,10 @@ class FrameConstraint(Constraint):
     key above is drawn given the ones below as they really are.
 
     A chord progression (:mod:`musegen.steering.chord_rule`) starts at the first generated frame. A key
-    that was off in the frame before begins a note: in hard mode only a chord tone may (a key that is
-    on goes on sounding); in soft mode a key off the chord may begin with chance ``e**-strength`` of what
-    the model gives it (each such key kept possible with that chance, by the sampling's random draw).
+    that was off in the frame before (every key of the first frame) begins a note: in hard mode only a
+    chord tone may (a key that is on goes on sounding); in soft mode a key off the chord may begin with
+    chance ``e**-strength`` of what the model gives it (each such key kept possible with that chance, by
+    the sampling's random draw).
     The bass rule needs notes in order, which frames do not have: a ConfigError says so.
     """
 
@@ -68,12 +69,8 @@ class FrameConstraint(Constraint):
         self.chords = ChordRule.of(cfg, available, "the piano's keys, the key and the pitch range")
         self.steps_per_beat = int(steps_per_beat)
         self.frame = 0  # frames generated so far: the progression starts at the first
-        self.before = np.zeros((self.batch, N_KEYS), dtype=bool)  # the frame before, per row
-
-    def prime(self, prompt: np.ndarray) -> None:
-        prompt = np.asarray(prompt)
-        if prompt.ndim == 3 and prompt.shape[1]:
-            self.before = prompt[:, -1].astype(bool)
+        # the frame before, per row; before the first, none: a key the seed holds begins a note of the continuation
+        self.before = np.zeros((self.batch, N_KEYS), dtype=bool)
 
     def allowed(self, rng: np.random.Generator | None = None) -> np.ndarray:
         mask = np.tile(self.keys, (self.batch, 1))

@@ -260,6 +260,10 @@ def clamp_tempo(bpm: float | None) -> float:
     return float(min(max(float(bpm), TEMPO_RANGE[0]), TEMPO_RANGE[1]))
 
 
+CHORD_MODES = ("hard", "soft")
+MAX_CHORDS_TEXT = 4000
+
+
 @dataclass
 class ConstraintConfig:
     """Rules every generated element must keep (:mod:`musegen.steering.constraints`); all off by default."""
@@ -269,6 +273,14 @@ class ConstraintConfig:
     high: int = 127  # highest MIDI pitch allowed
     max_polyphony: int = 0  # most notes sounding at once; 0 = no limit
     grammar: bool = False  # token runs: only well-formed sequences (a duration always follows its pitch, ...)
+    # a chord progression under the generated music (musegen.steering.chords), e.g. "C | Am | F G7 | C"; "" = off
+    chords: str = ""
+    beats_per_bar: int = 4  # the progression's bars; its chords share a bar's beats
+    chord_repeat: bool = True  # the progression starts again at its end; False: once, then the music is free
+    chord_mode: str = "hard"  # "hard": notes begun under a chord are its tones; "soft": a bias towards them
+    chord_strength: float = 2.0  # soft: a note that is not a chord tone is e**strength times less likely
+    passing_tones: bool = False  # hard: notes begun on a weak beat may be any pitch the other rules allow
+    chord_bass: bool = False  # the first note begun under each chord is on the chord's bass note (C/E: an E)
 
     def validate(self) -> None:
         if not (0 <= self.low <= self.high <= 127):
@@ -276,11 +288,20 @@ class ConstraintConfig:
         _positive("max_polyphony", self.max_polyphony, 128, low=0)
         if not isinstance(self.key, str) or len(self.key) > 40:
             raise ConfigError(f"key must be a key name such as 'D minor', got {self.key!r}.")
+        if not isinstance(self.chords, str) or len(self.chords) > MAX_CHORDS_TEXT:
+            raise ConfigError(f"the chord progression must be text of at most {MAX_CHORDS_TEXT:,} characters.")
+        _positive("beats_per_bar", self.beats_per_bar, 16)
+        if self.chord_mode not in CHORD_MODES:
+            raise ConfigError(f"chord_mode must be one of {', '.join(CHORD_MODES)}, got {self.chord_mode!r}.")
+        strength = self.chord_strength
+        if isinstance(strength, bool) or not isinstance(strength, int | float) or not 0 <= strength <= 20:
+            raise ConfigError(f"the chord strength must be a number from 0 to 20, got {strength!r}.")
 
     @property
     def active(self) -> bool:
         """Whether any rule is on."""
-        return bool(self.key.strip()) or self.low > 0 or self.high < 127 or self.max_polyphony > 0 or self.grammar
+        ranged = self.low > 0 or self.high < 127
+        return bool(self.key.strip()) or ranged or self.max_polyphony > 0 or self.grammar or bool(self.chords.strip())
 
 
 @dataclass

@@ -16,6 +16,7 @@ from musegen.output.plots import piano_roll_chart
 from musegen.steering.constraints import KEYBOARD, NO_KEY, SCALES, constraint_choice, key_name, keyboard_range
 from musegen.steering.infill import default_span, span_parts, span_room
 from pages.common import stop_with
+from pages.generate_chords import chords_input
 
 FROM_DATA, RANDOM, UPLOAD = "A piece from the model's data", "A random passage", "My own MIDI file"
 GRAMMAR_HELP = {
@@ -110,7 +111,7 @@ def sampling_input(
 
 
 def constraints_input(unit: str) -> ConstraintConfig:
-    """The "Keep to" widgets: a key or scale, a pitch range, most notes at once, the grammar."""
+    """The "Keep to" widgets: a key or scale, a pitch range, most notes at once, the grammar, the chords."""
     tokens = unit != "frame"  # token and event runs have a grammar
     with st.expander("Keep to a key, a range, a number of notes at once", icon=":material/rule:"):
         c1, c2, c3 = st.columns([1, 1.4, 2])
@@ -124,8 +125,9 @@ def constraints_input(unit: str) -> ConstraintConfig:
         help_ = GRAMMAR_HELP["event" if unit == "event" else "token"]
         grammar = c2.checkbox(label, value=tokens, disabled=not tokens, help=help_)
     low, high = keyboard_range(low, high)
+    chords = chords_input(unit)
     return constraint_choice(
-        key=key_name(tonic, scale), low=low, high=high, max_polyphony=most, grammar=grammar, unit=unit
+        key=key_name(tonic, scale), low=low, high=high, max_polyphony=most, grammar=grammar, unit=unit, chords=chords
     )
 
 

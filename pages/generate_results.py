@@ -48,10 +48,16 @@ def _downloads(name: str, midi: bytes, wav: bytes | None, key: str) -> None:
         c2.download_button("Download WAV", wav, file_name=f"{name}.wav", mime="audio/wav", key=f"wav-{key}", icon=get)
 
 
+def _chord_share(report: dict | None, i: int) -> str:
+    share = None if report is None else report["shares"][i]
+    return "" if share is None else f" · {share:.0%} of the notes begun under a chord are its tones"
+
+
 def _infilled(result: Infilling, i: int, tempo: float, program: int, copy: Copy) -> None:
-    st.altair_chart(piano_roll_chart(result.parts(i)), width="stretch", key=f"infill-roll-{i}")
+    roll = piano_roll_chart(result.parts(i), chords=result.chord_marks())
+    st.altair_chart(roll, width="stretch", key=f"infill-roll-{i}")
     new = f"{result.middles[i].n_notes} new notes from {result.token_counts[i]} tokens"
-    st.caption(f"{new} in beats {result.start:g}-{result.end:g}")
+    st.caption(f"{new} in beats {result.start:g}-{result.end:g}{_chord_share(result.chord_report(), i)}")
     _originality(copy)
     wav = play(result.pieces[i].notes, tempo, program)
     midi = midi_bytes(result.midi(i, tempo=tempo, program=program))
@@ -61,9 +67,10 @@ def _infilled(result: Infilling, i: int, tempo: float, program: int, copy: Copy)
 def _variation(comp: Composition, i: int, tempo: float, program: int, unit: str, copy: Copy) -> None:
     cont = comp.continuations[i]
     parts = [("seed", comp.seed.piece, 0.0), ("continuation", cont, comp.seed.end_beats)]
-    st.altair_chart(piano_roll_chart(parts), width="stretch", key=f"roll-{i}")
+    st.altair_chart(piano_roll_chart(parts, chords=comp.chord_marks(i)), width="stretch", key=f"roll-{i}")
     dynamics = f" · dynamics: {v.describe()}" if (v := velocities(cont)) is not None else ""
-    st.caption(f"{cont.n_notes} new notes from {comp.token_counts[i]} {unit}{dynamics}")
+    chords = _chord_share(comp.chord_report(), i)
+    st.caption(f"{cont.n_notes} new notes from {comp.token_counts[i]} {unit}{dynamics}{chords}")
     _originality(copy)
     wav = play(cont.notes, tempo, program, seed_notes=comp.seed.piece.notes, seed_end=comp.seed.end_beats)
     _downloads(f"musegen-{comp.run_id}-v{i + 1}", midi_bytes(comp.midi(i, tempo=tempo, program=program)), wav, f"{i}")
@@ -109,7 +116,8 @@ def show_composition(comp: Composition, run_dir: str, tempo: float, program: int
     """The continuations, each in its tab, and the comparison of the set with the real music."""
     st.subheader("Results", anchor=False)
     made = f"{len(comp.continuations)} variation(s) of {comp.sampling.length} {unit} in {comp.seconds:.1f} s"
-    st.caption(f"{made} · grey: the seed, orange: the model")
+    kept = describe(comp.constraints) if comp.constraints is not None and comp.constraints.active else ""
+    st.caption(f"{made}{' · ' + kept if kept else ''} · grey: the seed, orange: the model")
     with friendly_errors():
         index = _index(run_dir, model_stamp(run_dir))
         copies = [index.longest_copy(comp.placed(i)) for i in range(len(comp.continuations))]

@@ -16,7 +16,8 @@ from musegen.fileio import atomic_write_bytes, check_can_write
 from musegen.metrics.originality import OriginalityIndex
 from musegen.notes import Piece, parse_pitch_name
 from musegen.sources.files import read_limited
-from musegen.steering.constraints import constraint_choice, describe
+from musegen.steering.chords import chord_report
+from musegen.steering.constraints import ChordChoice, constraint_choice, describe
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -80,6 +81,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g.add_argument(
         "--no-grammar", action="store_true", help="let token runs write malformed sequences (the decoder repairs them)"
     )
+    _add_chord_flags(g)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
     return p
 
@@ -94,6 +96,7 @@ class _Made:
     counts: list[int]  # tokens drawn for each variation
     seconds: float
     memory: float  # the motif memory used (0: none)
+    origin: float  # where the new music (and a chord progression) begins, in beats
     infill: dict | None = None  # the span and its prompt, when a span was filled in
 
 
@@ -139,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
     }
     if made.infill is not None:
         summary["infill"] = made.infill
+    if (chords := chord_report(made.new_music, constraints, made.origin)) is not None:
+        summary["chords"] = chords
     if args.json:
         print_json(summary)
     else:
@@ -173,6 +178,7 @@ def _make(args, composer, seed, sampling: SamplingConfig, constraints, span) -> 
             counts=result.token_counts,
             seconds=result.seconds,
             memory=0.0,  # infilling draws without the motif memory
+            origin=result.start,
             infill={"start": result.start, "end": result.end, "prompt": result.plan.label},
         )
     else:
@@ -185,7 +191,8 @@ def _make(args, composer, seed, sampling: SamplingConfig, constraints, span) -> 
         pms = [
             comp.midi(i, tempo=args.tempo, program=args.program, include_seed=include) for i in range(len(new_music))
         ]
-        made = _Made(new_music, pms, [p.n_notes for p in new_music], comp.token_counts, comp.seconds, memory)
+        notes = [p.n_notes for p in new_music]
+        made = _Made(new_music, pms, notes, comp.token_counts, comp.seconds, memory, comp.seed.end_beats)
     if show:
         print(file=sys.stderr)
     return made
@@ -216,6 +223,10 @@ def _print_summary(summary: dict, constraints: ConstraintConfig, made: _Made, co
         print(f"constraints: {describe(constraints)}")
     if made.memory:
         print(f"motif memory {made.memory:g}")
+    if (chords := summary.get("chords")) is not None:
+        each = ", ".join("-" if v is None else f"{v:.0%}" for v in chords["shares"])
+        overall = "-" if chords["share"] is None else f"{chords['share']:.0%}"
+        print(f"chord tones: {overall} of the notes begun under a chord (each variation: {each})")
     for f, piece in zip(summary["files"], made.new_music, strict=True):
         extra = f", {f['wav']} ({f['engine']})" if "wav" in f else ""
         print(f"wrote {f['midi']}: {f['new_notes']} new notes from {f['tokens']} tokens{extra}")
@@ -285,13 +296,53 @@ def _midi_number(text: str) -> int:
     return midi
 
 
+def _add_chord_flags(g: argparse._ArgumentGroup) -> None:
+    d = ChordChoice("")
+    g.add_argument(
+        "--chords",
+        metavar="PROGRESSION",
+        help="play over a chord progression starting where the new music does (with --infill, at the span), e.g. "
+        "'C | Am | F G7 | C', 'Dm7 G7 | Cmaj7', 'F / / G' (beats), '%%' (the bar again), C/E, N.C.",
+    )
+    g.add_argument("--beats-per-bar", type=int, default=d.beats_per_bar, metavar="N", help="the chords' bars")
+    g.add_argument("--chords-once", action="store_true", help="play the progression once (default: it repeats)")
+    g.add_argument(
+        "--chord-mode",
+        choices=("hard", "soft"),
+        default=d.mode,
+        help="hard: notes begun under a chord are its tones; soft: a bias towards them (--chord-strength)",
+    )
+    g.add_argument(
+        "--chord-strength", type=float, default=d.strength, metavar="S", help="soft: other notes e**S times less likely"
+    )
+    g.add_argument("--passing-tones", action="store_true", help="hard: any allowed pitch on weak beats")
+    g.add_argument("--chord-bass", action="store_true", help="the first note under each chord on its bass (C/E: E)")
+
+
 def _constraints(args: argparse.Namespace, unit: str = "token") -> ConstraintConfig:
-    """The rules of the flags, checked (a wrong key or range fails before anything is loaded)."""
+    """The rules of the flags, checked (a wrong key, range or chord fails before anything is loaded)."""
     low, high = 0, 127
     if args.pitch_range:
         low, high = _pair(args.pitch_range, "--pitch-range", _midi_number, "LOW:HIGH, e.g. 48:84 or C3:C6")
+    if not math.isfinite(args.chord_strength):
+        raise ConfigError(f"--chord-strength must be a finite number, got {args.chord_strength}.")
+    chords = ChordChoice(
+        args.chords or "",
+        beats_per_bar=args.beats_per_bar,
+        repeat=not args.chords_once,
+        mode=args.chord_mode,
+        strength=args.chord_strength,
+        passing_tones=args.passing_tones,
+        bass=args.chord_bass,
+    )
     return constraint_choice(
-        key=args.key or "", low=low, high=high, max_polyphony=args.max_polyphony, grammar=not args.no_grammar, unit=unit
+        key=args.key or "",
+        low=low,
+        high=high,
+        max_polyphony=args.max_polyphony,
+        grammar=not args.no_grammar,
+        unit=unit,
+        chords=chords,
     )
 
 

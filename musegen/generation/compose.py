@@ -29,11 +29,12 @@ from musegen.config import ConstraintConfig, Limits, SamplingConfig
 from musegen.errors import ConfigError, DatasetError, MidiReadError
 from musegen.generation.decode import generate, generate_with
 from musegen.metrics.music import figure_repetition
-from musegen.notes import START, Piece, make_notes
+from musegen.notes import END, START, Piece, make_notes
 from musegen.output.midi import piece_to_midi
 from musegen.representations.base import Representation
 from musegen.representations.registry import for_vocab
 from musegen.sources.ingest import read_midi_bytes
+from musegen.steering.chords import chord_marks, chord_report
 from musegen.steering.infill import InfillPlan, join
 from musegen.steering.motif import suggested_strength
 from musegen.vocabulary import Vocabulary
@@ -64,10 +65,20 @@ class Composition:
     run_id: str
     seconds: float  # wall time of the generation
     token_counts: list[int] = field(default_factory=list)  # tokens generated per variation
+    constraints: ConstraintConfig | None = None  # the rules it kept (a chord progression among them)
 
     def placed(self, i: int) -> Piece:
         """Continuation ``i`` alone, timed as in :meth:`joined` (from the seed's start)."""
         return _shifted(self.continuations[i], self.seed.end_beats)
+
+    def chord_marks(self, i: int) -> list[tuple[float, float, str]]:
+        """The chords under continuation ``i`` (start, end, symbol), timed as in :meth:`joined`; [] without."""
+        end = float(self.placed(i).notes[:, END].max()) if self.continuations[i].n_notes else self.seed.end_beats
+        return chord_marks(self.constraints, self.seed.end_beats, end)
+
+    def chord_report(self) -> dict | None:
+        """The share of chord tones of every continuation (:func:`musegen.steering.chords.chord_report`)."""
+        return chord_report(self.continuations, self.constraints)
 
     def joined(self, i: int) -> Piece:
         """Seed and continuation ``i`` as one piece (the continuation shifted to the seed's end)."""
@@ -84,7 +95,9 @@ class Composition:
             notes = piece.notes[piece.notes[:, 0] < end].copy()
             notes[:, 1] = np.minimum(notes[:, 1], end)
             cut.append(Piece(piece.name, notes, piece.tempo))
-        return Composition(self.seed, cut, self.sampling, self.run_id, self.seconds, self.token_counts)
+        return Composition(
+            self.seed, cut, self.sampling, self.run_id, self.seconds, self.token_counts, self.constraints
+        )
 
     def midi(self, i: int, *, tempo: float | None = None, program: int = 0, include_seed: bool = True) -> Any:
         """A PrettyMIDI of continuation ``i`` at ``tempo`` (by default the seed's); the seed on its own track
@@ -123,6 +136,14 @@ class Infilling:
     def placed(self, i: int) -> Piece:
         """The new notes of variation ``i`` alone, timed as in the whole piece."""
         return _shifted(self.middles[i], self.start)
+
+    def chord_marks(self) -> list[tuple[float, float, str]]:
+        """The chords under the span (start, end, symbol), timed as in the whole piece; [] without."""
+        return chord_marks(self.constraints, self.start, self.end)
+
+    def chord_report(self) -> dict | None:
+        """The share of chord tones of every middle (:func:`musegen.steering.chords.chord_report`)."""
+        return chord_report(self.middles, self.constraints)
 
     def parts(self, i: int) -> list[tuple[str, Piece, float]]:
         """(label, notes, offset) of variation ``i`` for a piano roll: before, the new span, after."""
@@ -327,6 +348,7 @@ class Composer:
             run_id=self.run.run_id,
             seconds=time.perf_counter() - t0,
             token_counts=[len(ids) for ids in outputs],
+            constraints=constraints,
         )
 
     @property

@@ -25,6 +25,7 @@ PART_COLORS = {
     "regenerated": CONTINUATION_COLOR,
 }
 MAX_NOTES = 8000  # a piano roll draws at most this many notes (the first ones)
+CHORD_COLOR, MAX_CHORDS = "#2a9d8f", 2000  # the chords drawn over a piano roll: their colour, the most drawn
 VELOCITY_OPACITY = (0.25, 1.0)  # the opacity of a note of velocity 1 and of velocity 127 (soft notes stay visible)
 
 __all__ = [
@@ -69,12 +70,14 @@ def piano_roll_chart(
     title: str = "",
     height: int | None = None,
     max_notes: int = MAX_NOTES,
+    chords: Sequence[tuple[float, float, str]] = (),
 ) -> Any:
     """A piano roll of one or more parts (label, piece, offset in beats), one colour per part.
 
     Use ``[("notes", piece, 0)]`` for a single piece, or ``[("seed", seed, 0),
     ("continuation", cont, seed_end)]`` to show where a model took over. One row per
-    semitone (C's labelled); ``height`` defaults to about 7 pixels per row.
+    semitone (C's labelled); ``height`` defaults to about 7 pixels per row. ``chords``
+    ((start, end, symbol) in beats) are drawn over the notes: a line where each begins, its name on top.
     """
     import altair as alt
     import pandas as pd
@@ -89,7 +92,7 @@ def piano_roll_chart(
     rows_shown = list(range(hi, lo - 1, -1))  # high pitches on top
     height = height or int(min(max(7 * len(rows_shown), 160), 480))
     octave_label = "datum.value % 12 == 0 ? 'C' + (floor(datum.value / 12) - 1) : ''"
-    return (
+    roll = (
         alt.Chart(frame)
         .mark_bar(cornerRadius=1.5)
         .encode(
@@ -111,6 +114,21 @@ def piano_roll_chart(
         )
         .properties(height=height, title=title)
     )
+    return _with_chords(roll, chords) if chords else roll
+
+
+def _with_chords(roll: Any, chords: Sequence[tuple[float, float, str]]) -> Any:
+    """``roll`` with each chord's start marked by a line and its symbol written at the top."""
+    import altair as alt
+    import pandas as pd
+
+    frame = pd.DataFrame([{"start": s, "end": e, "chord": c} for s, e, c in chords[:MAX_CHORDS]])
+    base = alt.Chart(frame).encode(x="start:Q", tooltip=["chord:N", "start:Q", "end:Q"])
+    lines = base.mark_rule(color=CHORD_COLOR, strokeDash=[3, 3], opacity=0.7)
+    names = base.mark_text(align="left", baseline="top", dx=3, dy=2, color=CHORD_COLOR, fontWeight="bold").encode(
+        y=alt.value(0), text="chord:N"
+    )
+    return alt.layer(roll, lines, names)
 
 
 def pitch_histogram_chart(pitch_histogram: Sequence[int], *, height: int = 220) -> Any:

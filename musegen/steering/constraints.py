@@ -17,6 +17,7 @@ This module holds what they share: key and scale names, the pitch mask, and the 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ import numpy as np
 from musegen.config import ConstraintConfig, SamplingConfig
 from musegen.errors import ConfigError
 from musegen.notes import LETTERS, LOWEST_PIANO_PITCH, PIANO_KEYS, TONICS
+from musegen.steering.chord_rule import ChordRule
 
 # intervals above the tonic; "minor" is the natural minor, "harmonic minor" adds the raised seventh
 SCALES: dict[str, tuple[int, ...]] = {
@@ -120,7 +122,21 @@ def describe(cfg: ConstraintConfig | None) -> str:
         parts.append(f"at most {cfg.max_polyphony} note{'s' * (cfg.max_polyphony > 1)} at once")
     if cfg.grammar:
         parts.append("well-formed tokens")
+    if cfg.chords.strip():
+        parts.append(describe_chords(cfg))
     return ", ".join(parts)
+
+
+def describe_chords(cfg: ConstraintConfig) -> str:
+    """The chord rule in words: "over C | Am | F G7 | C (hard, 4 beats a bar, repeated, the bass on each chord's)"."""
+    how = [cfg.chord_mode if cfg.chord_mode == "hard" else f"soft, strength {cfg.chord_strength:g}"]
+    how.append(f"{cfg.beats_per_bar} beat{'s' * (cfg.beats_per_bar > 1)} a bar")
+    how.append("repeated" if cfg.chord_repeat else "once")
+    if cfg.passing_tones and cfg.chord_mode == "hard":
+        how.append("passing tones on weak beats")
+    if cfg.chord_bass:
+        how.append("the bass on each chord's")
+    return f"over {' '.join(cfg.chords.split())} ({', '.join(how)})"
 
 
 NO_KEY = "Any"  # the key choice that keeps to no key
@@ -138,12 +154,20 @@ def keyboard_range(low: int, high: int) -> tuple[int, int]:
 
 
 def constraint_choice(
-    *, key: str = "", low: int = 0, high: int = 127, max_polyphony: int = 0, grammar: bool = True, unit: str = "token"
+    *,
+    key: str = "",
+    low: int = 0,
+    high: int = 127,
+    max_polyphony: int = 0,
+    grammar: bool = True,
+    unit: str = "token",
+    chords: ChordChoice | None = None,
 ) -> ConstraintConfig:
     """The one builder of a :class:`ConstraintConfig` from a person's choices (the Generate page's "Keep to"
-    widgets, the ``generate`` command's flags), checked: a key that is not a key, or a range the key leaves
-    empty, fails here with what to change. The grammar rule is for token and event runs (``unit``);
-    piano-roll frames are always well formed."""
+    widgets, the ``generate`` command's flags), checked: a key that is not a key, a range the key leaves
+    empty, a chord symbol that is not one, or a chord the key and range leave no tone of, fails here with
+    what to change. The grammar rule is for token and event runs (``unit``); piano-roll frames are always
+    well formed."""
     cfg = ConstraintConfig(
         key=key_name(key, "") if key == NO_KEY else (key or "").strip(),
         low=int(low),
@@ -151,8 +175,38 @@ def constraint_choice(
         max_polyphony=int(max_polyphony),
         grammar=bool(grammar) and unit != "frame",
     )
-    pitch_mask(cfg)
+    if chords is not None and chords.text.strip():
+        cfg = dataclasses.replace(cfg, **chords.fields())
+    cfg.validate()
+    available = pitch_mask(cfg)
+    if cfg.chords:
+        ChordRule(cfg, available, "the key and the pitch range")
     return cfg
+
+
+@dataclass(frozen=True)
+class ChordChoice:
+    """A person's chord choices (the Generate page's chord widgets, ``generate --chords``)."""
+
+    text: str  # the progression, e.g. "C | Am | F G7 | C"
+    beats_per_bar: int = 4
+    repeat: bool = True
+    mode: str = "hard"
+    strength: float = 2.0
+    passing_tones: bool = False
+    bass: bool = False
+
+    def fields(self) -> dict[str, Any]:
+        """The :class:`ConstraintConfig` fields it sets."""
+        return {
+            "chords": " ".join(self.text.split()),
+            "beats_per_bar": int(self.beats_per_bar),
+            "chord_repeat": bool(self.repeat),
+            "chord_mode": str(self.mode),
+            "chord_strength": float(self.strength),
+            "passing_tones": bool(self.passing_tones),
+            "chord_bass": bool(self.bass),
+        }
 
 
 DrawFn = Callable[[np.ndarray, SamplingConfig, np.random.Generator], np.ndarray]
@@ -182,12 +236,19 @@ class Constraint:
     def observe(self, drawn: np.ndarray) -> None:
         raise NotImplementedError
 
+    def bias(self) -> np.ndarray | None:
+        """(B, width) added to the next logits (a soft rule, such as the soft chord rule); None: nothing."""
+        return None
+
     def wrap(self, draw: DrawFn, stepper: Any = None) -> DrawFn:
-        """``draw`` with the rules applied: disallowed elements get -inf logits, then the draw is observed."""
+        """``draw`` with the rules applied: disallowed elements get -inf logits, a soft rule's bias is added,
+        then the draw is observed."""
 
         def constrained(logits: np.ndarray, cfg: SamplingConfig, rng: np.random.Generator) -> np.ndarray:
             mask = self.allowed()
             z = np.where(mask, np.asarray(logits, dtype=np.float64), -np.inf)
+            if (bias := self.bias()) is not None:
+                z = z + bias
             drawn = draw(z, cfg, rng)
             self.observe(drawn)
             return drawn

@@ -100,3 +100,19 @@ def test_the_train_page_offers_infilling_for_token_runs(folders):
     assert ui.widget(at.checkbox, "Also learn to fill in passages").value is True
     ui.widget(at.selectbox, "Architecture").set_value("classic-lstm").run()
     assert not any(c.label.startswith("Also learn to fill in") for c in at.checkbox)
+
+
+def test_generate_over_a_typed_chord_progression(demo):
+    at = _generate_page(demo)
+    ui.widget(at.text_input, "Chord progression").set_value("C | Hm7").run()
+    assert not at.exception and "'Hm7' is not a chord symbol" in ui.texts(at)
+    ui.widget(at.text_input, "Chord progression").set_value("C | Am | F | G").run()
+    ui.widget(at.number_input, "Length").set_value(48).run()
+    ui.widget(at.number_input, "Variations").set_value(1).run()
+    ui.widget(at.button, "Generate").click().run()
+    assert not at.exception and not at.error
+    comp = at.session_state["composition"][1]
+    assert comp.constraints.chords == "C | Am | F | G" and comp.chord_report()["share"] == 1.0
+    assert "over C | Am | F | G (hard" in ui.texts(at)
+    assert "100% of the notes begun under a chord are its tones" in ui.texts(at)
+    assert [m[2] for m in comp.chord_marks(0)][:2] == ["C", "Am"]

@@ -117,3 +117,17 @@ def test_a_new_cli_run_learns_to_infill_unless_told_not_to(tmp_path):
     refused = _train("--arch", "classic-lstm", "--fim-rate", "0.5", "--runs-dir", str(tmp_path))
     assert refused.returncode == 2 and "cannot fill in a passage" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_chords_hold_and_json_reports_the_share_of_chord_tones_per_bar(tmp_path):
+    out = tmp_path / "chords.mid"
+    flags = ["--chords", "C | Am | F | G", "--chord-bass", "--length", "96", "--variations", "2", "--seed", "3"]
+    proc = _generate(str(DEMO), *flags, "--out", str(out), "--json")
+    assert proc.returncode == 0, proc.stderr
+    chords = json.loads(proc.stdout)["chords"]
+    assert chords["progression"] == "C | Am | F | G" and chords["share"] == 1.0 and chords["shares"] == [1.0, 1.0]
+    bars = chords["bars"][0]
+    assert bars[0]["bar"] == 1 and bars[0]["chords"] == "C" and all(b["share"] == 1.0 for b in bars)
+    bad = _generate(str(DEMO), "--chords", "C | Hm7", "--out", str(out))
+    assert bad.returncode != 0 and "bar 2 (Hm7): 'Hm7' is not a chord symbol" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -142,3 +142,20 @@ def test_the_grammar_mask_makes_every_token_sequence_well_formed(chorales, tmp_p
             tokens = tokens[:-1]
         assert tsd_malformed(tokens, max_steps) == []
     assert constraint.fallbacks == 0
+
+
+@pytest.mark.slow
+def test_a_chord_progression_holds_in_every_sample(composer):
+    from musegen.steering.chords import chord_tone_share, parse_progression
+    from tests.generation.test_chords import off_chord
+
+    rules = ConstraintConfig(chords="C | Am | F G7 | C", grammar=composer.rep.unit != "frame")
+    if composer.rep.name == "classic":
+        with pytest.raises(ConfigError, match="the classic tokens have no beats"):
+            _compose(composer, rules)
+        return
+    progression = parse_progression(rules.chords)
+    pieces = _compose(composer, rules)
+    assert sum(p.n_notes for p in pieces) > 0
+    assert all(off_chord(p, progression) == [] for p in pieces)
+    assert chord_tone_share(_compose(composer, None), progression) < 1.0

@@ -128,3 +128,12 @@ def test_velocity_histogram_chart_keeps_soft_to_loud_order():
     assert sum(r["notes"] for r in rows) == 48 and spec["title"] == "Velocities"
     loud = [r["loudness"] for r in rows]
     assert loud == sorted(loud) and spec["encoding"]["opacity"]["scale"]["range"] == [0.25, 1.0]
+
+
+def test_the_piano_roll_draws_chords_over_the_notes():
+    piece = Piece("p", make_notes([(0.0, 1.0, 60, 80), (4.0, 5.0, 69, 80)]))
+    plain = piano_roll_chart([("notes", piece, 0.0)]).to_dict()
+    spec = piano_roll_chart([("notes", piece, 0.0)], chords=[(0.0, 4.0, "C"), (4.0, 8.0, "Am")]).to_dict()
+    assert "layer" not in plain and len(spec["layer"]) == 3  # the notes, a line per chord, its name
+    names = [row["chord"] for rows in spec["datasets"].values() for row in rows if "chord" in row]
+    assert names == ["C", "Am"] and spec["layer"][2]["mark"]["type"] == "text"

@@ -318,3 +318,19 @@ def test_a_tiny_run_trains_scores_and_plays_off_the_grid_with_dynamics(performan
     rules = ConstraintConfig(key="C major", max_polyphony=2, grammar=True)
     for piece in composer.compose(seed, sampling, constraints=rules).continuations:
         assert pitch_classes(piece) <= {0, 2, 4, 5, 7, 9, 11} and most_at_once(piece) <= 2
+
+
+@pytest.mark.slow
+def test_a_tiny_run_plays_over_chords(performance_run):
+    from musegen.generation.compose import Composer
+    from musegen.steering.chords import parse_progression
+    from tests.generation.test_chords import bass_misses, off_chord
+
+    composer = Composer(performance_run)
+    seed = composer.seed_from_piece(0, 0, 16)
+    rules = ConstraintConfig(chords="Dm7 G7 | Cmaj7", grammar=True, chord_bass=True)
+    sampling = SamplingConfig(length=128, variations=3, temperature=1.2, top_k=0, seed=1)
+    pieces = composer.compose(seed, sampling, constraints=rules).continuations
+    progression = parse_progression(rules.chords)
+    assert sum(p.n_notes for p in pieces) > 0
+    assert all(off_chord(p, progression) == [] and bass_misses(p, progression) == [] for p in pieces)

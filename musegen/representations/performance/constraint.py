@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from musegen.config import ConstraintConfig
+from musegen.steering.chord_rule import ChordRule
 from musegen.steering.constraints import Constraint, pitch_mask
 
 if TYPE_CHECKING:
@@ -24,7 +25,9 @@ class PerformanceConstraint(Constraint):
 
     Each row tracks the pitches sounding, the time (steps) and when each began; a note turned off at the
     instant it began still counts towards the notes at once until time moves on (the decoder gives it
-    10 ms).
+    10 ms). A chord progression (:mod:`musegen.steering.chord_rule`) starts where the generated music does,
+    in beats at the decoded tempo (120 BPM), and narrows (or biases) the NoteOn pitches; with the bass rule
+    the first note under a chord is on its bass and the notes struck at the same instant lie above it.
     """
 
     def __init__(self, rep: PerformanceRepresentation, cfg: ConstraintConfig, batch: int):
@@ -50,15 +53,47 @@ class PerformanceConstraint(Constraint):
         self.began = np.zeros((self.batch, 128), dtype=np.int64)
         self.now = np.zeros(self.batch, dtype=np.int64)
         self.flash = np.zeros(self.batch, dtype=np.int64)  # notes ended at the instant they began
+        self.chords = ChordRule.of(cfg, pitch_mask(cfg), "the key and the pitch range")
+        self.beats_per_step = rep.tokenizer.beats_per_step
+        self.origin = np.zeros(self.batch, dtype=np.int64)
+        self.chord_span = np.full(self.batch, -1, dtype=np.int64)  # the chord under which the last note began
+        self.bass_at = np.zeros((self.batch, 2), dtype=np.int64)  # (time, pitch) of the first note under it
 
     def prime(self, prompt: np.ndarray) -> None:
         prompt = np.asarray(prompt)
         for t in range(prompt.shape[1]):
             self.observe(prompt[:, t])
+        self.origin = self.now.copy()
+        self.chord_span[:] = -1
+
+    def _beat(self, r: int) -> float:
+        return (int(self.now[r]) - int(self.origin[r])) * self.beats_per_step
+
+    def _chord_ok(self, on: np.ndarray) -> None:
+        """Narrow ``on`` (B, NoteOns) to what the chord rule leaves each row now."""
+        for r in range(self.batch):
+            beat = self._beat(r)
+            span = self.chords.span(beat)
+            if (tones := self.chords.onset(beat, first=span != self.chord_span[r])) is not None:
+                on[r] &= tones[self.on_pitch]
+            if self.chords.bass and span == self.chord_span[r] and self.bass_at[r, 0] == self.now[r]:
+                on[r] &= self.on_pitch > self.bass_at[r, 1]  # struck with the bass note: above it
+
+    def bias(self) -> np.ndarray | None:
+        """The soft chord rule: NoteOns off the chord lowered by its strength."""
+        if self.chords is None or self.chords.hard:
+            return None
+        out = np.zeros((self.batch, len(self.kind)))
+        for r in range(self.batch):
+            if (penalty := self.chords.bias(self._beat(r))) is not None:
+                out[r, self.on_ids] = penalty[self.on_pitch]
+        return out
 
     def allowed(self) -> np.ndarray:
         mask = np.tile(self.static, (self.batch, 1))
         on = np.tile(self.on_ok, (self.batch, 1))
+        if self.chords is not None:
+            self._chord_ok(on)
         if self.grammar:
             on &= ~self.sounding[:, self.on_pitch]
         if self.max_poly:
@@ -85,6 +120,9 @@ class PerformanceConstraint(Constraint):
                 self.now[r] += value
                 self.flash[r] = 0
             elif kind == NOTE_ON:
+                if self.chords is not None and (span := self.chords.span(self._beat(r))) != self.chord_span[r]:
+                    self.chord_span[r] = span
+                    self.bass_at[r] = (self.now[r], value)
                 self._end(r, value)  # a sounding pitch struck again ends its earlier note
                 self.sounding[r, value] = True
                 self.began[r, value] = self.now[r]

@@ -192,12 +192,13 @@ class PianoRollRepresentation(Representation):
 
     def constraint(self, cfg: ConstraintConfig | None, batch: int, plan: InfillPlan | None = None) -> Constraint | None:
         """Keys outside the key and range never sound; at most ``max_polyphony`` keys per frame (a frame is
-        always well-formed: the grammar does not apply). Piano rolls do not infill."""
+        always well-formed: the grammar does not apply); under a chord progression new notes begin on its
+        tones. Piano rolls do not infill."""
         if plan is not None:
             self.check_infill(ModelConfig())
         if cfg is None or not cfg.active:
             return None
-        return FrameConstraint(cfg, batch)
+        return FrameConstraint(cfg, batch, self.steps_per_beat)
 
     def element_notes(self, ids: np.ndarray) -> np.ndarray:
         """A note is a run of 1s of one key (as :func:`frames_to_piece` reads it): its cells (frame t,

@@ -11,6 +11,7 @@ from musegen.config import ConstraintConfig, SamplingConfig
 from musegen.errors import ConfigError, TrainingError
 from musegen.notes import LOWEST_PIANO_PITCH
 from musegen.representations.pianoroll.codec import N_KEYS
+from musegen.steering.chord_rule import ChordRule
 from musegen.steering.constraints import Constraint, DrawFn, pitch_mask
 
 
@@ -36,26 +37,58 @@ def sample_frames(logits: np.ndarray, cfg: SamplingConfig, rng: np.random.Genera
 
 
 class FrameConstraint(Constraint):
-    """Key and range as keys forced off, notes at once as a cap on the keys on per frame.
+    """Key and range as keys forced off, notes at once as a cap on the keys on per frame, a chord
+    progression as the keys a note may begin on.
 
     The cap is the sampling step's own ``top_k`` (at most k keys sound; the smaller of the two wins):
     for independent keys the k likeliest are the candidates, with the NADE head the first k drawn
     from low to high. With the NADE head the keys are forced off inside its key-by-key draw, so every
     key above is drawn given the ones below as they really are.
+
+    A chord progression (:mod:`musegen.steering.chord_rule`) starts at the first generated frame. A key
+    that was off in the frame before (every key of the first frame) begins a note: in hard mode only a
+    chord tone may (a key that is on goes on sounding); in soft mode a key off the chord may begin with
+    chance ``e**-strength`` of what the model gives it (each such key kept possible with that chance, by
+    the sampling's random draw).
+    The bass rule needs notes in order, which frames do not have: a ConfigError says so.
     """
 
-    def __init__(self, cfg: ConstraintConfig, batch: int):
+    def __init__(self, cfg: ConstraintConfig, batch: int, steps_per_beat: int = 1):
         super().__init__(batch)
         self.keys = pitch_mask(cfg)[LOWEST_PIANO_PITCH : LOWEST_PIANO_PITCH + N_KEYS]
         if not self.keys.any():
             raise ConfigError(f"no piano key is within pitches {cfg.low}-{cfg.high} and {cfg.key or 'the range'}.")
         self.max_poly = int(cfg.max_polyphony)
+        if cfg.chords.strip() and cfg.chord_bass:
+            raise ConfigError(
+                "piano-roll frames have no order of notes, so the bass rule cannot place a chord's bass; turn it "
+                "off, or generate with a timed or performance run."
+            )
+        available = np.zeros(128, dtype=bool)
+        available[LOWEST_PIANO_PITCH : LOWEST_PIANO_PITCH + N_KEYS] = self.keys
+        self.chords = ChordRule.of(cfg, available, "the piano's keys, the key and the pitch range")
+        self.steps_per_beat = int(steps_per_beat)
+        self.frame = 0  # frames generated so far: the progression starts at the first
+        # the frame before, per row; before the first, none: a key the seed holds begins a note of the continuation
+        self.before = np.zeros((self.batch, N_KEYS), dtype=bool)
 
-    def allowed(self) -> np.ndarray:
-        return np.tile(self.keys, (self.batch, 1))
+    def allowed(self, rng: np.random.Generator | None = None) -> np.ndarray:
+        mask = np.tile(self.keys, (self.batch, 1))
+        if self.chords is None:
+            return mask
+        beat = self.frame / self.steps_per_beat
+        keys = slice(LOWEST_PIANO_PITCH, LOWEST_PIANO_PITCH + N_KEYS)
+        if (tones := self.chords.onset(beat, first=False)) is not None:
+            mask &= tones[keys] | self.before
+        elif self.chords.bias(beat) is not None and rng is not None:
+            off_chord = self.chords.bias(beat)[keys] < 0
+            dropped = off_chord & ~self.before & (rng.random(mask.shape) >= self.chords.keep_chance())
+            mask &= ~dropped
+        return mask
 
     def observe(self, drawn: np.ndarray) -> None:
-        pass
+        self.before = np.asarray(drawn).reshape(self.batch, N_KEYS).astype(bool)
+        self.frame += 1
 
     def _capped(self, cfg: SamplingConfig) -> SamplingConfig:
         if not self.max_poly:
@@ -67,8 +100,12 @@ class FrameConstraint(Constraint):
 
         def constrained(logits: np.ndarray, cfg: SamplingConfig, rng: np.random.Generator) -> np.ndarray:
             cfg = self._capped(cfg)
+            allowed = self.allowed(rng)
             if nade is not None:  # NADE: ``logits`` are the backbone's features; the head draws the keys
-                return nade(logits, cfg, rng, allowed=self.allowed().astype(np.float32))
-            return draw(np.where(self.allowed(), logits, -np.inf), cfg, rng)
+                drawn = nade(logits, cfg, rng, allowed=allowed.astype(np.float32))
+            else:
+                drawn = draw(np.where(allowed, logits, -np.inf), cfg, rng)
+            self.observe(drawn)
+            return drawn
 
         return constrained

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from musegen.config import ConstraintConfig
+from musegen.steering.chord_rule import ChordRule
 from musegen.steering.constraints import Constraint, pitch_mask
 from musegen.steering.infill import InfillPlan
 
@@ -26,7 +27,9 @@ class TimedConstraint(Constraint):
     the longest is followed by a Pitch. A TimeShift is allowed only to a time where a pitch can be
     placed (fewer notes sounding than the limit), so the rules never corner a sequence. In a middle
     (``plan``) notes begin only inside the span, the time adds up exactly to the suffix's first note,
-    and ``<fim_end>`` comes when it does; the grammar always holds there.
+    and ``<fim_end>`` comes when it does; the grammar always holds there. A chord progression
+    (:mod:`musegen.steering.chord_rule`) starts where the generated music does (the seed's time cursor, or
+    the span's start) and narrows the pitches of every note begun under a chord (or biases them).
     """
 
     def __init__(self, rep: TimedRepresentation, cfg: ConstraintConfig, batch: int, plan: InfillPlan | None):
@@ -64,12 +67,20 @@ class TimedConstraint(Constraint):
         carry = [] if plan is None else [int(x) for x in np.asarray(plan.carry).tolist()]
         self.ends: list[list[int]] = [list(carry) for _ in range(self.batch)]
         self.pending = np.zeros(self.batch, dtype=bool)  # a Pitch waiting for its Duration
+        available = np.zeros(128, dtype=bool)
+        available[np.clip(self.pitch_values, 0, 127)] = True
+        self.chords = ChordRule.of(cfg, available, "the key, the range and the pitches this model knows")
+        self.steps_per_beat = rep.tokenizer.steps_per_beat
+        self.origin = np.zeros(self.batch, dtype=np.int64)  # where the progression starts: the generated music's
+        self.chord_span = np.full(self.batch, -1, dtype=np.int64)  # the chord under which the row's last note began
 
     def prime(self, prompt: np.ndarray) -> None:
         if self.plan is not None:
             return  # a middle starts at its span's start, whatever the prompt
         for t in range(prompt.shape[1]):
             self.observe(prompt[:, t])
+        self.origin = self.cursor.copy()
+        self.chord_span[:] = -1
 
     def allowed(self) -> np.ndarray:
         mask = np.zeros((self.batch, self.width), dtype=bool)
@@ -107,8 +118,10 @@ class TimedConstraint(Constraint):
             m[self.velocities] = True
         cursor = int(self.cursor[r])
         if self._placeable(r, np.array([cursor]))[0]:
-            ids = self.pitch_ids
-            m[ids[self.pitch_values > self.top[r]] if self.grammar else ids] = True
+            ok = self.pitch_values > self.top[r] if self.grammar else np.ones(len(self.pitch_ids), dtype=bool)
+            if self.chords is not None and (tones := self._chord_tones(r)) is not None:
+                ok &= tones[np.clip(self.pitch_values, 0, 127)]
+            m[self.pitch_ids[ok]] = True
         if plan is not None and cursor == plan.gap:
             m[self.end] = True  # the middle reached the suffix: it ends here
         if self.grammar and self.last[r] == SHIFT and self.last_value[r] < self.max_steps:
@@ -122,6 +135,24 @@ class TimedConstraint(Constraint):
         else:
             ok = np.ones(len(land), dtype=bool)
         m[self.shift_ids[ok]] = True
+
+    def _beat(self, r: int) -> float:
+        return (int(self.cursor[r]) - int(self.origin[r])) / self.steps_per_beat
+
+    def _chord_tones(self, r: int) -> np.ndarray | None:
+        """(128,) bool: the pitches the chord rule leaves a note begun now in row ``r``; None: any."""
+        beat = self._beat(r)
+        return self.chords.onset(beat, first=self.chords.span(beat) != self.chord_span[r])
+
+    def bias(self) -> np.ndarray | None:
+        """The soft chord rule: the pitch tokens off the chord at each row's cursor lowered by its strength."""
+        if self.chords is None or self.chords.hard:
+            return None
+        out = np.zeros((self.batch, self.width))
+        for r in range(self.batch):
+            if (penalty := self.chords.bias(self._beat(r))) is not None:
+                out[r, self.pitch_ids] = penalty[np.clip(self.pitch_values, 0, 127)]
+        return out
 
     def observe(self, drawn: np.ndarray) -> None:
         for r, i in enumerate(np.asarray(drawn).reshape(-1).tolist()):
@@ -142,6 +173,8 @@ class TimedConstraint(Constraint):
             elif kind == PITCH_KIND:
                 self.top[r] = max(int(self.top[r]), value)
                 self.pending[r] = True
+                if self.chords is not None:
+                    self.chord_span[r] = self.chords.span(self._beat(r))
             elif kind == DURATION and self.pending[r]:
                 self.ends[r].append(int(self.cursor[r]) + value)
                 self.pending[r] = False

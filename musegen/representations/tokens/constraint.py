@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from musegen.config import ConstraintConfig
+from musegen.errors import ConfigError
 from musegen.steering.constraints import Constraint, pitch_mask
 from musegen.steering.infill import InfillPlan
 
@@ -24,6 +25,11 @@ class EventConstraint(Constraint):
 
     def __init__(self, rep: TokenRepresentation, cfg: ConstraintConfig, batch: int, plan: InfillPlan | None):
         super().__init__(batch)
+        if cfg.chords.strip():
+            raise ConfigError(
+                "the classic tokens have no beats (every event lasts half a beat), so a chord progression cannot "
+                "be placed under them; generate with a timed, performance or piano-roll run."
+            )
         allowed_pitch = pitch_mask(cfg)
         width = len(rep.vocab)
         self.static = np.ones(width, dtype=bool)

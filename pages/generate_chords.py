@@ -18,9 +18,8 @@ PROGRESSION_HELP = (
 HARD_HELP = "Hard: every note begun under a chord is one of its tones. Soft: a lean towards them, by the strength."
 
 
-def chords_input(unit: str) -> ChordChoice | None:
-    """The "Play over chords" widgets; None when no progression is typed. ``unit``: the run's ("frame" runs
-    have no order of notes, so no bass rule)."""
+def chords_input() -> ChordChoice | None:
+    """The "Play over chords" widgets; None when no progression is typed."""
     with st.expander("Play over chords", icon=":material/queue_music:"):
         text = st.text_input("Chord progression", "", placeholder="C | Am | F G7 | C", help=PROGRESSION_HELP)
         c1, c2, c3, c4 = st.columns([1, 1, 1.2, 1.6])
@@ -33,7 +32,7 @@ def chords_input(unit: str) -> ChordChoice | None:
         weak = "Notes begun on weak beats (2 and 4, off-beats) may be any pitch the other rules allow."
         passing = c1.checkbox("Passing tones on weak beats", disabled=mode == "soft", help=weak)
         low = "The first note under each chord is its bass note (C/E: an E)."
-        bass = c2.checkbox("Bass on the chord's bass note", disabled=unit == "frame", help=low)
+        bass = c2.checkbox("Bass on the chord's bass note", help=low)
     if not text.strip():
         return None
     return ChordChoice(text, int(beats), bool(repeat), mode, float(strength), bool(passing), bool(bass))

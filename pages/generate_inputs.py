@@ -125,7 +125,7 @@ def constraints_input(unit: str) -> ConstraintConfig:
         help_ = GRAMMAR_HELP["event" if unit == "event" else "token"]
         grammar = c2.checkbox(label, value=tokens, disabled=not tokens, help=help_)
     low, high = keyboard_range(low, high)
-    chords = chords_input(unit)
+    chords = chords_input()
     return constraint_choice(
         key=key_name(tonic, scale), low=low, high=high, max_polyphony=most, grammar=grammar, unit=unit, chords=chords
     )

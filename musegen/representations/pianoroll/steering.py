@@ -50,7 +50,10 @@ class FrameConstraint(Constraint):
     chord tone may (a key that is on goes on sounding); in soft mode a key off the chord may begin with
     chance ``e**-strength`` of what the model gives it (each such key kept possible with that chance, by
     the sampling's random draw).
-    The bass rule needs notes in order, which frames do not have: a ConfigError says so.
+    The bass rule: in the first frame of each chord a new note begins on its bass (the octave at or below the
+    lowest key that begins there, else the one nearest C3, among the keys the rules allow and that were off),
+    and no new note begins below it; a key above the cap of notes at once gives way to it. Frames have no
+    order of notes, so it is set after the draw (with the NADE head the keys above were drawn without it).
     """
 
     def __init__(self, cfg: ConstraintConfig, batch: int, steps_per_beat: int = 1):
@@ -59,16 +62,12 @@ class FrameConstraint(Constraint):
         if not self.keys.any():
             raise ConfigError(f"no piano key is within pitches {cfg.low}-{cfg.high} and {cfg.key or 'the range'}.")
         self.max_poly = int(cfg.max_polyphony)
-        if cfg.chords.strip() and cfg.chord_bass:
-            raise ConfigError(
-                "piano-roll frames have no order of notes, so the bass rule cannot place a chord's bass; turn it "
-                "off, or generate with a timed or performance run."
-            )
         available = np.zeros(128, dtype=bool)
         available[LOWEST_PIANO_PITCH : LOWEST_PIANO_PITCH + N_KEYS] = self.keys
         self.chords = ChordRule.of(cfg, available, "the piano's keys, the key and the pitch range")
         self.steps_per_beat = int(steps_per_beat)
         self.frame = 0  # frames generated so far: the progression starts at the first
+        self.bass = bool(cfg.chord_bass) and self.chords is not None
         # the frame before, per row; before the first, none: a key the seed holds begins a note of the continuation
         self.before = np.zeros((self.batch, N_KEYS), dtype=bool)
 
@@ -85,6 +84,31 @@ class FrameConstraint(Constraint):
             dropped = off_chord & ~self.before & (rng.random(mask.shape) >= self.chords.keep_chance())
             mask &= ~dropped
         return mask
+
+    def place_bass(self, drawn: np.ndarray) -> np.ndarray:
+        """``drawn`` with each chord's bass begun in the chord's first frame (the rule in the class text)."""
+        beat = self.frame / self.steps_per_beat
+        index = self.chords.span(beat) if self.chords is not None else -1
+        first = index >= 0 and (self.frame == 0 or self.chords.span((self.frame - 1) / self.steps_per_beat) != index)
+        bass = self.chords.onset(beat, first=True) if first else None
+        if bass is None:
+            return drawn
+        out = np.asarray(drawn).reshape(self.batch, N_KEYS).copy()
+        on_bass = bass[LOWEST_PIANO_PITCH : LOWEST_PIANO_PITCH + N_KEYS] & self.keys
+        for row in range(self.batch):
+            free = np.flatnonzero(on_bass & ~self.before[row])
+            if free.size == 0:
+                self.fallbacks += 1
+                continue
+            new = np.flatnonzero(out[row].astype(bool) & ~self.before[row])
+            below = free[free <= new[0]] if new.size else free[:0]
+            key = int(below[-1]) if below.size else int(free[np.argmin(np.abs(free - (48 - LOWEST_PIANO_PITCH)))])
+            out[row, new[new < key]] = 0
+            out[row, key] = 1
+            over = int(out[row].sum()) - self.max_poly if self.max_poly else 0
+            if over > 0:
+                out[row, [k for k in np.flatnonzero(out[row]) if k != key][-over:]] = 0
+        return out.reshape(np.shape(drawn))
 
     def observe(self, drawn: np.ndarray) -> None:
         self.before = np.asarray(drawn).reshape(self.batch, N_KEYS).astype(bool)
@@ -105,6 +129,8 @@ class FrameConstraint(Constraint):
                 drawn = nade(logits, cfg, rng, allowed=allowed.astype(np.float32))
             else:
                 drawn = draw(np.where(allowed, logits, -np.inf), cfg, rng)
+            if self.bass:
+                drawn = self.place_bass(drawn)
             self.observe(drawn)
             return drawn
 

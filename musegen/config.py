@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from musegen.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 ARCHITECTURES = ("wavenet", "lstm", "transformer", "classic-wavenet", "classic-lstm")
 CLASSIC_ARCHS = ("classic-wavenet", "classic-lstm")  # the tutorial's one-target-per-window models
@@ -329,25 +333,58 @@ class Limits:
 
     @classmethod
     def from_env(cls) -> Limits:
-        """The defaults, each overridden by ``MUSEGEN_<FIELD>`` when set (a whole number, at least 1)."""
+        """The defaults, each overridden by ``MUSEGEN_<FIELD>`` when set (a whole number, at least 1).
+
+        Any whole number is accepted; one above what this system can use (:func:`limit_ceiling`) is
+        capped there, and the cap is logged once per process.
+        """
         import os
 
         limits = cls()
         for f in dataclasses.fields(cls):
             name = f"MUSEGEN_{f.name.upper()}"
             raw = os.environ.get(name, "").strip()
-            if not raw:
-                continue
-            try:
-                value = int(raw)
-            except ValueError as exc:
-                raise ConfigError(f"{name} must be a whole number, got {raw!r}.") from exc
-            if value < 1:
-                raise ConfigError(
-                    f"{name} must be at least 1, got {raw!r}; unset it to use the default ({f.default:,})."
-                )
-            setattr(limits, f.name, value)
+            if raw:
+                setattr(limits, f.name, _env_limit(name, raw, f.default))
         return limits
+
+
+_MB = 1024 * 1024
+# Where the system's own maximum is below a number a person might type, a limit is capped there. Sizes in
+# MB stay byte counts a read, an allocation or an address-space rlimit can take (a signed 64-bit size, with
+# room to add two of them); counts stay a signed 64-bit integer; CPU seconds stay a wait the system can time
+# (a decoding worker's deadline of twice the limit must fit poll's timeout, a C int of milliseconds: 24 days).
+SIZE_CEILING_MB = sys.maxsize // (4 * _MB)
+COUNT_CEILING = sys.maxsize
+DECODE_SECONDS_CEILING = 1_000_000  # about 11.5 days
+_SIZE_FIELDS = ("max_upload_mb", "max_file_mb", "max_unpacked_mb", "max_decode_mb")
+_capped: set[str] = set()  # the limits whose cap has been logged in this process
+
+
+def limit_ceiling(field_name: str) -> int:
+    """The largest value of a :class:`Limits` field that this system can use."""
+    if field_name in _SIZE_FIELDS:
+        return SIZE_CEILING_MB
+    if field_name == "max_decode_seconds":
+        return DECODE_SECONDS_CEILING
+    return COUNT_CEILING
+
+
+def _env_limit(name: str, raw: str, default: int) -> int:
+    """The value of the limit variable ``name``: a whole number, at least 1, capped at the system's maximum."""
+    ceiling = limit_ceiling(name.removeprefix("MUSEGEN_").lower())
+    try:  # thousands of digits are more than any ceiling (and more than int() parses)
+        value = ceiling + 1 if raw.lstrip("+").isdigit() and len(raw) > 40 else int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw[:40]!r}.") from exc
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {raw[:40]!r}; unset it to use the default ({default:,}).")
+    if value > ceiling:
+        if name not in _capped:
+            _capped.add(name)
+            log.warning("%s is more than this system can use; capped at %s.", name, f"{ceiling:,}")
+        return ceiling
+    return value
 
 
 @dataclass

@@ -9,6 +9,11 @@ class MusegenError(Exception):
     UIs catch this class and show ``str(error)`` to the user; anything else is a bug.
     """
 
+    def __str__(self) -> str:
+        text = super().__str__()
+        # a message that ends with another's text ("... (it ended.).") ends with one period, not two
+        return text[:-1] if text.endswith("..") and not text.endswith("...") else text
+
 
 class MidiReadError(MusegenError):
     """A single MIDI file could not be used (corrupt, empty, no notes, too big...)."""

@@ -17,6 +17,7 @@ from types import ModuleType
 log = logging.getLogger(__name__)
 
 THREADS_ENV = "MUSEGEN_TF_THREADS"
+MAX_THREADS = 1024  # TensorFlow's pools take a C int; more threads than this only thrash
 _configured_threads: int | None = None
 _import_lock = threading.Lock()
 
@@ -75,6 +76,9 @@ def default_threads() -> int:
         except ValueError:
             log.warning("%s=%r is not a whole number; using the default.", THREADS_ENV, env)
         else:
+            if value > MAX_THREADS:
+                log.warning("%s is more than TensorFlow can use; capped at %d.", THREADS_ENV, MAX_THREADS)
+                return MAX_THREADS
             if value >= 1:
                 return value
             log.warning("%s must be >= 1, got %d; using the default.", THREADS_ENV, value)

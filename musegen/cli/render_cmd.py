@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
                 "out": str(out),
                 "engine": result.engine,
                 "message": result.message,
+                "warnings": result.warnings,
                 "soundfont": result.soundfont,
                 "seconds": round(result.seconds, 3),
                 "sample_rate": result.sample_rate,
@@ -82,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if result.engine != "fluidsynth":
         print(f"warning: {result.message}", file=sys.stderr)
+    elif result.warnings:
+        print(f"warning: {result.warnings}", file=sys.stderr)
     speed = result.seconds / max(result.render_seconds, 1e-6)
     what = f"{result.seconds:.1f} s, {result.sample_rate} Hz stereo"
     print(f"wrote {out}: {what} ({result.engine}, {speed:.0f}x real time)")

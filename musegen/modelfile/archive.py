@@ -71,11 +71,14 @@ def _check_directory(fh: BinaryIO) -> None:
         fh.seek(start + at - 20)
         locator = fh.read(20)
         if locator[:4] == b"PK\x06\x07":  # zip64: the real counts are in the zip64 end record
+            # just before the locator, as zipfile reads it (the locator's offset is off in a zip with a prefix)
             (offset,) = struct.unpack_from("<Q", locator, 8)
-            fh.seek(offset)
-            record = fh.read(56)
-            if len(record) == 56 and record[:4] == b"PK\x06\x06":
-                entries, directory_bytes = struct.unpack_from("<QQ", record, 32)
+            for at_record in (start + at - 20 - 56, offset):
+                fh.seek(max(0, at_record))
+                record = fh.read(56)
+                if len(record) == 56 and record[:4] == b"PK\x06\x06":
+                    entries, directory_bytes = struct.unpack_from("<QQ", record, 32)
+                    break
     if entries > MAX_MEMBERS or directory_bytes > MAX_DIRECTORY_BYTES:
         raise ModelLoadError(
             f"the archive lists {entries:,} files in a directory of {directory_bytes:,} bytes; a musegen model "

@@ -33,6 +33,9 @@ from musegen.modelfile.limits import (
 __all__ = ["check_model_config", "estimate_parameters"]
 
 
+_RATE_KEYS = ("dropout", "rate", "recurrent_dropout")
+
+
 def check_model_config(config: Any) -> int:
     """Check a parsed ``config.json`` (see the module doc); return the estimated parameter count.
 
@@ -111,6 +114,17 @@ def _size(layer: str, cfg: dict[str, Any], key: str, high: int, low: int = 1) ->
     return value
 
 
+def _check_rates(layer: str, cfg: dict[str, Any]) -> None:
+    """A dropout rate is a number from 0 to below 1 (Keras's own refusal is its deserialisation text)."""
+    for key in _RATE_KEYS:
+        value = cfg.get(key, 0.0)
+        if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value < 1:
+            raise ModelLoadError(
+                f"its {layer} layer has {key} = {_short(value)}; a dropout rate is a number from 0 to below 1. "
+                f"{_RETRAIN}"
+            )
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -170,6 +184,7 @@ def _check_class(cls: Any, registered: Any, module: Any) -> None:
 
 def _layer_parameters(cls: str, cfg: dict[str, Any], width_in: int) -> tuple[int, int]:
     """(parameters, output width) of one layer of class ``cls`` with config ``cfg``, sizes checked."""
+    _check_rates(cls, cfg)
     if cls == "InputLayer":
         shape = cfg.get("batch_shape") or cfg.get("batch_input_shape") or []
         last = shape[-1] if isinstance(shape, list) and shape else None

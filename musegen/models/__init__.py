@@ -20,6 +20,7 @@ Importing this package imports Keras (and so TensorFlow): UI code imports it laz
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 from musegen.tf_setup import import_tensorflow
@@ -122,7 +123,12 @@ def load_model(path: str | Path, *, compile: bool = False) -> keras.Model:
     p = check_model_file(path)  # before anything costly
     configure_tensorflow()
     try:
-        model = keras.saving.load_model(p, compile=compile, safe_mode=True)
+        with warnings.catch_warnings(record=True) as said:  # Keras warns before it fails on crafted weights
+            warnings.simplefilter("always")
+            model = keras.saving.load_model(p, compile=compile, safe_mode=True)
+        _refuse_unloaded_weights(p, said)
+    except ModelLoadError:
+        raise
     # Keras raises a wide, undocumented range of errors on broken or foreign archives (ValueError
     # for a refused Lambda, TypeError for unknown classes, OSError from h5py, KeyError...). All of
     # them mean "this file cannot be used"; the cause stays chained for debugging.
@@ -141,6 +147,20 @@ def load_model(path: str | Path, *, compile: bool = False) -> keras.Model:
         raise ModelLoadError(f"{p} is a Keras model but not a musegen model (one input, one output). Retrain it.")
     # trained in mixed precision: inference runs a float32 copy (the same weights, the same numbers everywhere)
     return model if compile else precision.to_float32(model)
+
+
+def _refuse_unloaded_weights(path: Path, said: list[warnings.WarningMessage]) -> None:
+    """A model whose weights Keras skipped (its warnings say so) would compose noise: refused; other
+    warnings are passed on."""
+    for w in said:
+        text = str(w.message)
+        if "could not be loaded" in text or ("expected" in text and "variables" in text):
+            first = text.strip().splitlines()[0][:_REASON_CHARS].rstrip(". ")
+            raise ModelLoadError(
+                f"Could not load the model {path}: its weights do not fit its layers ({first}). Only models trained "
+                "by musegen can be loaded; retrain the model or pick another run."
+            )
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 _REASON_CHARS = 400  # of a Keras error shown in a message

@@ -86,7 +86,13 @@ class _ChainDecoder:
         # applying the layers one after another must reproduce the model (it is a plain chain)
         probe = np.zeros((1, _PROBE_STEPS, *self.frame_shape), dtype=self.input_dtype)
         chained = _apply(self.post, self.core(_apply(self.pre, probe), training=False))
-        if not np.allclose(np.asarray(chained), np.asarray(model(probe, training=False)), atol=1e-5):
+        whole = np.asarray(model(probe, training=False))
+        if not np.isfinite(whole).all():  # NaN or infinite weights: no chain reproduces them
+            raise ModelLoadError(
+                f"model {model.name!r} has weights that are not finite numbers (NaN or infinity): the file is "
+                "damaged or its training diverged. Retrain the model or use the run's other checkpoint."
+            )
+        if not np.allclose(np.asarray(chained), whole, atol=1e-5):
             raise ModelLoadError(f"model {model.name!r} is not an adapter -> stack -> head chain.")
         self.prime = tf.function(self._prime, reduce_retracing=True)  # seeds vary in length: no XLA
         self.step = _Compiled(self._step)

@@ -37,6 +37,7 @@ import pretty_midi
 from musegen.config import clamp_tempo
 from musegen.errors import AudioError, ConfigError, FluidSynthMissingError, SoundFontError
 from musegen.notes import Piece
+from musegen.output import synth_log
 from musegen.output.soundfonts import ENV_SOUNDFONT, bundled_soundfont, check_soundfont, find_soundfont
 
 __all__ = [
@@ -73,10 +74,12 @@ class RenderResult:
     sample_rate: int
     soundfont: str | None  # path of the SoundFont used (None for the fallback)
     render_seconds: float  # wall time spent synthesizing
+    warnings: str = ""  # FluidSynth's own messages during this render, in one line ("" when none)
 
 
 # --- the binding -----------------------------------------------------------------------
 
+POLYPHONY = 256  # FluidSynth's default synth.polyphony: voices sounding at once
 _binding_lock = threading.Lock()
 _binding_state: dict[str, Any] = {}
 
@@ -91,6 +94,7 @@ def _binding() -> Any:
                 _binding_state["error"] = f"FluidSynth is not available ({exc}). {INSTALL_HINT}"
             else:
                 if hasattr(fluidsynth, "Synth"):
+                    synth_log.quiet(fluidsynth)
                     _binding_state["module"] = fluidsynth
                 else:
                     _binding_state["error"] = (
@@ -302,15 +306,17 @@ def render(
     except FluidSynthMissingError as exc:
         if not fallback:
             raise
-        audio = _render_fallback(pm, sr, tail_s)
+        audio, said = _render_fallback(pm, sr, tail_s), ""
         engine, font, message = "fallback", None, f"{exc} Played with the plain sine-wave fallback instead."
     else:
         path = find_soundfont(soundfont)
         check_soundfont(path)
         _keep_loaded(fs, path, sr)
         deadline = started + timeout_s
-        audio = _render_fluidsynth(fs, pm, path, sr, reverb, chorus, tail_s, deadline)
-        engine, font, message = "fluidsynth", str(path), f"Rendered by FluidSynth with {path.name}."
+        with synth_log.collecting() as logged:
+            audio = _render_fluidsynth(fs, pm, path, sr, reverb, chorus, tail_s, deadline)
+        said = synth_log.summary(logged, POLYPHONY)
+        engine, font, message = "fluidsynth", str(path), f"Rendered by FluidSynth with {path.name}. {said}".strip()
     return RenderResult(
         wav=wav_bytes(audio, sr),
         engine=engine,
@@ -319,6 +325,7 @@ def render(
         sample_rate=sr,
         soundfont=font,
         render_seconds=time.monotonic() - started,
+        warnings=said if engine == "fluidsynth" else "",
     )
 
 

@@ -19,6 +19,7 @@ from musegen.errors import MidiReadError
 from musegen.fileio import kind_of
 
 _MB = 1024 * 1024
+_READ_STEP = 4 * _MB  # a file larger than it claims is read this much at a time
 
 
 def not_regular_reason(mode: int) -> str:
@@ -52,15 +53,24 @@ def read_limited(path: str | Path, limit_mb: int, what: str = "size") -> bytes:
     limit = limit_mb * _MB
     with open_regular(path) as fh:
         size = os.fstat(fh.fileno()).st_size
-        data = b"" if size > limit else _read(fh, limit + 1)
+        data = b"" if size > limit else _read(fh, limit + 1, size)
     if size > limit or len(data) > limit:
         raise MidiReadError(f"{max(size, len(data)) / _MB:.1f} MB, over the {what} limit of {limit_mb} MB.")
     return data
 
 
-def _read(fh: BinaryIO, most: int) -> bytes:
+def _read(fh: BinaryIO, most: int, size: int) -> bytes:
+    """At most ``most`` bytes: the ``size`` the file claims (and one more) in one read, then pieces while it
+    grows, so memory follows what the file holds, never the limit (which may be any number)."""
     try:
-        return fh.read(most)
+        first = fh.read(min(most, size + 1))
+        if len(first) <= size:
+            return first
+        pieces, total = [first], len(first)
+        while total < most and (piece := fh.read(min(_READ_STEP, most - total))):
+            pieces.append(piece)
+            total += len(piece)
+        return b"".join(pieces)
     except OSError as exc:
         raise MidiReadError(f"cannot read the file ({exc.strerror or exc})") from exc
 

@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 WORKERS = max(1, min(4, os.cpu_count() or 1))  # decoding processes, shared by every batch of this process
 MAX_WORKERS = 64  # what set_worker_limit allows
 IDLE_EXIT_S = 600  # an idle worker exits after this long
+WAIT_MAX_S = 86_400.0  # one wait's longest timeout (poll takes at most 24 days); a later deadline waits again
 STARTUP_S = 30  # added to the deadline of a worker's first file: its interpreter is still starting
 RETIRE_MB = 256  # a worker that grew by more than this since it started retires after its file
 _MB = 1024 * 1024
@@ -146,7 +147,7 @@ class DecodePool:
 
     def _collect(self) -> None:
         """Wait until a busy worker answers, dies or passes its deadline; turn each into a result."""
-        timeout = max(0.0, min(w.deadline for w in self._busy) - time.monotonic())
+        timeout = min(max(0.0, min(w.deadline for w in self._busy) - time.monotonic()), WAIT_MAX_S)
         ready = set(wait([w.conn for w in self._busy], timeout))
         for worker in list(self._busy):
             if worker.conn in ready:
@@ -395,6 +396,7 @@ def _address_space() -> int:
 
 def _set_soft(which: int, soft: int) -> None:
     _, hard = resource.getrlimit(which)
+    soft = min(soft, sys.maxsize)  # a limit past what rlim_t holds is no limit at all
     if hard != resource.RLIM_INFINITY:
         soft = min(soft, hard)
     resource.setrlimit(which, (soft, hard))

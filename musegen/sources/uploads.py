@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import re
 import shutil
@@ -103,6 +104,18 @@ def save_uploads(sources: Iterable[tuple[str, bytes]], folder: str | Path) -> Pa
     return folder
 
 
+def session_max_age_h() -> float:
+    """``MUSEGEN_SESSION_MAX_AGE_H`` when it is a positive number of hours (any size), else the default."""
+    raw = os.environ.get("MUSEGEN_SESSION_MAX_AGE_H", "").strip()
+    try:
+        value = float(raw) if len(raw) <= 40 else math.inf
+    except ValueError:
+        value = math.nan
+    if raw and not value > 0:
+        log.warning("MUSEGEN_SESSION_MAX_AGE_H must be a positive number of hours, got %r; using 24.", raw[:40])
+    return value if value > 0 else SESSION_MAX_AGE_H
+
+
 def remove_old_sessions(
     runs_dir: str | Path,
     max_age_h: float | None = None,
@@ -120,7 +133,7 @@ def remove_old_sessions(
     up must never break the page that asked for it.
     """
     if max_age_h is None:
-        max_age_h = float(os.environ.get("MUSEGEN_SESSION_MAX_AGE_H") or SESSION_MAX_AGE_H)
+        max_age_h = session_max_age_h()
     root = Path(runs_dir) / SESSIONS
     if not root.is_dir():
         return []

@@ -34,7 +34,7 @@ import numpy as np
 
 from musegen.config import DataConfig, from_dict
 from musegen.errors import ConfigError, DatasetError
-from musegen.fileio import atomic_write_text, make_dirs, storage_error
+from musegen.fileio import atomic_write_text, kind_of, make_dirs, storage_error
 from musegen.jsonio import JsonError, parse_json
 from musegen.vocabulary import Vocabulary
 
@@ -213,7 +213,7 @@ def _prepare(path: Path, overwrite: bool) -> None:
     """An empty folder for a new store: a half-written store is replaced, a finished one only with
     ``overwrite``, and a folder holding anything else is refused."""
     if path.exists() and not path.is_dir():
-        raise DatasetError(f"{path} is a file; give a folder for the store.")
+        raise DatasetError(f"{path} is {kind_of(path.stat().st_mode)}, not a folder; give a folder for the store.")
     if path.is_dir() and any(path.iterdir()):
         if not (path / MARKER).exists():
             raise DatasetError(f"{path} is a folder of other files, not a token store; give a new or empty folder.")

@@ -4,10 +4,9 @@ Nothing is written to disk, so a member name cannot escape a folder; names that 
 (``../x.mid``, ``/etc/x.mid``) are still refused and reported, as are symlinks, nested
 archives, encrypted members and anything over the limits. The limits are checked where
 they are cheapest: the entry count and the central directory's size from the end record,
-before :mod:`zipfile` parses the directory; a member's size from its directory entry before it
-is read; the unpacked size as members inflate, in steps of 64 KiB whatever the compression
-(deflate, bzip2, LZMA), counting bytes really inflated: a member that inflates past the size
-its entry claims refuses the archive. Members are read one by one, so an archive never sits
+before :mod:`zipfile` parses the directory; the unpacked size as members inflate, in steps
+of 64 KiB whatever the compression (deflate, bzip2, LZMA), counting bytes really inflated,
+not the sizes the archive claims. Members are read one by one, so an archive never sits
 unpacked in memory.
 """
 
@@ -92,12 +91,7 @@ class ZipArchive:
         self._refuse_entries(len(self.infos))
 
     def members(self) -> Iterator[tuple[str, bytes | str]]:
-        """(name, bytes) per MIDI member, (name, reason) per entry not taken, in archive order.
-
-        The cost of a refusal follows what is read before the first limit: a member whose directory entry
-        claims more than the size limit is skipped unread, one that claims more than the unpacked budget
-        left refuses the archive unread, and a member that inflates past its claim refuses it at once.
-        """
+        """(name, bytes) per MIDI member, (name, reason) per entry not taken, in archive order."""
         file_cap = self.limits.max_file_mb * _MB
         budget = self.limits.max_unpacked_mb * _MB
         for info in self.infos:
@@ -105,21 +99,18 @@ class ZipArchive:
             if reason:
                 yield info.filename, reason
                 continue
-            if info.file_size > file_cap:
+            cap = min(file_cap, budget)
+            try:
+                payload = _inflate(self._fh, info, cap)
+            except _TooBig as big:
+                budget -= big.inflated  # skipped members count too: inflating them is the work a bomb asks for
+                if cap < file_cap or budget <= 0:
+                    raise UploadError(
+                        f"{self.name} unpacks to more than {self.limits.max_unpacked_mb} MB (a zip bomb?). "
+                        "Upload a smaller archive."
+                    ) from None
                 yield info.filename, f"over the size limit of {self.limits.max_file_mb} MB"
                 continue
-            if info.file_size > budget:
-                raise UploadError(
-                    f"{self.name} unpacks to more than {self.limits.max_unpacked_mb} MB (a zip bomb?). "
-                    "Upload a smaller archive."
-                )
-            try:
-                payload = _inflate(self._fh, info, info.file_size)
-            except _TooBig:
-                raise UploadError(
-                    f"{self.name} is damaged or hostile: {info.filename} unpacks to more than the "
-                    f"{info.file_size:,} bytes its directory claims (a zip bomb?). Re-create the archive."
-                ) from None
             except (zipfile.BadZipFile, OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
                 yield info.filename, f"unreadable zip member ({exc}); re-create the archive"
                 continue

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -310,12 +311,8 @@ class ConstraintConfig:
 
 @dataclass
 class Limits:
-    """Limits that protect a machine (and a shared server) from huge or hostile input.
-
-    One place for all of them; the app's ``.streamlit/config.toml`` upload limit matches
-    ``max_upload_mb``. Each can be overridden by an environment variable
-    ``MUSEGEN_<FIELD>`` (for example ``MUSEGEN_MAX_FILES=5000``).
-    """
+    """Limits that protect a machine (and a shared server) from huge or hostile input, all in one place (the app's
+    ``.streamlit/config.toml`` upload limit matches ``max_upload_mb``); ``MUSEGEN_<FIELD>`` overrides each."""
 
     max_upload_mb: int = 200  # one uploaded file or zip
     max_file_mb: int = 10  # one MIDI file (after unzipping)
@@ -333,13 +330,8 @@ class Limits:
 
     @classmethod
     def from_env(cls) -> Limits:
-        """The defaults, each overridden by ``MUSEGEN_<FIELD>`` when set (a whole number, at least 1).
-
-        Any whole number is accepted; one above what this system can use (:func:`limit_ceiling`) is
-        capped there, and the cap is logged once per process.
-        """
-        import os
-
+        """The defaults, each overridden by ``MUSEGEN_<FIELD>`` when set: any whole number from 1; one above what
+        this system can use (:func:`limit_ceiling`) is capped there, and the cap logged once per process."""
         limits = cls()
         for f in dataclasses.fields(cls):
             name = f"MUSEGEN_{f.name.upper()}"
@@ -350,10 +342,8 @@ class Limits:
 
 
 _MB = 1024 * 1024
-# Where the system's own maximum is below a number a person might type, a limit is capped there. Sizes in
-# MB stay byte counts a read, an allocation or an address-space rlimit can take (a signed 64-bit size, with
-# room to add two of them); counts stay a signed 64-bit integer; CPU seconds stay a wait the system can time
-# (a decoding worker's deadline of twice the limit must fit poll's timeout, a C int of milliseconds: 24 days).
+# A limit is capped at the system's own maximum: sizes stay byte counts a read or an rlimit takes (signed 64-bit,
+# room to add two), counts a signed 64-bit integer, CPU seconds a wait poll() can time (twice the limit in ms).
 SIZE_CEILING_MB = sys.maxsize // (4 * _MB)
 COUNT_CEILING = sys.maxsize
 DECODE_SECONDS_CEILING = 1_000_000  # about 11.5 days

@@ -87,6 +87,17 @@ class ChordRule:
             return None
         return np.where(self._tones[span.chord.symbol], 0.0, -self.penalty)
 
+    def logit_bias(self, beats: list[float], width: int, ids: np.ndarray, pitches: np.ndarray) -> np.ndarray | None:
+        """(len(beats), width): the soft rule added to the logits of rows whose next note begins at ``beats``, at
+        the elements ``ids`` that begin a note of MIDI pitch ``pitches``; None in hard mode."""
+        if self.hard:
+            return None
+        out = np.zeros((len(beats), width))
+        for r, beat in enumerate(beats):
+            if (penalty := self.bias(beat)) is not None:
+                out[r, ids] = penalty[pitches]
+        return out
+
     def keep_chance(self) -> float:
         """The soft rule as a chance: a non-chord note stays possible with probability ``e**-strength``
         (piano-roll frames, whose keys are drawn one by one, take it this way)."""

@@ -81,13 +81,10 @@ class PerformanceConstraint(Constraint):
 
     def bias(self) -> np.ndarray | None:
         """The soft chord rule: NoteOns off the chord lowered by its strength."""
-        if self.chords is None or self.chords.hard:
+        if self.chords is None:
             return None
-        out = np.zeros((self.batch, len(self.kind)))
-        for r in range(self.batch):
-            if (penalty := self.chords.bias(self._beat(r))) is not None:
-                out[r, self.on_ids] = penalty[self.on_pitch]
-        return out
+        beats = [self._beat(r) for r in range(self.batch)]
+        return self.chords.logit_bias(beats, len(self.kind), self.on_ids, self.on_pitch)
 
     def allowed(self) -> np.ndarray:
         mask = np.tile(self.static, (self.batch, 1))

@@ -146,13 +146,10 @@ class TimedConstraint(Constraint):
 
     def bias(self) -> np.ndarray | None:
         """The soft chord rule: the pitch tokens off the chord at each row's cursor lowered by its strength."""
-        if self.chords is None or self.chords.hard:
+        if self.chords is None:
             return None
-        out = np.zeros((self.batch, self.width))
-        for r in range(self.batch):
-            if (penalty := self.chords.bias(self._beat(r))) is not None:
-                out[r, self.pitch_ids] = penalty[np.clip(self.pitch_values, 0, 127)]
-        return out
+        beats = [self._beat(r) for r in range(self.batch)]
+        return self.chords.logit_bias(beats, self.width, self.pitch_ids, np.clip(self.pitch_values, 0, 127))
 
     def observe(self, drawn: np.ndarray) -> None:
         for r, i in enumerate(np.asarray(drawn).reshape(-1).tolist()):

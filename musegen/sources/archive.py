@@ -32,6 +32,7 @@ MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
 DIRECTORY_BYTES_PER_ENTRY = 1024  # a central directory larger than this per allowed entry is refused unread
 _MB = 1024 * 1024
 _STEP = 64 * 1024  # most bytes one decompression step may produce
+MAX_RATIO = 100  # a member inflating more than this per compressed byte is a flood (real MIDI files: 3 to 7)
 _END = struct.Struct("<4s4H2LH")  # end of central directory record
 _END64_LOCATOR = struct.Struct("<4sLQL")
 _END64 = struct.Struct("<4sQ2H2L4Q")
@@ -94,6 +95,7 @@ class ZipArchive:
         """(name, bytes) per MIDI member, (name, reason) per entry not taken, in archive order."""
         file_cap = self.limits.max_file_mb * _MB
         budget = self.limits.max_unpacked_mb * _MB
+        flood_from = 2 * self.limits.max_events_per_file  # past this size a file could pass the event limit
         for info in self.infos:
             reason = _member_reason(info)
             if reason:
@@ -101,15 +103,17 @@ class ZipArchive:
                 continue
             cap = min(file_cap, budget)
             try:
-                payload = _inflate(self._fh, info, cap)
+                payload = _inflate(self._fh, info, cap, flood_from)
             except _TooBig as big:
                 budget -= big.inflated  # skipped members count too: inflating them is the work a bomb asks for
-                if cap < file_cap or budget <= 0:
+                if isinstance(big, _Flood):  # cut off early: what its entry claims counts too
+                    budget -= max(0, info.file_size - big.inflated)
+                if (cap < file_cap and not isinstance(big, _Flood)) or budget <= 0:
                     raise UploadError(
                         f"{self.name} unpacks to more than {self.limits.max_unpacked_mb} MB (a zip bomb?). "
                         "Upload a smaller archive."
                     ) from None
-                yield info.filename, f"over the size limit of {self.limits.max_file_mb} MB"
+                yield info.filename, _too_big_reason(big, self.limits)
                 continue
             except (zipfile.BadZipFile, OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
                 yield info.filename, f"unreadable zip member ({exc}); re-create the archive"
@@ -150,6 +154,20 @@ class _TooBig(Exception):
     def __init__(self, inflated: int):
         super().__init__(inflated)
         self.inflated = inflated  # bytes inflated before giving up
+
+
+def _too_big_reason(big: _TooBig, limits: Limits) -> str:
+    if isinstance(big, _Flood):
+        return (
+            f"unpacks more than {MAX_RATIO} times its compressed size (real MIDI files: 3 to 7 times), "
+            f"past {2 * limits.max_events_per_file / _MB:.0f} MB: an event flood? Not read further; "
+            "if it is a real piece, upload it on its own, not zipped"
+        )
+    return f"over the size limit of {limits.max_file_mb} MB"
+
+
+class _Flood(_TooBig):
+    """A member that inflated more than MAX_RATIO times what it read, past the size of an event flood."""
 
 
 def _directory_extent(fh: BinaryIO) -> tuple[int, int, int]:
@@ -210,16 +228,20 @@ def _member_reason(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def _inflate(fh: BinaryIO, info: zipfile.ZipInfo, cap: int) -> bytes:
-    """One member's bytes, inflated at most 64 KiB at a time; _TooBig as soon as more than ``cap`` came out."""
-    pieces, total, crc = [], 0, 0
+def _inflate(fh: BinaryIO, info: zipfile.ZipInfo, cap: int, flood_from: int) -> bytes:
+    """One member's bytes, inflated at most 64 KiB at a time; _TooBig as soon as more than ``cap`` came out,
+    _Flood as soon as more than ``flood_from`` bytes came out at more than MAX_RATIO times the bytes read."""
+    pieces, total, crc, read = [], 0, 0, 0
     decompressor, chunks = _decompressor(info, _raw_member(fh, info), cap)
     for data in chunks:
+        read += len(data)
         piece = decompressor.decompress(data, _STEP)
         while True:
             total += len(piece)
             if total > cap:
                 raise _TooBig(total)
+            if total > flood_from and total > MAX_RATIO * read:
+                raise _Flood(total)
             crc = zlib.crc32(piece, crc)
             pieces.append(piece)
             if decompressor.eof or decompressor.needs_input:

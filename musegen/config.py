@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import os
 import sys
 from dataclasses import asdict, dataclass, field
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from musegen.errors import ConfigError
+from musegen.notes import DEFAULT_TEMPO, TEMPO_RANGE, clamp_tempo  # noqa: F401 (the tempo range lives in notes)
 
 log = logging.getLogger(__name__)
 
@@ -253,18 +253,6 @@ def sampling_choice(
     return cfg
 
 
-# The one tempo range (BPM) of music musegen writes, plays and offers; a tempo outside is clamped into it.
-TEMPO_RANGE = (20.0, 400.0)
-DEFAULT_TEMPO = 100.0  # of music whose source says nothing
-
-
-def clamp_tempo(bpm: float | None) -> float:
-    """``bpm`` within :data:`TEMPO_RANGE`; :data:`DEFAULT_TEMPO` when it is missing, zero or not a number."""
-    if bpm is None or not math.isfinite(bpm) or bpm <= 0:
-        return DEFAULT_TEMPO
-    return float(min(max(float(bpm), TEMPO_RANGE[0]), TEMPO_RANGE[1]))
-
-
 CHORD_MODES = ("hard", "soft")
 MAX_CHORDS_TEXT = 4000
 
@@ -277,6 +265,7 @@ class ConstraintConfig:
     low: int = 0  # lowest MIDI pitch allowed
     high: int = 127  # highest MIDI pitch allowed
     max_polyphony: int = 0  # most notes sounding at once; 0 = no limit
+    max_note_seconds: float = 8.0  # performance runs: a note sounding this long is released; 0 = no limit
     grammar: bool = False  # token runs: only well-formed sequences (a duration always follows its pitch, ...)
     # a chord progression under the generated music (musegen.steering.chords), e.g. "C | Am | F G7 | C"; "" = off
     chords: str = ""
@@ -291,6 +280,8 @@ class ConstraintConfig:
         if not (0 <= self.low <= self.high <= 127):
             raise ConfigError(f"the pitch range must be within 0..127 with low <= high, got {self.low}..{self.high}.")
         _positive("max_polyphony", self.max_polyphony, 128, low=0)
+        if isinstance(self.max_note_seconds, bool) or not 0 <= self.max_note_seconds <= 60:
+            raise ConfigError(f"the longest note must be 0 (no limit) to 60 seconds, got {self.max_note_seconds!r}.")
         if not isinstance(self.key, str) or len(self.key) > 40:
             raise ConfigError(f"key must be a key name such as 'D minor', got {self.key!r}.")
         if not isinstance(self.chords, str) or len(self.chords) > MAX_CHORDS_TEXT:

@@ -7,6 +7,7 @@ corpus) produces a :class:`Piece`; every writer (tokens, MIDI, audio) consumes o
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -194,3 +195,15 @@ def piano_roll(piece: Piece, steps_per_beat: int = 4) -> np.ndarray:
         b = max(a + 1, round(end * steps_per_beat))
         roll[int(pitch), a:b] = np.maximum(roll[int(pitch), a:b], int(vel))
     return roll
+
+
+# The one tempo range (BPM) of music musegen writes, plays and offers; a tempo outside is clamped into it.
+TEMPO_RANGE = (20.0, 400.0)
+DEFAULT_TEMPO = 100.0  # of music whose source says nothing
+
+
+def clamp_tempo(bpm: float | None) -> float:
+    """``bpm`` within :data:`TEMPO_RANGE`; :data:`DEFAULT_TEMPO` when it is missing, zero or not a number."""
+    if bpm is None or not math.isfinite(bpm) or bpm <= 0:
+        return DEFAULT_TEMPO
+    return float(min(max(float(bpm), TEMPO_RANGE[0]), TEMPO_RANGE[1]))

@@ -13,12 +13,14 @@ from musegen.generation.compose import Composer, Seed
 from musegen.notes import TONICS, Piece, pitch_name
 from musegen.output.instruments import PROGRAMS, program_names
 from musegen.output.plots import piano_roll_chart
+from musegen.steering import constraints as rules
 from musegen.steering.constraints import KEYBOARD, NO_KEY, SCALES, constraint_choice, key_name, keyboard_range
 from musegen.steering.infill import default_span, span_parts, span_room
 from pages.common import stop_with
 from pages.generate_chords import chords_input
 
 FROM_DATA, RANDOM, UPLOAD = "A piece from the model's data", "A random passage", "My own MIDI file"
+POLYPHONY_HELP = "0 = no limit. Performance runs: 10 by default, and a note is released after 8 s."
 GRAMMAR_HELP = {
     "event": "No key is struck again before it is let go, and no key is let go that is not down: the event "
     "sequence can never be malformed (notes still down at the end are released there).",
@@ -120,7 +122,7 @@ def constraints_input(unit: str) -> ConstraintConfig:
         keys = list(range(KEYBOARD[0], KEYBOARD[1] + 1))
         low, high = c3.select_slider("Pitch range", options=keys, value=KEYBOARD, format_func=pitch_name)
         c1, c2 = st.columns([1, 2])
-        most = c1.number_input("Most notes at once", 0, 16, 0, help="0 = no limit.")
+        most = c1.number_input("Most notes at once", 0, 16, rules.default_polyphony(unit), help=POLYPHONY_HELP)
         label = "Well-formed events only" if unit == "event" else "Well-formed tokens only"
         help_ = GRAMMAR_HELP["event" if unit == "event" else "token"]
         grammar = c2.checkbox(label, value=tokens, disabled=not tokens, help=help_)

@@ -77,7 +77,19 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     g.add_argument("--key", help="keep to a key or scale, e.g. 'D minor', 'F# major', 'A dorian', 'C pentatonic'")
     g.add_argument("--pitch-range", metavar="LOW:HIGH", help="keep to pitches LOW..HIGH: MIDI numbers or names (C3:C6)")
-    g.add_argument("--max-polyphony", type=int, default=0, metavar="N", help="at most N notes sounding at once")
+    g.add_argument(
+        "--max-polyphony",
+        type=int,
+        metavar="N",
+        help="at most N notes sounding at once (0: no limit; default: 10 for performance runs, no limit otherwise)",
+    )
+    g.add_argument(
+        "--max-note-seconds",
+        type=float,
+        default=ConstraintConfig.max_note_seconds,
+        metavar="S",
+        help="performance runs: a note sounding S seconds is released (0: no limit; default %(default)s)",
+    )
     g.add_argument(
         "--no-grammar", action="store_true", help="let token runs write malformed sequences (the decoder repairs them)"
     )
@@ -343,6 +355,7 @@ def _constraints(args: argparse.Namespace, unit: str = "token") -> ConstraintCon
         grammar=not args.no_grammar,
         unit=unit,
         chords=chords,
+        max_note_seconds=args.max_note_seconds,
     )
 
 

@@ -103,12 +103,13 @@ def generate_with(
     constraints: ConstraintConfig | None = None,
 ) -> list[np.ndarray]:
     """:func:`generate` under a representation: its seed checks, its empty prompt, its sampling step,
-    when ``constraints`` are active its constraint (a ConfigError when it has none of that kind), and
+    its constraint (of ``constraints``, or the run's default rules: performance events have some; a ConfigError
+    when it has none of that kind), and
     with ``cfg.motif_memory`` its motif memory (token representations; frames have none)."""
     rep.check_model(model)
     width = rep.output_width()
     seed = rep.check_seed(seed) if len(np.asarray(seed)) else rep.start()
-    constraint = rep.constraint(constraints, cfg.variations) if constraints is not None and constraints.active else None
+    constraint = rep.constraint(constraints, cfg.variations)  # None when nothing is kept to (a run may have defaults)
     strength = cfg.motif_memory or 0.0  # None (suited to the run) is resolved by the Composer; alone, off
     skip = rep.motif_skip_ids() if strength > 0 else None
     memory = MotifMemory(width, cfg.variations, strength, skip) if skip is not None else None

@@ -153,27 +153,39 @@ def keyboard_range(low: int, high: int) -> tuple[int, int]:
     return (0, 127) if (int(low), int(high)) == KEYBOARD else (int(low), int(high))
 
 
+EVENT_KEYS = 10  # performance runs: most keys sounding at once unless a person says otherwise (a pianist's)
+
+
+def default_polyphony(unit: str) -> int:
+    """The notes-at-once rule a run gets unless a person sets one: :data:`EVENT_KEYS` for performance events
+    (whose models, short-trained, leave notes sounding; Magenta's Performance RNN decoding caps them too),
+    none (0) for the others."""
+    return EVENT_KEYS if unit == "event" else 0
+
+
 def constraint_choice(
     *,
     key: str = "",
     low: int = 0,
     high: int = 127,
-    max_polyphony: int = 0,
+    max_polyphony: int | None = None,
     grammar: bool = True,
     unit: str = "token",
     chords: ChordChoice | None = None,
+    max_note_seconds: float = ConstraintConfig.max_note_seconds,
 ) -> ConstraintConfig:
     """The one builder of a :class:`ConstraintConfig` from a person's choices (the Generate page's "Keep to"
     widgets, the ``generate`` command's flags), checked: a key that is not a key, a range the key leaves
     empty, a chord symbol that is not one, or a chord the key and range leave no tone of, fails here with
     what to change. The grammar rule is for token and event runs (``unit``); piano-roll frames are always
-    well formed."""
+    well formed. ``max_polyphony`` None is the run's default (:func:`default_polyphony`); 0 is no limit."""
     cfg = ConstraintConfig(
         key=key_name(key, "") if key == NO_KEY else (key or "").strip(),
         low=int(low),
         high=int(high),
-        max_polyphony=int(max_polyphony),
+        max_polyphony=default_polyphony(unit) if max_polyphony is None else int(max_polyphony),
         grammar=bool(grammar) and unit != "frame",
+        max_note_seconds=float(max_note_seconds),
     )
     if chords is not None and chords.text.strip():
         cfg = dataclasses.replace(cfg, **chords.fields())

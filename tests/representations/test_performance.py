@@ -31,6 +31,7 @@ from musegen.notes import (
 )
 from musegen.representations.performance import NO_INFILL, PerformanceRepresentation
 from musegen.representations.registry import check, for_config, for_vocab, names
+from musegen.steering.constraints import constraint_choice
 from musegen.vocabulary import Vocabulary
 from tests.generation.steering import most_at_once, pitch_classes
 
@@ -187,8 +188,8 @@ def test_malformed_events_are_repaired_never_fatal():
     rows = decoded.notes[np.lexsort((decoded.notes[:, PITCH], decoded.notes[:, START]))]
     np.testing.assert_allclose(rows[:, :3] / [2, 2, 1], [[0, 0.5, 60], [0.5, 1.7, 60], [0.5, 0.51, 62], [0.7, 1.7, 70]])
     assert set(rows[:, VELOCITY]) == {64}
-    long = rep.decode(rep.ids(["NoteOn_60", *["TimeShift_100"] * 9]))  # unclosed for 9 s: at most 4 s
-    np.testing.assert_allclose(long.notes[0, :2] / 2, [0, 4])
+    long = rep.decode(rep.ids(["NoteOn_60", *["TimeShift_100"] * 9]))  # unclosed for 9 s: at most 8 s
+    np.testing.assert_allclose(long.notes[0, :2] / 2, [0, 8])
     for junk in ([], ["<bos>"], ["NoteOff_3", "TimeShift_7"], ["Velocity_1"]):
         assert rep.decode(rep.ids(junk)).n_notes == 0
 
@@ -224,7 +225,9 @@ def test_infilling_is_refused_with_what_to_do_instead():
 # --------------------------------------------------------------------------- constraints (random draws)
 
 
-def _draw(rep: PerformanceRepresentation, rules: ConstraintConfig, seed: int, steps: int = 400) -> list[np.ndarray]:
+def _draw(
+    rep: PerformanceRepresentation, rules: ConstraintConfig | None, seed: int, steps: int = 400
+) -> list[np.ndarray]:
     """Random draws under ``rules``, as the decoding loop makes them, primed with a real seed."""
     batch = 6
     constraint = rep.constraint(rules, batch)
@@ -271,7 +274,25 @@ def test_key_range_and_most_notes_at_once_hold_and_never_corner_a_sequence():
         assert most_at_once(piece) <= 2
     for ids in _draw(rep, ConstraintConfig(max_polyphony=1, grammar=False), seed=3):  # repairs count too
         assert most_at_once(rep.decode(ids)) <= 1
-    assert rep.constraint(ConstraintConfig(), 2) is None  # nothing asked: nothing to keep to
+    assert rep.constraint(ConstraintConfig(max_note_seconds=0), 2) is None  # nothing asked: nothing to keep to
+
+
+def _longest(rep: PerformanceRepresentation, ids: np.ndarray) -> float:
+    """The longest note (seconds) the events say, notes never turned off capped as the decoder caps them."""
+    notes = rep.tokenizer.parse(rep.vocab.decode(ids))[0]
+    return max(off - on for on, off, *_ in notes) / rep.tokenizer.steps_per_second
+
+
+def test_by_default_no_note_sounds_past_8_s_and_at_most_10_at_once():
+    """Performance runs' default rules (no rules chosen): a note is let go after 8 s, and 10 keys sound at
+    most, whatever the model draws; a longest note of one second holds too."""
+    rep = _rep()
+    draws = _draw(rep, None, seed=4, steps=1200)
+    assert max(_longest(rep, ids) for ids in draws) == 8.0  # random draws keep notes down: each let go at 8 s
+    assert max(most_at_once(rep.decode(ids)) for ids in draws) == 10
+    for ids in _draw(rep, ConstraintConfig(max_note_seconds=1.0, grammar=True), seed=5, steps=800):
+        assert _longest(rep, ids) <= 1.0
+    assert constraint_choice(unit="event").max_polyphony == 10 and constraint_choice().max_polyphony == 0
 
 
 # --------------------------------------------------------------------------- a real run

@@ -23,7 +23,7 @@ from musegen.vocabulary import SPECIALS, Vocabulary
 DECODE_TEMPO = 120.0  # BPM of decoded pieces: two beats a second
 SHIFT_MS = 10  # one time step
 MAX_SHIFT = 100  # steps of the longest TimeShift (one second)
-CAP_SECONDS = 4.0  # a note never turned off lasts at most this long
+CAP_SECONDS = 8.0  # a note never turned off lasts at most this long (ConstraintConfig.max_note_seconds' default)
 
 # note (a row of PerformanceTokenizer.notes_of): onset step, offset step, pitch, velocity
 _Note = tuple[int, int, int, int]

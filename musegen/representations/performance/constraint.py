@@ -23,6 +23,10 @@ class PerformanceConstraint(Constraint):
     NoteOn only for a silent one. TimeShift and Velocity events are always allowed, so no sequence is
     ever cornered.
 
+    ``max_note_seconds`` releases every note that has sounded that long: a TimeShift that would carry a
+    sounding note past it is masked, and at that instant only the NoteOffs of the notes due are allowed, so
+    the events themselves let each note go (as Magenta's Performance RNN decoding caps a note's length).
+
     Each row tracks the pitches sounding, the time (steps) and when each began; a note turned off at the
     instant it began still counts towards the notes at once until time moves on (the decoder gives it
     10 ms). A chord progression (:mod:`musegen.steering.chord_rule`) starts where the generated music does,
@@ -49,6 +53,9 @@ class PerformanceConstraint(Constraint):
         self.off_pitch = self.value[self.off_ids]
         self.grammar = bool(cfg.grammar)
         self.max_poly = int(cfg.max_polyphony)
+        self.max_steps = round(float(cfg.max_note_seconds) * rep.tokenizer.steps_per_second)
+        self.shift_ids = np.flatnonzero(self.kind == SHIFT)
+        self.shift_steps = self.value[self.shift_ids]
         self.sounding = np.zeros((self.batch, 128), dtype=bool)
         self.began = np.zeros((self.batch, 128), dtype=np.int64)
         self.now = np.zeros(self.batch, dtype=np.int64)
@@ -98,10 +105,22 @@ class PerformanceConstraint(Constraint):
             on &= (at_once < self.max_poly)[:, None]
         mask[:, self.on_ids] = on
         mask[:, self.off_ids] = self.sounding[:, self.off_pitch] if self.grammar else True
+        if self.max_steps:
+            self._release(mask)
         if not mask.any(axis=1).all():  # never expected: TimeShift is always allowed
             self.fallbacks += int((~mask.any(axis=1)).sum())
             mask[:, self.static] = True
         return mask
+
+    def _release(self, mask: np.ndarray) -> None:
+        """Narrow ``mask`` so that no note sounds past ``max_steps``: shifts only up to the next note's due
+        time, and at that time only the NoteOffs of the notes due."""
+        due = np.where(self.sounding, self.began + self.max_steps, np.iinfo(np.int64).max)
+        room = due.min(axis=1) - self.now  # steps until the first sounding note is due
+        mask[:, self.shift_ids] &= self.shift_steps[None, :] <= room[:, None]
+        for r in np.flatnonzero(room <= 0).tolist():
+            mask[r] = False
+            mask[r, self.off_ids] = self.sounding[r, self.off_pitch] & (due[r, self.off_pitch] <= self.now[r])
 
     def _end(self, r: int, pitch: int) -> None:
         if self.sounding[r, pitch]:

@@ -13,7 +13,7 @@ from musegen.notes import Piece
 from musegen.representations.performance.codec import DECODE_TEMPO, MAX_SHIFT, SHIFT_MS, PerformanceTokenizer
 from musegen.representations.performance.constraint import PerformanceConstraint
 from musegen.representations.tokens import TokenRepresentation
-from musegen.steering.constraints import Constraint
+from musegen.steering.constraints import Constraint, constraint_choice
 from musegen.steering.infill import InfillPlan
 from musegen.vocabulary import BOS_ID, PAD_ID, UNK_ID, Vocabulary
 
@@ -106,7 +106,8 @@ class PerformanceRepresentation(TokenRepresentation):
     def constraint(self, cfg: ConstraintConfig | None, batch: int, plan: InfillPlan | None = None) -> Constraint | None:
         if plan is not None:
             raise ConfigError(NO_INFILL)
-        if cfg is None or not cfg.active:
+        cfg = constraint_choice(unit=self.unit) if cfg is None else cfg  # none chosen: the run's defaults
+        if not cfg.active and not cfg.max_note_seconds:
             return None
         return PerformanceConstraint(self, cfg, batch)
 

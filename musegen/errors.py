@@ -59,8 +59,11 @@ class StorageError(MusegenError, OSError):
     """A file or folder could not be written: the disk is full, read-only or not ours.
 
     Also an ``OSError`` (with the original ``errno``), so code that handles file-system
-    failures keeps working; UIs show it like any other MusegenError.
+    failures keeps working; UIs show it like any other MusegenError. ``path`` names the file or
+    folder that could not be written ("" when unknown).
     """
+
+    path: str = ""
 
 
 class AccessError(MusegenError):

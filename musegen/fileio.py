@@ -1,6 +1,8 @@
 """Atomic file writes: a temporary file in the same folder, then ``os.replace``.
 
-A crash, a kill or a full disk never leaves half a file under the final name. A write that
+A crash, a kill or a full disk never leaves half a file under the final name (a run's status.json
+may instead be written over in place when the disk has no room left for a temporary file:
+:func:`overwrite_in_place`). A write that
 fails (disk full, read-only folder, no permission, a folder that cannot exist) raises
 :class:`StorageError` saying which file and what to do; the temporary file is removed and an
 older file of that name is kept. Only a regular file (or nothing) is ever replaced: a symbolic
@@ -35,6 +37,7 @@ _HINTS = {
     errno.EINVAL: "the file system does not accept that name; choose another path",
     errno.EEXIST: "a file of that name is in the way; choose another path",
 }
+_FULL = {errno.ENOSPC: "The disk is full", errno.EDQUOT: "The disk quota is used up"}
 _KINDS = (
     (stat.S_ISLNK, "a symbolic link"),
     (stat.S_ISDIR, "a folder"),
@@ -55,8 +58,13 @@ def storage_error(exc: OSError, path: str | Path, action: str = "write") -> Stor
     hint = _HINTS.get(exc.errno or 0, exc.strerror or str(exc))
     tail = " Nothing was half-written." if action == "write" else ""
     error = StorageError(f"Cannot {action} {path}: {hint}.{tail}")
-    error.errno = exc.errno
+    error.errno, error.path = exc.errno, str(path)
     return error
+
+
+def disk_full_cause(exc: BaseException) -> str:
+    """ "The disk is full" (ENOSPC) or "The disk quota is used up" (EDQUOT) for such an error, else ""."""
+    return _FULL.get(getattr(exc, "errno", None) or 0, "") if isinstance(exc, OSError) else ""
 
 
 def kind_of(mode: int) -> str:
@@ -165,8 +173,46 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def atomic_write_json(path: str | Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=json_default))
+def atomic_write_json(path: str | Path, obj: Any, *, in_place_if_full: bool = False) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically. With ``in_place_if_full``, a disk too full for the
+    temporary file has the text written over the old file in place instead (:func:`overwrite_in_place`)."""
+    text = json.dumps(obj, indent=2, sort_keys=True, default=json_default)
+    try:
+        atomic_write_text(path, text)
+    except StorageError as exc:
+        if not (in_place_if_full and disk_full_cause(exc) and Path(path).is_file()):
+            raise
+        try:
+            overwrite_in_place(path, text.encode("utf-8"))
+        except StorageError:
+            raise exc from None
+
+
+def overwrite_in_place(path: str | Path, data: bytes) -> None:
+    """Write ``data`` over the regular file ``path`` from its start, padded with spaces to its old length.
+
+    For a small file that must say something when the disk is full (a run's status.json): the file's
+    blocks are already allocated, so nothing new is needed. Refused (StorageError, the file untouched)
+    when ``data`` needs more room than the file holds. Not atomic: a reader at that moment, or a crash,
+    may see the old and the new text mixed.
+    """
+    path = Path(path)
+    check_target(path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or len(data) > max(info.st_size, info.st_blocks * 512):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            data = data.ljust(info.st_size, b" ")  # JSON ends with any whitespace: nothing old is left
+            done = 0
+            while done < len(data):
+                done += os.pwrite(fd, data[done:], done)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise storage_error(exc, path) from exc
 
 
 def json_default(value: Any) -> Any:

@@ -68,7 +68,7 @@ from musegen.runs.layout import (
     VOCAB,
     read_json,
 )
-from musegen.runs.model import atomic_save_model
+from musegen.runs.model import atomic_save_model, write_failure
 from musegen.runs.status import STALE_S, pid_alive, read_status, write_status, written_by_me
 from musegen.runs.stop import clear_stop, request_stop, stop_requested
 
@@ -120,6 +120,7 @@ __all__ = [
     "stop_requested",
     "store_reference",
     "training_dataset",
+    "write_failure",
     "write_history",
     "write_metrics",
     "write_status",

@@ -1,13 +1,14 @@
 """A run's model files: ``model.keras`` and ``last.keras`` saved by renaming, and loaded after
-:func:`musegen.modelfile.check_model_file` passed them and checked against the run's vocabulary."""
+:func:`musegen.modelfile.check_model_file` passed them and checked against the run's vocabulary; and
+the words for a training whose write of the run folder failed (:func:`write_failure`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from musegen.errors import ConfigError, ModelLoadError
-from musegen.fileio import atomic_write
+from musegen.errors import ConfigError, ModelLoadError, StorageError
+from musegen.fileio import atomic_write, disk_full_cause
 from musegen.modelfile import check_model_file
 from musegen.representations.registry import for_vocab
 from musegen.runs.layout import LAST, MODEL
@@ -53,3 +54,26 @@ def _check_vocabulary(model: keras.Model, info: RunInfo, file: Path) -> None:
 def atomic_save_model(model: keras.Model, path: str | Path) -> None:
     """Save a Keras model (with optimizer state) to a temporary ``.keras`` file, then rename it."""
     atomic_write(path, lambda tmp: model.save(tmp), suffix=".tmp.keras")
+
+
+def write_failure(exc: StorageError, what: str, checkpoint: int, recorded: int) -> StorageError:
+    """The error that ends a training whose write of ``what`` failed: what happened, where, and what the run
+    keeps (``checkpoint``: the epochs in last.keras, ``recorded``: those in history.json) to resume from."""
+    where = f" to {exc.path}" if exc.path else ""
+    if not checkpoint:
+        keeps, then = "the run has no checkpoint yet", "train it again"
+    elif recorded < checkpoint:  # last.keras was written, its history not: a resume trains that epoch again
+        keeps = f"the run keeps its checkpoint of epoch {checkpoint}, but its history ends at epoch {recorded}, so a "
+        keeps += f"resume trains epoch {checkpoint} once more"
+        then = "resume"
+    else:
+        keeps, then = f"the run keeps its checkpoint of epoch {checkpoint}", "resume"
+    cause = disk_full_cause(exc)
+    if cause:
+        text = f"{cause}: {what} could not be written{where}; {keeps}. Free some space and {then}."
+    else:
+        what, keeps = what[0].upper() + what[1:], keeps[0].upper() + keeps[1:]
+        text = f"{what} could not be written. {exc} {keeps}; fix that, then {then}."
+    error = StorageError(text)
+    error.errno, error.path = exc.errno, exc.path
+    return error

@@ -16,12 +16,14 @@ from musegen.runs.layout import HISTORY, STATES, STATUS, read_json
 
 
 def write_status(path: str | Path, state: str, message: str = "", **extra: Any) -> None:
-    """Record the run's state with this process's pid and host and the current time."""
+    """Record the run's state with this process's pid and host and the current time. On a disk too full
+    for the temporary file it is written over the old status.json in place, so that a training ended by
+    the full disk can still say so."""
     if state not in STATES:
         raise ConfigError(f"run state must be one of {STATES}, got {state!r}.")
     status = {"state": state, "message": message, "pid": os.getpid(), "host": socket.gethostname()}
     status.update(extra, updated=time.time())
-    atomic_write_json(Path(path) / STATUS, status)
+    atomic_write_json(Path(path) / STATUS, status, in_place_if_full=True)
 
 
 def read_status(path: str | Path) -> dict[str, Any]:

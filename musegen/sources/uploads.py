@@ -4,7 +4,8 @@ The app keeps uploaded bytes in memory to ingest them, and saves the accepted on
 ``<runs_dir>/.sessions/<session-id>/data/`` so a background training worker (another
 process) can read them with ``--data``. File names are reduced to a safe base name and
 prefixed with a content hash, so two uploads never overwrite each other and nothing is
-written outside the session folder.
+written outside the session folder. A store that fails half-way (the disk full) takes back what it
+had written: no upload is ever kept in part.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from musegen.config import Limits
-from musegen.errors import UploadError
-from musegen.fileio import atomic_write_bytes, make_dirs
+from musegen.errors import StorageError, UploadError
+from musegen.fileio import atomic_write_bytes, disk_full_cause, make_dirs
 from musegen.sources.ingest import FileResult, IngestReport
 
 log = logging.getLogger(__name__)
@@ -93,15 +94,55 @@ def save_uploads(sources: Iterable[tuple[str, bytes]], folder: str | Path) -> Pa
 
     Each file is stored as ``<hash8>/<safe base name>``: the same bytes land on the same path
     (saving twice costs nothing), different files never collide, and piece names stay clean.
+    When a write fails, the files and folders this call made are removed again and StorageError
+    says why (on a full disk: "The disk is full: the uploaded files could not be stored ...").
     """
-    folder = make_dirs(folder)
-    for name, data in sources:
-        digest = hashlib.blake2b(data, digest_size=4).hexdigest()
-        path = folder / digest / _safe_name(name)
-        if not path.exists():
-            make_dirs(path.parent)
-            atomic_write_bytes(path, data, durable=False)
+    folder = Path(folder)
+    made: list[Path] = []  # what this call created, parents before children
+    try:
+        _make_dirs(folder, made)
+        for name, data in sources:
+            digest = hashlib.blake2b(data, digest_size=4).hexdigest()
+            path = folder / digest / _safe_name(name)
+            if not path.exists():
+                _make_dirs(path.parent, made)
+                atomic_write_bytes(path, data, durable=False)
+                made.append(path)
+    except StorageError as exc:
+        _take_back(made)
+        cause = disk_full_cause(exc)
+        if not cause:
+            raise
+        error = StorageError(
+            f"{cause}: the uploaded files could not be stored in {folder}; none of them was kept. "
+            "Free some space and upload them again."
+        )
+        error.errno, error.path = exc.errno, exc.path
+        raise error from exc
     return folder
+
+
+def _make_dirs(folder: Path, made: list[Path]) -> None:
+    """``make_dirs(folder)``, adding the folders it creates to ``made``."""
+    missing = []
+    for path in (folder, *folder.parents):
+        if path.exists():
+            break
+        missing.append(path)
+    made.extend(reversed(missing))  # before: a make_dirs that fails half-way is taken back too
+    make_dirs(folder)
+
+
+def _take_back(made: list[Path]) -> None:
+    """Remove what a failed store created, the files first, then their folders (only when empty)."""
+    for path in reversed(made):
+        try:
+            if path.is_dir() and not path.is_symlink():
+                path.rmdir()
+            else:
+                path.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("could not remove %s after a failed upload: %s", path, exc)
 
 
 def session_max_age_h() -> float:

@@ -6,23 +6,28 @@ One callback does the run bookkeeping, in this order at each step:
   requested (event or ``stop`` file) or the time budget is spent, write history.json every ~2 s;
 - epoch end: record the epoch, save ``model.keras`` when the monitored loss improves and
   ``last.keras`` always (both atomic, chief only), early stopping, history.json, an ``epoch`` event.
+
+A write of the run folder that fails (the disk full, above all) ends the training with a StorageError
+saying what could not be written and which epoch's checkpoint the run keeps to resume from
+(:func:`musegen.runs.write_failure`); the files already there are untouched.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import keras
 
 from musegen import runs
-from musegen.errors import TrainingError
+from musegen.errors import StorageError, TrainingError
 from musegen.records import BatchRecord, EpochRecord, History
 
 HISTORY_EVERY_S = 2.0
@@ -61,6 +66,7 @@ class RunCallback(keras.callbacks.Callback):
         self.epoch = 0
         self.batches_run = 0  # in this session, for eta and throughput
         self.samples_run = 0
+        self.checkpoint = self.recorded = history.epochs_done  # the epochs in last.keras and in history.json
 
     # -- timing -------------------------------------------------------------------------
 
@@ -118,7 +124,8 @@ class RunCallback(keras.callbacks.Callback):
             self.reason = "time"
             self.model.stop_training = True
         if time.perf_counter() - self.t_written >= HISTORY_EVERY_S:
-            self._write_history()
+            with self._writing(f"the training history of epoch {self.epoch}"):
+                self._write_history()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -141,14 +148,19 @@ class RunCallback(keras.callbacks.Callback):
         if value is not None and math.isfinite(value) and (best is None or value < best):
             self.history.best_value, self.history.best_epoch = value, epoch + 1
             self.wait = 0
-            self._save(runs.MODEL)
+            with self._writing(f"the checkpoint of epoch {epoch + 1}"):
+                self._save(runs.MODEL)
         else:
             self.wait += 1
-        self._save(runs.LAST)
+        with self._writing(f"the checkpoint of epoch {epoch + 1}"):
+            self._save(runs.LAST)
+        self.checkpoint = epoch + 1
         if self.patience and self.wait >= self.patience and not self.reason:
             self.reason = "early"
             self.model.stop_training = True
-        self._write_history()
+        with self._writing(f"the training history of epoch {epoch + 1}"):
+            self._write_history()
+        self.recorded = epoch + 1
         self.emit(
             "epoch",
             epoch=epoch + 1,
@@ -162,7 +174,8 @@ class RunCallback(keras.callbacks.Callback):
             tokens_per_s=entry.tokens_per_s,
         )
         if self.chief:
-            runs.write_status(self.run_dir, "running", f"epoch {epoch + 1}/{self.epochs} done")
+            with self._writing(f"the status of epoch {epoch + 1}"):
+                runs.write_status(self.run_dir, "running", f"epoch {epoch + 1}/{self.epochs} done")
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -179,6 +192,14 @@ class RunCallback(keras.callbacks.Callback):
             self.model.save(Path(tmp) / name)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        """A write of the run folder: one refused ends the training, saying what the run keeps."""
+        try:
+            yield
+        except StorageError as exc:
+            raise runs.write_failure(exc, what, self.checkpoint, self.recorded) from exc
 
     def _write_history(self) -> None:
         self.t_written = time.perf_counter()

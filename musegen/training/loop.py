@@ -23,6 +23,7 @@ Choices worth knowing:
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from typing import Any
 
 from musegen import runs
 from musegen.config import RunConfig
-from musegen.errors import ConfigError, MusegenError, TrainingError
+from musegen.errors import ConfigError, MusegenError, StorageError, TrainingError
 from musegen.evaluation.heldout import evaluate_run
 from musegen.modelfile import MAX_PARAMETERS
 from musegen.records import History, Metrics
@@ -41,6 +42,8 @@ from musegen.representations.registry import check, for_vocab
 from musegen.tf_setup import configure_tensorflow
 from musegen.training.distribute import is_chief, is_chief_task, make_strategy
 from musegen.training.steps import fit_distributed, is_peer_error, peer_error
+
+log = logging.getLogger(__name__)
 
 END_MESSAGES = {
     "stop": "stopped on request",
@@ -322,8 +325,13 @@ def _lr_schedule(config: RunConfig, monitor: str, keras: Any) -> list[Any]:
 
 
 def _fail(run_dir: Path, chief: bool, message: str, emit: Callable[..., None]) -> None:
+    """Mark the run failed; a status that cannot be written (not even in place on a full disk) is logged, and
+    the error that ended the training is raised all the same."""
     if chief:
-        runs.write_status(run_dir, "failed", message)
+        try:
+            runs.write_status(run_dir, "failed", message)
+        except StorageError as exc:
+            log.warning("cannot record the failure of %s: %s", run_dir.name, exc)
     emit("status", status="failed", message=message)
 
 

@@ -72,26 +72,32 @@ def _train(run_dir: Path) -> None:
     job = read_job(run_dir)
     if job.get("resume"):  # the stored split (or the run's token store) and the last checkpoint
         dataset = runs.training_dataset(run_dir)
-        print(f"resuming {run_dir.name} from its last checkpoint", flush=True)
+        _say(f"resuming {run_dir.name} from its last checkpoint")
         result = train(config, dataset, run_dir, on_progress=_print_epoch, resume=True)
-        print(f"{result.status}: {result.message}", flush=True)
+        _say(f"{result.status}: {result.message}")
         return
     report = ingest_paths(job.get("data") or [], config.data)
     report.require_usable()
     max_pieces = job.get("max_pieces")
     pieces = report.pieces[:max_pieces] if max_pieces else report.pieces
-    print(f"{report.n_ok} usable files, {report.n_skipped} skipped; training on {len(pieces)} pieces", flush=True)
+    _say(f"{report.n_ok} usable files, {report.n_skipped} skipped; training on {len(pieces)} pieces")
     dataset = build_dataset(pieces, config.data)
     if runs.stop_requested(run_dir):
         runs.write_status(run_dir, "stopped", "stopped before training began")
         return
     result = train(config, dataset, run_dir, on_progress=_print_epoch)
-    print(f"{result.status}: {result.message}", flush=True)
+    _say(f"{result.status}: {result.message}")
 
 
 def _print_epoch(event: Any) -> None:
     if event.kind == "epoch":
-        print(f"epoch {event.epoch}/{event.epochs} loss {event.loss} val_loss {event.val_loss}", flush=True)
+        _say(f"epoch {event.epoch}/{event.epochs} loss {event.loss} val_loss {event.val_loss}")
+
+
+def _say(line: str, stream: Any = None) -> None:
+    """A line for worker.log; one the disk has no room for is dropped (status.json says what happened)."""
+    with contextlib.suppress(OSError):
+        print(line, file=stream or sys.stdout, flush=True)
 
 
 def worker_main(run_dir: str | Path) -> int:
@@ -108,7 +114,7 @@ def worker_main(run_dir: str | Path) -> int:
         _train(run_dir)
         return 0
     except MusegenError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
+        _say(f"error: {exc}", sys.stderr)
         _mark_failed(run_dir, str(exc))
         return 2
     except Exception as exc:
@@ -129,4 +135,4 @@ def _mark_failed(run_dir: Path, message: str) -> None:
     try:
         runs.write_status(run_dir, "failed", message)
     except OSError as exc:
-        print(f"cannot record the failure in {run_dir}: {exc}", file=sys.stderr, flush=True)
+        _say(f"cannot record the failure in {run_dir}: {exc}", sys.stderr)

@@ -2,9 +2,9 @@
 
 - The training worker is killed with SIGKILL in the middle of an epoch: the run reads as failed
   and resumable, ``model.keras`` and ``last.keras`` load, and Resume on the Train page finishes it.
-- A full disk (a 4 MB tmpfs, mounted when running as root) and a read-only runs folder (a tmpfs
-  remounted read-only; a folder without write permission for other users): a clear error in the
-  library, the CLI and the pages, the last good checkpoint kept, no half-written file.
+- A read-only runs folder (a tmpfs remounted read-only; a folder without write permission for other
+  users): a clear error in the library, the CLI and the pages, nothing changed on disk. (A full disk
+  has its own module: test_disk_full.py.)
 - FluidSynth hanging or crashing while loading a SoundFont (in the child process that checks an
   untrusted font), or refusing a damaged one: a timeout or a message, and the page lives on.
 """
@@ -29,56 +29,23 @@ from musegen.representations.timed import TimedTokenizer
 from musegen.sources.uploads import save_uploads
 from musegen.training.jobs import job_status, start_training
 from tests import app_helpers as ui
+from tests.hardening.disks import IS_ROOT, hidden_temporaries, mount_tmpfs, umount
 from tests.midi_factory import scale_midi
 from tests.training_helpers import tiny_config
 
 pytestmark = pytest.mark.slow  # trains real models or runs real processes: `pytest -m "not slow"` skips it
 
 ROOT = Path(__file__).resolve().parents[2]
-IS_ROOT = os.geteuid() == 0
-
-
-def _hidden_temporaries(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob(".*") if p.is_file() and p.name.endswith((".tmp", ".tmp.keras"))]
 
 
 # ------------------------------------------------------------------ file systems
-
-
-def _mount(path: Path, *options: str) -> bool:
-    path.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(options), "tmpfs", str(path)], capture_output=True)
-    return proc.returncode == 0
-
-
-def _umount(path: Path) -> None:
-    subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
-
-
-@pytest.fixture()
-def small_disk(tmp_path):
-    """A real 4 MB file system (tmpfs): fill it to make the disk full."""
-    disk = tmp_path / "disk"
-    if not IS_ROOT or not _mount(disk, "size=4m", "mode=0777"):
-        pytest.skip("a disk-full test needs a tmpfs: run as root where `mount -t tmpfs` is allowed")
-    yield disk
-    _umount(disk)
-
-
-def _fill(disk: Path, leave: int) -> Path:
-    """Fill ``disk`` up to ``leave`` bytes free with one file; delete it to free the space again."""
-    filler = disk / "filler.bin"
-    free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
-    with open(filler, "wb") as fh:
-        fh.write(b"\0" * max(0, free - leave))
-    return filler
 
 
 @pytest.fixture()
 def read_only(tmp_path):
     """A folder nothing can be written into, prepared first by ``fill(folder)`` while still writable."""
     folder = tmp_path / "ro"
-    mounted = IS_ROOT and _mount(folder, "size=8m", "mode=0777")
+    mounted = IS_ROOT and mount_tmpfs(folder, "size=8m", "mode=0777")
     if IS_ROOT and not mounted:
         pytest.skip("root ignores file permissions and `mount -t tmpfs` is not allowed here")
     folder.mkdir(exist_ok=True)
@@ -93,7 +60,7 @@ def read_only(tmp_path):
 
     yield folder, seal
     if mounted:
-        _umount(folder)
+        umount(folder)
     else:
         for p in [folder, *folder.rglob("*")]:
             if p.is_dir():
@@ -151,49 +118,8 @@ def test_a_worker_killed_mid_epoch_keeps_its_models_and_resumes_from_the_page(tm
     assert [e.epoch for e in history.epochs] == list(range(1, EPOCHS + 1))  # no epoch lost or repeated
     epochs_of_batches = [b.epoch for b in history.batches]
     assert epochs_of_batches == sorted(epochs_of_batches)  # the killed epoch's batches are not doubled
-    assert not _hidden_temporaries(run_dir)
+    assert not hidden_temporaries(run_dir)
     assert finished.metrics is not None
-
-
-# ------------------------------------------------------------------ a full disk
-
-
-def test_disk_full_while_saving_a_checkpoint_keeps_the_last_good_one(small_disk, chorales):
-    from musegen.datasets.dataset import build_dataset
-    from musegen.training.loop import train
-
-    config = tiny_config("lstm", epochs=1)
-    data = build_dataset(chorales[:4], config.data)
-    run_dir = runs.create_run(small_disk / "runs", config, data.vocab)
-    assert train(config, data, run_dir, evaluate=False).status == "finished"
-    kept = {name: (run_dir / name).read_bytes() for name in ("model.keras", "last.keras")}
-    filler = _fill(small_disk, leave=40 * 1024)  # room for the small JSON files, not for a model
-    config.train.epochs = 2
-    with pytest.raises(StorageError, match="no space left on the disk; free some space and try again") as exc:
-        train(config, runs.load_dataset(run_dir), run_dir, resume=True, evaluate=False)
-    assert exc.value.errno == 28  # still an OSError with its errno
-    info = runs.load_run(run_dir)
-    assert info.status == "failed" and "no space left on the disk" in info.message
-    assert {name: (run_dir / name).read_bytes() for name in kept} == kept  # the last good checkpoint is intact
-    last = runs.load_run_model(run_dir, "last")  # loads, and predicts this run's vocabulary
-    assert int(last.outputs[0].shape[-1]) == len(runs.load_run(run_dir).vocab())
-    assert not _hidden_temporaries(small_disk)  # no half-written file anywhere
-    filler.unlink()  # space again: the run resumes where it was
-    result = train(config, runs.load_dataset(run_dir), run_dir, resume=True, evaluate=False)
-    assert result.status == "finished" and result.epochs_done == 2
-
-
-def test_disk_full_on_upload_is_a_message_on_the_page(small_disk, tmp_path, monkeypatch):
-    monkeypatch.setenv("MUSEGEN_RUNS_DIR", str(small_disk / "runs"))
-    monkeypatch.setenv("MUSEGEN_DEMO_DIR", str(tmp_path / "demo"))
-    (small_disk / "runs").mkdir()
-    _fill(small_disk, leave=0)
-    at = ui.upload(ui.app(), [("scale.mid", scale_midi())])
-    assert not at.exception
-    assert any("no space left on the disk" in e.value for e in at.error), [e.value for e in at.error]
-    assert not _hidden_temporaries(small_disk)
-    at.switch_page(ui.GENERATE).run()  # the session goes on
-    assert not at.exception
 
 
 # ------------------------------------------------------------------ a read-only runs folder

@@ -125,6 +125,18 @@ def as_tempo_map(tempo_map: np.ndarray | None, tempo: float = 120.0) -> np.ndarr
     return tm
 
 
+def tempo_changes(tempo_map: np.ndarray | None, until: float = np.inf, then: float | None = None) -> np.ndarray | None:
+    """The rows of ``tempo_map`` before beat ``until``, and ``then`` BPM from ``until`` on when given: the
+    map of a passage carried on at one tempo. None where no map or a single tempo is left."""
+    if tempo_map is None or len(tempo_map) < 2:
+        return None
+    rows = np.asarray(tempo_map, dtype=np.float64)
+    rows = rows[rows[:, 0] < until]
+    if then is not None:
+        rows = np.vstack([rows, [[until, then]]])
+    return rows if len(rows) > 1 else None
+
+
 def beats_to_seconds(beats: np.ndarray | float, tempo_map: np.ndarray) -> np.ndarray:
     """Beats to seconds through a tempo map of :func:`as_tempo_map` (piecewise linear)."""
     b = np.asarray(beats, dtype=np.float64)

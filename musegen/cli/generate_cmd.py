@@ -62,7 +62,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--seed-midi", metavar="FILE.mid", help="take the seed from this MIDI file instead")
     p.add_argument("--random-seed-passage", action="store_true", help="a random passage of a random piece as seed")
     p.add_argument(
-        "--tempo", type=float, default=None, help="tempo of the output in BPM (default: the seed's, else 100)"
+        "--tempo",
+        type=float,
+        default=None,
+        help="one tempo for the output in BPM (default: the seed file's tempo changes, then its mean tempo; else 100)",
     )
     p.add_argument("--program", type=int, default=0, help="General MIDI program (default 0, Acoustic Grand Piano)")
     p.add_argument("--no-seed-in-output", action="store_true", help="write the continuation only")
@@ -124,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
     if span is not None:
         composer.rep.check_infill(composer.config.model)  # before the model loads: say so at once
     seed = _seed(args, composer, seed_midi, span is not None)
-    args.tempo = seed.tempo if args.tempo is None else args.tempo  # the output keeps the seed's tempo
+    args.midi_tempo = args.tempo  # None: the MIDI keeps the seed's tempo changes, then its mean tempo
+    args.tempo = seed.tempo if args.tempo is None else args.tempo  # the seed's mean tempo, to count the time
     length = composer.tokens_for_seconds(args.seconds, args.tempo) if args.seconds else args.length
     sampling = sampling_choice(
         length=length,
@@ -146,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         "run_dir": str(args.run_dir),
         "seed": seed.label,
         "tempo": args.tempo,
+        "tempo_changes": len(made.pms[0].get_tempo_changes()[0]) if made.pms else 1,  # tempos the MIDI writes
         "constraints": describe(constraints),
         "motif_memory": made.memory,
         "seconds": round(made.seconds, 3),
@@ -185,7 +190,7 @@ def _make(args, composer, seed, sampling: SamplingConfig, constraints, span) -> 
         result = composer.infill(seed.piece, *span, sampling, on_progress=progress, constraints=constraints)
         made = _Made(
             new_music=[result.placed(i) for i in range(len(result.pieces))],
-            pms=[result.midi(i, tempo=args.tempo, program=args.program) for i in range(len(result.pieces))],
+            pms=[result.midi(i, tempo=args.midi_tempo, program=args.program) for i in range(len(result.pieces))],
             notes=[p.n_notes for p in result.pieces],
             counts=result.token_counts,
             seconds=result.seconds,
@@ -201,7 +206,8 @@ def _make(args, composer, seed, sampling: SamplingConfig, constraints, span) -> 
         new_music = [comp.placed(i) for i in range(len(comp.continuations))]
         include = not args.no_seed_in_output
         pms = [
-            comp.midi(i, tempo=args.tempo, program=args.program, include_seed=include) for i in range(len(new_music))
+            comp.midi(i, tempo=args.midi_tempo, program=args.program, include_seed=include)
+            for i in range(len(new_music))
         ]
         notes = [p.n_notes for p in new_music]
         made = _Made(new_music, pms, notes, comp.token_counts, comp.seconds, memory, comp.seed.end_beats)
@@ -228,7 +234,8 @@ def _write(args: argparse.Namespace, made: _Made, outputs: list[Path], copies: A
 
 
 def _print_summary(summary: dict, constraints: ConstraintConfig, made: _Made, copies: Any, variations: int) -> None:
-    print(f"seed: {summary['seed']} (tempo {summary['tempo']:g} BPM)")
+    kept = f", its {summary['tempo_changes']} tempos kept" if summary["tempo_changes"] > 1 else ""
+    print(f"seed: {summary['seed']} (tempo {summary['tempo']:g} BPM{kept})")
     if made.infill is not None:
         print(f"infilled beats {made.infill['start']:g}-{made.infill['end']:g} ({made.infill['prompt']})")
     if constraints is not None and constraints.active:

@@ -29,7 +29,7 @@ from musegen.config import ConstraintConfig, Limits, SamplingConfig
 from musegen.errors import ConfigError, DatasetError, MidiReadError
 from musegen.generation.decode import generate, generate_with
 from musegen.metrics.music import figure_repetition
-from musegen.notes import END, START, Piece, make_notes
+from musegen.notes import END, START, Piece, make_notes, tempo_changes
 from musegen.output.midi import piece_to_midi
 from musegen.representations.base import Representation
 from musegen.representations.registry import for_vocab
@@ -52,7 +52,7 @@ class Seed:
     piece: Piece  # the seed as notes, times from 0
     end_beats: float  # where a continuation begins (the seed's time cursor, not its last note-off)
     label: str  # for people: "held-out piece 3, tokens 0-64"
-    tempo: float = DEFAULT_TEMPO  # BPM at which the seed sounds as in its source; the output keeps it by default
+    tempo: float = DEFAULT_TEMPO  # mean BPM of the seed in its source (its changes: piece.tempo_map); kept by default
 
 
 @dataclass
@@ -99,9 +99,14 @@ class Composition:
             self.seed, cut, self.sampling, self.run_id, self.seconds, self.token_counts, self.constraints
         )
 
+    def tempo_map(self) -> np.ndarray | None:
+        """The output's tempo map with its seed: the seed's changes, then its mean tempo (the closer guess of
+        what follows than its last: BENCHMARKS.md, "Tempo in the output"); None for a seed of one tempo."""
+        return tempo_changes(self.seed.piece.tempo_map, self.seed.end_beats, self.seed.tempo)
+
     def midi(self, i: int, *, tempo: float | None = None, program: int = 0, include_seed: bool = True) -> Any:
-        """A PrettyMIDI of continuation ``i`` at ``tempo`` (by default the seed's); the seed on its own track
-        named "seed" when included."""
+        """A PrettyMIDI of continuation ``i`` (the seed on its own track named "seed" when included) at
+        ``tempo``, by default with :meth:`tempo_map` (the seed's tempo when None or without the seed)."""
         return piece_to_midi(
             self.continuations[i],
             tempo=self.seed.tempo if tempo is None else tempo,
@@ -109,6 +114,7 @@ class Composition:
             seed_piece=self.seed.piece,
             include_seed=include_seed,
             seed_offset=self.seed.end_beats,
+            tempo_map=self.tempo_map() if tempo is None and include_seed else None,
         )
 
 
@@ -156,8 +162,11 @@ class Infilling:
         ]
 
     def midi(self, i: int, *, tempo: float | None = None, program: int = 0) -> Any:
-        """A PrettyMIDI of the whole piece with variation ``i``'s span, at ``tempo`` (by default the piece's)."""
-        return piece_to_midi(self.pieces[i], tempo=self.plan.piece.tempo if tempo is None else tempo, program=program)
+        """A PrettyMIDI of the whole piece with variation ``i``'s span, at ``tempo`` when given, else with
+        the piece's tempo map (its tempo when it has none)."""
+        kept = None if tempo is not None else tempo_changes(self.plan.piece.tempo_map)
+        tempo = self.plan.piece.tempo if tempo is None else tempo
+        return piece_to_midi(self.pieces[i], tempo=tempo, program=program, tempo_map=kept)
 
 
 def _shifted(piece: Piece, beats: float) -> Piece:
@@ -272,6 +281,8 @@ class Composer:
         seed = self._seed(ids, 0, length, label)
         seed.tempo = round(self.rep.playback_tempo(piece, 0.0, max(seed.end_beats, 1e-6)), 2)  # over the seed itself
         seed.piece.tempo = seed.tempo
+        if not self.rep.fixed_tempo:  # the seed's beats are the file's (from 0): its tempo changes hold
+            seed.piece.tempo_map = tempo_changes(piece.tempo_map, seed.end_beats)
         return seed
 
     def _default_tempo(self) -> float:

@@ -2,7 +2,9 @@
 
 Whatever a model emits, the result is a playable file: notes are repaired on a grid of
 MIDI ticks before writing (see :func:`sanitize_notes`). Times in a :class:`Piece` are in
-beats; the tempo turns them into seconds (one constant tempo per file).
+beats; the tempo turns them into seconds: one constant tempo, or a tempo map (a seed's tempo
+changes, :meth:`musegen.generation.compose.Composition.tempo_map`) written as the file's tempo
+changes, the notes' seconds following it (so audio rendered from the PrettyMIDI follows it too).
 
 A seed, when given and included, goes on its own instrument track named ``"seed"`` (same
 General MIDI program, so it sounds the same) and the continuation follows it, shifted by
@@ -19,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 
-from musegen.config import TEMPO_RANGE  # BPM accepted for writing
+from musegen.config import TEMPO_RANGE, clamp_tempo  # BPM accepted for writing
 from musegen.errors import ConfigError
 from musegen.fileio import atomic_write_bytes
-from musegen.notes import END, PITCH, START, VELOCITY, Piece
+from musegen.notes import END, PITCH, START, VELOCITY, Piece, as_tempo_map
 
 RESOLUTION = 480  # ticks per quarter note: 1/32 beat = 15 ticks, triplets exact
 MIN_TICKS = RESOLUTION // 32  # shortest note written: a 128th note
@@ -89,15 +91,40 @@ def _validate(tempo: float, program: int, velocity: int | None) -> None:
         raise ConfigError(f"velocity must be 1-127 or None (keep each note's own), got {velocity!r}.")
 
 
-def _instrument(ticks: np.ndarray, name: str, program: int, velocity: int | None, tick_s: float):
+def tick_scales(tempo: float, tempo_map: np.ndarray | None = None) -> list[tuple[int, float]]:
+    """pretty_midi's tempo changes, ``[(tick, seconds per tick)]`` from tick 0: ``tempo`` alone, or
+    ``tempo_map`` ((K, 2) [beat, BPM]) on the tick grid, its tempos clamped to :data:`TEMPO_RANGE`
+    (of several on one tick the last holds; a repeated tempo is not written again)."""
+    if tempo_map is None:
+        return [(0, 60.0 / (float(tempo) * RESOLUTION))]
+    tm = as_tempo_map(tempo_map, tempo)
+    ticks = np.round(np.minimum(tm[:, 0], MAX_BEATS) * RESOLUTION).astype(np.int64).tolist()
+    scales: list[tuple[int, float]] = []
+    for tick, bpm in zip(ticks, tm[:, 1].tolist(), strict=True):
+        scale = 60.0 / (clamp_tempo(bpm) * RESOLUTION)
+        if scales and tick == scales[-1][0]:
+            scales.pop()
+        if not scales or scale != scales[-1][1]:
+            scales.append((tick, scale))
+    return scales
+
+
+def _seconds(ticks: np.ndarray, scales: list[tuple[int, float]]) -> np.ndarray:
+    """Ticks to seconds through ``scales``, as pretty_midi computes them (a tick on a change exact)."""
+    starts = np.array([t for t, _ in scales], dtype=np.int64)
+    rates = np.array([r for _, r in scales], dtype=np.float64)
+    at = np.concatenate([[0.0], np.cumsum(np.diff(starts) * rates[:-1])])
+    i = np.searchsorted(starts, ticks, side="right") - 1
+    return at[i] + (ticks - starts[i]) * rates[i]
+
+
+def _instrument(ticks: np.ndarray, name: str, program: int, velocity: int | None, scales: list[tuple[int, float]]):
     inst = pretty_midi.Instrument(program=int(program), name=name)
-    for start, end, pitch, vel in ticks.tolist():
+    starts, ends = _seconds(ticks[:, 0], scales).tolist(), _seconds(ticks[:, 1], scales).tolist()
+    for start, end, (_, _, pitch, vel) in zip(starts, ends, ticks.tolist(), strict=True):
         inst.notes.append(
             pretty_midi.Note(
-                velocity=int(velocity if velocity is not None else vel),
-                pitch=int(pitch),
-                start=start * tick_s,
-                end=end * tick_s,
+                velocity=int(velocity if velocity is not None else vel), pitch=int(pitch), start=start, end=end
             )
         )
     return inst
@@ -112,8 +139,12 @@ def piece_to_midi(
     seed_piece: Piece | None = None,
     include_seed: bool = True,
     seed_offset: float | None = None,
+    tempo_map: np.ndarray | None = None,
 ) -> pretty_midi.PrettyMIDI:
     """A PrettyMIDI of ``piece`` at ``tempo`` BPM with General MIDI ``program``.
+
+    ``tempo_map`` ((K, 2) [beat, BPM], beats of the file: the seed's from 0), when given, is written
+    instead of the one tempo (see :func:`tick_scales`) and the notes' seconds follow it.
 
     ``velocity`` overrides every note's velocity when given. With ``seed_piece`` and
     ``include_seed``, the seed is written first on a track named ``"seed"`` and the piece
@@ -122,19 +153,23 @@ def piece_to_midi(
     :func:`sanitize_notes` for the repairs.
     """
     _validate(tempo, program, velocity)
-    pm = pretty_midi.PrettyMIDI(resolution=RESOLUTION, initial_tempo=float(tempo))
-    tick_s = 60.0 / (float(tempo) * RESOLUTION)
+    scales = tick_scales(tempo, tempo_map)
+    initial = float(tempo) if tempo_map is None else 60.0 / (scales[0][1] * RESOLUTION)
+    pm = pretty_midi.PrettyMIDI(resolution=RESOLUTION, initial_tempo=initial)
+    if tempo_map is not None:  # pretty_midi has no public way to add tempo changes: its own _tick_scales, as it reads
+        pm._tick_scales = scales
+        pm._update_tick_to_time(scales[-1][0] + 1)
     offset_ticks = 0
     if seed_piece is not None and include_seed:
         seed_ticks, _ = sanitize_notes(seed_piece.notes)
         if len(seed_ticks):
-            pm.instruments.append(_instrument(seed_ticks, "seed", program, velocity, tick_s))
+            pm.instruments.append(_instrument(seed_ticks, "seed", program, velocity, scales))
             offset_ticks = int(seed_ticks[:, 1].max())
         if seed_offset is not None:
             offset_ticks = round(min(max(float(seed_offset), 0.0), MAX_BEATS) * RESOLUTION)
     ticks, _ = sanitize_notes(piece.notes)
     ticks[:, :2] += offset_ticks
-    pm.instruments.append(_instrument(ticks, piece.name or "generated", program, velocity, tick_s))
+    pm.instruments.append(_instrument(ticks, piece.name or "generated", program, velocity, scales))
     return pm
 
 

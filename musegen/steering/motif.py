@@ -27,6 +27,7 @@ repeat, and the model decides when a figure begins and when it ends.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 
 import numpy as np
@@ -36,6 +37,7 @@ from musegen.steering.constraints import DrawFn
 
 MIN_CONTEXT = 4  # the shortest context that is a figure: about two notes of timed tokens
 MAX_CONTEXT = 12  # the longest context looked up: about four notes
+FEW = 24  # a figure seen at most this often is matched in Python; more often, in numpy
 
 # suggested_strength: music whose openings keep more than SUGGEST_FROM of their 4-note figures distinct
 # gets no memory; below, the strength grows by SUGGEST_SLOPE per unit of repetition, up to SUGGEST_MAX.
@@ -59,6 +61,12 @@ class MotifMemory:
 
     ``width`` is the vocabulary size, ``skip_ids`` the tokens left out of contexts and never
     proposed (velocities, specials), ``strength`` the mixing weight λ in [0, 1).
+
+    Per row it keeps the remembered tokens (4 bytes each) and an index from each figure of
+    :data:`MIN_CONTEXT` tokens to the positions that followed it (4 bytes each): a lookup takes the
+    positions of the last figure and extends each match back, up to :data:`MAX_CONTEXT` tokens. Its
+    memory is 8 bytes per remembered token and one entry per distinct figure, where a dictionary of
+    every context of 4 to 12 tokens took nine tuples per token (BENCHMARKS.md, "Motif memory").
     """
 
     def __init__(self, width: int, batch: int, strength: float, skip_ids: Sequence[int] | np.ndarray = ()):
@@ -67,9 +75,11 @@ class MotifMemory:
         self.remembered = np.ones(self.width, dtype=bool)
         skip = np.asarray(skip_ids, dtype=np.int64).ravel()
         self.remembered[skip[(skip >= 0) & (skip < self.width)]] = False
-        self.history: list[list[int]] = [[] for _ in range(int(batch))]
-        # per row: context (a tuple of tokens) -> {next token: times it followed}
-        self.follow: list[dict[tuple[int, ...], dict[int, int]]] = [{} for _ in range(int(batch))]
+        self.history: list[array[int]] = [array("i") for _ in range(int(batch))]
+        # per row: a figure of MIN_CONTEXT tokens (as one integer, base width) -> the positions that followed it
+        self.index: list[dict[int, array[int]]] = [{} for _ in range(int(batch))]
+        self._figure = [0] * int(batch)  # each row's last MIN_CONTEXT tokens as that integer
+        self._modulus = self.width**MIN_CONTEXT
         self.used = 0  # draws where the memory had a context to continue (for tests and statistics)
 
     def prime(self, prompt: np.ndarray) -> None:
@@ -86,21 +96,56 @@ class MotifMemory:
     def _add(self, row: int, token: int) -> None:
         if not (0 <= token < self.width and self.remembered[token]):
             return
-        h, follow = self.history[row], self.follow[row]
-        n = len(h)
-        for k in range(MIN_CONTEXT, min(MAX_CONTEXT, n) + 1):
-            after = follow.setdefault(tuple(h[n - k :]), {})
-            after[token] = after.get(token, 0) + 1
+        h = self.history[row]
+        if len(h) >= MIN_CONTEXT:  # the last figure was followed by this position
+            index = self.index[row]
+            positions = index.get(self._figure[row])
+            if positions is None:
+                index[self._figure[row]] = array("i", (len(h),))
+            else:
+                positions.append(len(h))
         h.append(token)
+        self._figure[row] = (self._figure[row] * self.width + token) % self._modulus
+
+    def _followers(self, row: int) -> tuple[list[int], int] | np.ndarray | None:
+        """What followed the longest context ending row ``row`` that occurred before: the tokens, in the
+        order they came (few), or their counts over the vocabulary (many); None where no context did."""
+        h = self.history[row]
+        n = len(h)
+        positions = self.index[row].get(self._figure[row]) if n > MIN_CONTEXT else None
+        if positions is None:  # every position indexed is < n: the last figure is indexed once followed
+            return None
+        if len(positions) <= FEW:
+            best, nexts = -1, []
+            for end in positions:
+                k, limit = MIN_CONTEXT, min(MAX_CONTEXT, end)
+                while k < limit and h[end - k - 1] == h[n - k - 1]:
+                    k += 1
+                if k > best:
+                    best, nexts = k, [h[end]]
+                elif k == best:
+                    nexts.append(h[end])
+            return nexts, best
+        tokens = np.frombuffer(h, dtype=np.int32)  # views, gone on return (an array with a view cannot grow)
+        ends = np.frombuffer(positions, dtype=np.int32)
+        back = np.arange(MIN_CONTEXT + 1, MAX_CONTEXT + 1)
+        starts = ends[:, None] - back  # where each longer context would begin
+        same = (starts >= 0) & (tokens[starts.clip(0)] == tokens[(n - back).clip(0)])
+        length = np.cumprod(same, axis=1).sum(axis=1)  # tokens matched beyond MIN_CONTEXT
+        return np.bincount(tokens[ends[length == length.max()]], minlength=self.width)
+
+    def _counts(self, row: int) -> np.ndarray | None:
+        """What followed the longest context ending row ``row`` that occurred before, counted over the
+        vocabulary (None: no context of MIN_CONTEXT tokens did)."""
+        found = self._followers(row)
+        if found is None or isinstance(found, np.ndarray):
+            return found
+        return np.bincount(np.array(found[0], dtype=np.int64), minlength=self.width)
 
     def continuation(self, row: int) -> dict[int, int] | None:
         """What followed the longest context that ends row ``row`` and occurred before (None: none did)."""
-        h, follow = self.history[row], self.follow[row]
-        for k in range(min(MAX_CONTEXT, len(h)), MIN_CONTEXT - 1, -1):
-            after = follow.get(tuple(h[len(h) - k :]))
-            if after:
-                return after
-        return None
+        counts = self._counts(row)
+        return None if counts is None else {int(t): int(counts[t]) for t in np.flatnonzero(counts)}
 
     def mix(self, logits: np.ndarray) -> np.ndarray:
         """``logits`` (B, width) with the memory mixed in, as log-probabilities (rows without a context unchanged)."""
@@ -108,8 +153,8 @@ class MotifMemory:
         if self.strength <= 0:
             return z
         for row in range(z.shape[0]):
-            after = self.continuation(row)
-            if after is None:
+            counts = self._counts(row)
+            if counts is None:
                 continue
             top = z[row].max()
             if not np.isfinite(top):
@@ -119,13 +164,12 @@ class MotifMemory:
             mass = float(p[self.remembered].sum())  # the model's probability of the remembered kinds
             if mass <= 0:
                 continue
-            ids = np.fromiter(after.keys(), dtype=np.int64, count=len(after))
-            counts = np.fromiter(after.values(), dtype=np.float64, count=len(after))
-            counts[p[ids] == 0] = 0.0  # what the rules forbid now (a -inf logit) is never proposed
+            counts = counts.astype(np.float64)
+            counts[p == 0] = 0.0  # what the rules forbid now (a -inf logit) is never proposed
             if not counts.any():
                 continue
             p[self.remembered] *= 1.0 - self.strength
-            p[ids] += self.strength * mass * counts / counts.sum()
+            p += self.strength * mass * counts / counts.sum()
             with np.errstate(divide="ignore"):
                 z[row] = np.log(p)
             self.used += 1

@@ -172,6 +172,17 @@ def test_the_middle_is_well_formed_and_its_time_adds_up_to_the_suffix(timed):
 
 
 @pytest.mark.slow
+def test_an_infilled_piece_keeps_its_tempo_map(timed):
+    piece = timed.seed_from_piece(0, 0, 10_000).piece
+    piece.tempo_map = np.array([[0.0, 60.0], [6.0, 120.0]])  # a seed read from a file with a tempo change
+    result = timed.infill(piece, 2.0, 4.0, SamplingConfig(length=80, seed=1))
+    times, tempi = result.midi(0).get_tempo_changes()
+    np.testing.assert_allclose(times, [0.0, 6.0], atol=1e-4)
+    np.testing.assert_allclose(tempi, [60.0, 120.0], rtol=1e-4)
+    assert result.midi(0, tempo=90.0).get_tempo_changes()[1] == pytest.approx([90.0], rel=1e-4)
+
+
+@pytest.mark.slow
 def test_infilling_keeps_to_constraints_too(timed):
     piece = timed.seed_from_piece(0, 0, 10_000).piece
     rules = ConstraintConfig(key="G major", low=55, high=79)

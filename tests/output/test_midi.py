@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from musegen.errors import ConfigError
-from musegen.notes import Piece, make_notes
+from musegen.notes import Piece, beats_to_seconds, make_notes
 from musegen.output.midi import RESOLUTION, midi_bytes, piece_to_midi, sanitize_notes, write_midi
 
 TICK_BEATS = 1.0 / RESOLUTION
@@ -68,6 +68,26 @@ def test_seed_goes_first_on_its_own_track():
 
     offset = read_back(midi_bytes(piece_to_midi(cont, seed_piece=seed, seed_offset=4.0)))
     assert notes_in_beats(offset, 120.0, track=1)[0, 0] == pytest.approx(4.0, abs=TICK_BEATS)
+
+
+def test_a_tempo_map_is_written_and_the_notes_follow_it():
+    seed = Piece("seed-src", make_notes([(b, b + 1, 60 + b, 90) for b in range(8)]))
+    cont = Piece("generated", make_notes([(0, 1, 72, 90), (3, 4, 74, 90)]))
+    # 60 BPM, 120 from beat 2, 90 from 4 (twice: written once), 1000 from 6 (past the range: 400), then 100
+    tm = np.array([[0, 60], [2, 120], [4, 90], [5, 90], [6, 1000], [8, 100]], dtype=float)
+    pm = read_back(midi_bytes(piece_to_midi(cont, tempo=100.0, seed_piece=seed, seed_offset=8.0, tempo_map=tm)))
+    written = np.array([[0, 60], [2, 120], [4, 90], [6, 400], [8, 100]], dtype=float)
+    times, tempi = pm.get_tempo_changes()
+    np.testing.assert_allclose(tempi, written[:, 1], rtol=1e-5)  # microseconds per beat: a truncated integer
+    np.testing.assert_allclose(times, beats_to_seconds(written[:, 0], written), atol=1e-5)
+    np.testing.assert_allclose(times, [0, 2, 3, 4 / 3 + 3, 4 / 3 + 3 + 0.3], atol=1e-5)
+    seed_starts = [n.start for n in pm.instruments[0].notes]
+    np.testing.assert_allclose(seed_starts, beats_to_seconds(np.arange(8.0), written), atol=1e-5)
+    cont_starts = [n.start for n in pm.instruments[1].notes]  # beats 8 and 11, at 100 BPM from 4.63 s
+    np.testing.assert_allclose(cont_starts, [times[-1], times[-1] + 1.8], atol=1e-5)
+    assert pm.get_end_time() == pytest.approx(times[-1] + 2.4, abs=1e-5)
+    plain = read_back(midi_bytes(piece_to_midi(cont, tempo=100.0, seed_piece=seed, seed_offset=8.0)))
+    assert len(plain.get_tempo_changes()[0]) == 1 and plain.instruments[1].notes[0].start == pytest.approx(4.8)
 
 
 def test_empty_piece_is_a_valid_file(tmp_path):

@@ -20,8 +20,9 @@ OTHER, SHIFT, NOTE_ON, NOTE_OFF, VELOCITY_KIND = 0, 1, 2, 3, 4
 class PerformanceConstraint(Constraint):
     """The rules of performance events: key and range mask NoteOn pitches, ``max_polyphony`` masks every
     NoteOn while that many notes sound, and the grammar allows a NoteOff only for a sounding pitch and a
-    NoteOn only for a silent one. TimeShift and Velocity events are always allowed, so no sequence is
-    ever cornered.
+    NoteOn only for a silent one, and a Velocity event only just before a NoteOn (one may follow; not the
+    loudness already set). TimeShift events are allowed but past a note's longest length (below), and then
+    its NoteOff is, so no sequence is ever cornered.
 
     ``max_note_seconds`` releases every note that has sounded that long: a TimeShift that would carry a
     sounding note past it is masked, and at that instant only the NoteOffs of the notes due are allowed, so
@@ -54,6 +55,10 @@ class PerformanceConstraint(Constraint):
         self.grammar = bool(cfg.grammar)
         self.max_poly = int(cfg.max_polyphony)
         self.max_steps = round(float(cfg.max_note_seconds) * rep.tokenizer.steps_per_second)
+        self.velocity_ids = np.flatnonzero(self.kind == VELOCITY_KIND)
+        self.velocity_value = self.value[self.velocity_ids]
+        self.loudness = np.full(self.batch, -1, dtype=np.int64)  # the last Velocity event's level
+        self.after_velocity = np.zeros(self.batch, dtype=bool)
         self.shift_ids = np.flatnonzero(self.kind == SHIFT)
         self.shift_steps = self.value[self.shift_ids]
         self.sounding = np.zeros((self.batch, 128), dtype=bool)
@@ -105,12 +110,24 @@ class PerformanceConstraint(Constraint):
             on &= (at_once < self.max_poly)[:, None]
         mask[:, self.on_ids] = on
         mask[:, self.off_ids] = self.sounding[:, self.off_pitch] if self.grammar else True
+        if self.grammar:
+            self._velocity(mask, on)
         if self.max_steps:
             self._release(mask)
         if not mask.any(axis=1).all():  # never expected: TimeShift is always allowed
             self.fallbacks += int((~mask.any(axis=1)).sum())
             mask[:, self.static] = True
         return mask
+
+    def _velocity(self, mask: np.ndarray, on: np.ndarray) -> None:
+        """A Velocity event only where a NoteOn may follow, never the loudness already set, and after one a
+        NoteOn: the codec writes a Velocity just before the NoteOn it sets (a model whose NoteOns are masked
+        would otherwise pile Velocity events up in their place)."""
+        strike = on.any(axis=1)
+        mask[:, self.velocity_ids] &= strike[:, None] & (self.velocity_value[None, :] != self.loudness[:, None])
+        for r in np.flatnonzero(self.after_velocity & strike).tolist():
+            mask[r] = False
+            mask[r, self.on_ids] = on[r]
 
     def _release(self, mask: np.ndarray) -> None:
         """Narrow ``mask`` so that no note sounds past ``max_steps``: shifts only up to the next note's due
@@ -132,6 +149,9 @@ class PerformanceConstraint(Constraint):
             if not 0 <= i < len(self.kind):
                 continue
             kind, value = int(self.kind[i]), int(self.value[i])
+            self.after_velocity[r] = kind == VELOCITY_KIND
+            if kind == VELOCITY_KIND:
+                self.loudness[r] = value
             if kind == SHIFT:
                 self.now[r] += value
                 self.flash[r] = 0

@@ -222,11 +222,17 @@ class SamplingConfig:
         _positive("variations", self.variations, 64)
 
 
+def default_top_k(unit: str) -> int:
+    """Top-k unless a person sets one: off (0) for performance events, whose note-ons share their probability
+    among 128 pitches, so a short-trained model's top 8 are all time shifts (6 notes in 400 events), else 8."""
+    return 0 if unit == "event" else SamplingConfig.top_k
+
+
 def sampling_choice(
     *,
     length: int = SamplingConfig.length,
     temperature: float = SamplingConfig.temperature,
-    top_k: int = SamplingConfig.top_k,
+    top_k: int | None = None,
     top_p: float = SamplingConfig.top_p,
     greedy: bool = False,
     seed: int | None = None,
@@ -234,14 +240,15 @@ def sampling_choice(
     duration_temperature: float | None = SamplingConfig.duration_temperature,
     motif_memory: float | None = None,
     max_length: int = 20_000,
+    unit: str = "token",
 ) -> SamplingConfig:
     """The one builder of a :class:`SamplingConfig` from a person's choices (the Generate page's widgets, the
     ``generate`` command's flags), checked. Greedy is the tutorial's argmax: its temperature is 0 whatever
-    the temperature widget or flag says."""
+    the temperature widget or flag says; ``top_k`` None is the run's (``unit``'s) default."""
     cfg = SamplingConfig(
         length=int(length),
         temperature=0.0 if greedy else float(temperature),
-        top_k=int(top_k),
+        top_k=default_top_k(unit) if top_k is None else int(top_k),
         top_p=float(top_p),
         greedy=bool(greedy),
         seed=None if seed is None else int(seed),

@@ -55,7 +55,7 @@ def _settings(composer: Composer, task: str, unit: str, piece: Piece, lim: Limit
     remembers = task != INFILL and composer.rep.motif_skip_ids() is not None
     motif = (composer.motif_strength(), composer.figure_repetition()) if remembers else None
     durations = composer.rep.has_duration_tokens()
-    sampling, tempo, program = sampling_input(lim, unit, composer.rep.unit_help(), piece.tempo, durations, motif)
+    sampling, tempo, program = sampling_input(lim, composer.rep, piece.tempo, durations, motif)
     return sampling, tempo, program, constraints_input(composer.rep.unit)
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from musegen.config import TEMPO_RANGE, ConstraintConfig, Limits, SamplingConfig, clamp_tempo, sampling_choice
+from musegen.config import ConstraintConfig, Limits, SamplingConfig, default_top_k, sampling_choice
 from musegen.generation.compose import Composer, Seed
-from musegen.notes import TONICS, Piece, pitch_name
+from musegen.notes import TEMPO_RANGE, TONICS, Piece, clamp_tempo, pitch_name
 from musegen.output.instruments import PROGRAMS, program_names
 from musegen.output.plots import piano_roll_chart
+from musegen.representations.base import Representation
 from musegen.steering import constraints as rules
 from musegen.steering.constraints import KEYBOARD, NO_KEY, SCALES, constraint_choice, key_name, keyboard_range
 from musegen.steering.infill import default_span, span_parts, span_room
@@ -65,12 +66,12 @@ def seed_input(composer: Composer, unit: str, whole: bool = False) -> Seed:
 
 
 def sampling_input(
-    lim: Limits, unit: str, unit_help: str, seed_tempo: float, durations: bool, motif: tuple[float, float] | None
+    lim: Limits, rep: Representation, seed_tempo: float, durations: bool, motif: tuple[float, float] | None
 ) -> tuple[SamplingConfig, float, int]:
     """The sampling widgets: (the sampling, the tempo, the instrument). ``durations``: the run draws note
     lengths as tokens of their own; ``motif``: it can remember its figures (token runs, when continuing a
     seed): the suggested strength and the run's music's figure repetition."""
-    d = SamplingConfig()
+    d, unit, unit_help = SamplingConfig(top_k=default_top_k(rep.unit)), rep.unit_name, rep.unit_help()
     c1, c2, c3, c4 = st.columns(4)
     argmax = "Greedy always takes the most likely token (the tutorial's argmax); it tends to loop."
     greedy = c1.radio("Strategy", ["Sample", "Greedy"], help=argmax) == "Greedy"

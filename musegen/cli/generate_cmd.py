@@ -33,7 +33,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--length", type=int, default=d.length, help=f"tokens to generate (default {d.length})")
     p.add_argument("--seconds", type=float, help="generate about this many seconds of music instead of --length")
     p.add_argument("--temperature", type=float, default=d.temperature, help="0 = greedy; higher = more adventurous")
-    p.add_argument("--top-k", type=int, default=d.top_k, help="sample among the k most likely tokens (0 = off)")
+    p.add_argument(
+        "--top-k",
+        type=int,
+        help=f"sample among the k most likely tokens (0 = off; default {d.top_k}, performance runs 0)",
+    )
     p.add_argument("--top-p", type=float, default=d.top_p, help="nucleus sampling mass (1 = off)")
     p.add_argument(
         "--duration-temperature",
@@ -135,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         top_k=args.top_k,
         top_p=args.top_p,
+        unit=composer.rep.unit,
         greedy=args.greedy,
         seed=args.seed,
         variations=args.variations,

@@ -15,7 +15,15 @@ import numpy as np
 import pytest
 
 from musegen import runs
-from musegen.config import ConstraintConfig, DataConfig, ModelConfig, RunConfig, SamplingConfig, TrainConfig
+from musegen.config import (
+    ConstraintConfig,
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    SamplingConfig,
+    TrainConfig,
+    sampling_choice,
+)
 from musegen.errors import ConfigError
 from musegen.notes import (
     END,
@@ -358,6 +366,10 @@ def test_a_tiny_run_trains_scores_and_plays_off_the_grid_with_dynamics(performan
     rules = ConstraintConfig(key="C major", max_polyphony=2, grammar=True)
     for piece in composer.compose(seed, sampling, constraints=rules).continuations:
         assert pitch_classes(piece) <= {0, 2, 4, 5, 7, 9, 11} and most_at_once(piece) <= 2
+    short = composer.compose(seed, sampling_choice(length=400, variations=2, seed=5, unit="event"))  # the app's
+    for ids, piece in zip(short.token_counts, short.continuations, strict=True):
+        assert piece.n_notes >= ids / 16 and most_at_once(piece) <= 10  # top-k 8 drew 6 notes in 400 events
+        assert (piece.notes[:, 1] - piece.notes[:, 0]).max() <= 16 + 1e-9  # beats at 120 BPM: 8 s
 
 
 @pytest.mark.slow

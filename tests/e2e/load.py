@@ -94,9 +94,11 @@ async def _read(page, shown: Shown) -> None:
 
 
 AUDIO_READY = (
-    "() => [...document.querySelectorAll('audio')].slice(1).some(a => { if (a.readyState === 0) a.load();"
+    "() => [...document.querySelectorAll('audio')].slice(1).some(a => {"
+    " if (a.readyState === 0 && !a.dataset.asked) { a.dataset.asked = '1'; a.load(); }"
     " return a.duration > 0 && Number.isFinite(a.duration); })"
-)  # the first player is the seed's (in its expander); a second one is the result's
+)  # the first player is the seed's (in its expander), a second one the result's; load() is asked once: asked
+# again at every poll, a clip that takes longer than one poll to arrive (any, on a busy machine) never would
 
 
 async def _session(browser, url: str, index: int, ready: asyncio.Barrier, timeout_ms: int, shots: Path | None) -> Shown:
@@ -112,7 +114,7 @@ async def _session(browser, url: str, index: int, ready: asyncio.Barrier, timeou
         t0 = time.monotonic()
         await page.get_by_role("button", name="Generate", exact=True).click()
         await page.get_by_role("heading", name="Results").wait_for()
-        await page.wait_for_function(AUDIO_READY, timeout=timeout_ms)
+        await page.wait_for_function(AUDIO_READY, timeout=timeout_ms, polling=250)
         shown.seconds = time.monotonic() - t0
         await _idle(page, timeout_ms)
         await _read(page, shown)

@@ -77,9 +77,8 @@ def test_a_caller_that_gives_up_leaves_the_queue():
     def give_up(ahead: int) -> None:
         raise KeyboardInterrupt  # as a stopped script run does, while it waits
 
-    with pytest.raises(KeyboardInterrupt):
-        with slots.held(give_up):
-            pass
+    with pytest.raises(KeyboardInterrupt), slots.held(give_up):
+        pass
     assert slots.busy() == (1, 0)
     release.set()
     holder.join(10)

@@ -12,6 +12,7 @@ from musegen.training.jobs import active_jobs
 from musegen.training.visibility import demo_dir, model_choices, runs_dir
 from pages.common import current_dataset, session_id
 from pages.home_demo import demo_section
+from pages.server import keep_tensorflow_state
 
 
 @st.cache_data(ttl=300, show_spinner=False)
@@ -82,6 +83,7 @@ def home() -> None:
 
 def main() -> None:
     st.set_page_config(page_title="musegen", page_icon="🎹", layout="wide")
+    keep_tensorflow_state()  # one process serves every session: no session's run clears the others' TensorFlow
     session_id()
     pages = [
         st.Page(home, title="Home", icon=":material/home:", default=True),

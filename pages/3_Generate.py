@@ -15,6 +15,7 @@ from pages.common import composer as load_composer
 from pages.common import friendly_errors, play, progress_bar, session_id, stop_with
 from pages.generate_inputs import constraints_input, sampling_input, seed_input, span_input
 from pages.generate_results import show_composition, show_infilling
+from pages.server import queue_note
 
 CONTINUE, INFILL = "Continue a seed", "Fill in a passage"
 NADE = " · NADE head: each frame's keys are drawn low to high, each given the keys below it (chords as chords)"
@@ -71,12 +72,17 @@ def _compose(run_dir: str, lim: Limits) -> tuple[float, int]:
     st.session_state["generate_task"] = task
     if span is not None:
         if st.button("Fill in", type="primary", icon=":material/edit_note:"):
-            with progress_bar("Filling in:", unit, every=16, start="Loading the model…") as progress:
-                result = composer.infill(piece, *span, sampling, on_progress=progress, limits=lim, constraints=rules)
+            with (
+                queue_note("Filling in") as wait,
+                progress_bar("Filling in:", unit, 16, "Loading the model…") as progress,
+            ):
+                result = composer.infill(
+                    piece, *span, sampling, on_progress=progress, limits=lim, constraints=rules, on_wait=wait
+                )
             st.session_state["infilling"] = (run_dir, result)
     elif st.button("Generate", type="primary", icon=":material/auto_awesome:"):
-        with progress_bar("Generating:", unit, every=16, start="Loading the model…") as progress:
-            comp = composer.compose(seed, sampling, on_progress=progress, limits=lim, constraints=rules)
+        with queue_note("Generating") as wait, progress_bar("Generating:", unit, 16, "Loading the model…") as progress:
+            comp = composer.compose(seed, sampling, on_progress=progress, limits=lim, constraints=rules, on_wait=wait)
         st.session_state["composition"] = (run_dir, comp, unit)
     return tempo, program
 

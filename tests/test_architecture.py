@@ -116,7 +116,19 @@ LAYERS: list[tuple[str, ...]] = [
     ("models",),
     ("streams",),
     ("sources", "output", "metrics"),
-    ("config", "errors", "notes", "vocabulary", "records", "fileio", "jsonio", "modelfile", "paths", "tf_setup"),
+    (
+        "config",
+        "errors",
+        "notes",
+        "vocabulary",
+        "records",
+        "fileio",
+        "jsonio",
+        "modelfile",
+        "paths",
+        "slots",
+        "tf_setup",
+    ),
 ]
 CONTRACTS = LAYERS[-1]
 

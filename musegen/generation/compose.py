@@ -33,6 +33,7 @@ from musegen.notes import END, START, Piece, make_notes, tempo_changes
 from musegen.output.midi import piece_to_midi
 from musegen.representations.base import Representation
 from musegen.representations.registry import for_vocab
+from musegen.slots import GENERATION
 from musegen.sources.ingest import read_midi_bytes
 from musegen.steering.chords import chord_marks, chord_report
 from musegen.steering.infill import InfillPlan, join
@@ -176,7 +177,7 @@ def _shifted(piece: Piece, beats: float) -> Piece:
 
 
 class Composer:
-    """Generation from one run folder. Thread-safe; the model loads on first use."""
+    """Generation from one run folder; thread-safe, one serves a server's sessions: the model loads once."""
 
     def __init__(self, run_dir: str | Path):
         self.run = runs.load_run(run_dir)
@@ -193,6 +194,7 @@ class Composer:
         self.rep: Representation = for_vocab(self.vocab)
         self._model: Any = None
         self._lock = threading.Lock()
+        self._data_lock = threading.Lock()  # the pieces, their tempos and the repetition, read once
         self._pieces: list[tuple[str, np.ndarray]] | None = None
         self._tempos: list[float] = []
         self._n_held_out = 0
@@ -212,20 +214,20 @@ class Composer:
 
     def pieces(self) -> list[tuple[str, np.ndarray]]:
         """(label, token ids) of the run's pieces: held-out ones first, then training ones."""
-        if self._pieces is None:
-            stored = runs.load_dataset(self.run.path)
-            names = runs.piece_names(self.run.path)
-            tempos = runs.piece_tempos(self.run.path)
-            out, self._tempos = [], []
-            for split, seqs, label in (("val", stored.val, "held-out"), ("train", stored.train, "training")):
-                given, beat = names.get(split, []), tempos.get(split, [])
-                for i, ids in enumerate(seqs):
-                    if len(ids) > 1:
-                        out.append((f"{label}: {given[i]}" if i < len(given) else f"{label} piece {i + 1}", ids))
-                        self._tempos.append(beat[i] if len(beat) == len(seqs) else self._default_tempo())
-            self._pieces = out
-            self._n_held_out = sum(1 for ids in stored.val if len(ids) > 1)
-        return self._pieces
+        with self._data_lock:  # sessions opening the page together read them once, and see them whole
+            if self._pieces is None:
+                stored = runs.load_dataset(self.run.path)
+                names, tempos = runs.piece_names(self.run.path), runs.piece_tempos(self.run.path)
+                out, beats = [], []
+                for split, seqs, label in (("val", stored.val, "held-out"), ("train", stored.train, "training")):
+                    given, beat = names.get(split, []), tempos.get(split, [])
+                    for i, ids in enumerate(seqs):
+                        if len(ids) > 1:
+                            out.append((f"{label}: {given[i]}" if i < len(given) else f"{label} piece {i + 1}", ids))
+                            beats.append(beat[i] if len(beat) == len(seqs) else self._default_tempo())
+                self._tempos, self._n_held_out = beats, sum(1 for ids in stored.val if len(ids) > 1)
+                self._pieces = out
+            return self._pieces
 
     def seed_from_piece(self, index: int, start: int = 0, length: int = 64) -> Seed:
         """Tokens ``start`` .. ``start + length`` of piece ``index`` of :meth:`pieces`."""
@@ -337,9 +339,11 @@ class Composer:
         on_progress: Callable[[int, int], None] | None = None,
         limits: Limits | None = None,
         constraints: ConstraintConfig | None = None,
+        on_wait: Callable[[int], None] | None = None,
     ) -> Composition:
         """Sample ``sampling.variations`` continuations of ``seed``, ``sampling.length`` tokens each, keeping
-        to ``constraints`` when given (:mod:`musegen.steering.constraints`)."""
+        to ``constraints`` when given (:mod:`musegen.steering.constraints`). While other sessions hold every
+        generation slot, ``on_wait(ahead)`` is told how many go first (:mod:`musegen.slots`)."""
         limits = limits or Limits.from_env()
         sampling.validate(max_length=limits.max_generation_length)
         if constraints is not None:
@@ -347,8 +351,11 @@ class Composer:
         if sampling.motif_memory is None:
             sampling = replace(sampling, motif_memory=self.motif_strength())
         model = self.model
-        t0 = time.perf_counter()
-        outputs = generate_with(model, self.rep, seed.ids, sampling, on_progress=on_progress, constraints=constraints)
+        with GENERATION.held(on_wait):
+            t0 = time.perf_counter()
+            outputs = generate_with(
+                model, self.rep, seed.ids, sampling, on_progress=on_progress, constraints=constraints
+            )
         continuations = [self._decode(ids, f"variation {i + 1}") for i, ids in enumerate(outputs)]
         for piece in continuations:
             piece.tempo = seed.tempo
@@ -377,6 +384,7 @@ class Composer:
         on_progress: Callable[[int, int], None] | None = None,
         limits: Limits | None = None,
         constraints: ConstraintConfig | None = None,
+        on_wait: Callable[[int], None] | None = None,
     ) -> Infilling:
         """Regenerate beats [start, end) of ``piece``, ``sampling.variations`` times: each middle leads from
         what precedes and into what follows (the run's fill-in-the-middle training), its notes begin inside
@@ -388,10 +396,11 @@ class Composer:
         plan = self.rep.infill_plan(piece, start, end, self.config.data.window)
         constraint = self.rep.constraint(constraints, sampling.variations, plan)
         model = self.model
-        t0 = time.perf_counter()
-        outputs = generate(
-            model, plan.prompt, sampling, self.rep.infill_sample, on_progress=on_progress, constraint=constraint
-        )
+        with GENERATION.held(on_wait):
+            t0 = time.perf_counter()
+            outputs = generate(
+                model, plan.prompt, sampling, self.rep.infill_sample, on_progress=on_progress, constraint=constraint
+            )
         middles = [self.rep.decode_middle(ids, plan, f"variation {i + 1}") for i, ids in enumerate(outputs)]
         pieces = [
             join(piece, plan.start, plan.end, m, f"{piece.name} (beats {plan.start:g}-{plan.end:g} new, v{i + 1})")
@@ -425,12 +434,14 @@ class Composer:
     def figure_repetition(self) -> float:
         """How little the run's music repeats its figures: the mean
         :func:`~musegen.metrics.music.figure_repetition` of up to 64 of its pieces (1 = never); cached."""
-        if self._repetition is None:
-            # the openings are enough: figure_repetition reads 300 notes, fewer than 3,000 tokens hold
-            openings = [self._decode(ids[:3000], label) for label, ids in self.pieces()[:64]]
-            found = [figure_repetition(p) for p in openings if p.n_notes]
-            self._repetition = float(np.mean(found)) if found else 1.0
-        return self._repetition
+        pieces = self.pieces()
+        with self._data_lock:
+            if self._repetition is None:
+                # the openings are enough: figure_repetition reads 300 notes, fewer than 3,000 tokens hold
+                openings = [self._decode(ids[:3000], label) for label, ids in pieces[:64]]
+                found = [figure_repetition(p) for p in openings if p.n_notes]
+                self._repetition = float(np.mean(found)) if found else 1.0
+            return self._repetition
 
     def motif_strength(self) -> float:
         """The motif memory that suits this run's music (``SamplingConfig.motif_memory=None`` uses it): from

@@ -39,6 +39,7 @@ from musegen.errors import AudioError, ConfigError, FluidSynthMissingError, Soun
 from musegen.notes import Piece
 from musegen.output import synth_log
 from musegen.output.soundfonts import ENV_SOUNDFONT, bundled_soundfont, check_soundfont, find_soundfont
+from musegen.slots import AUDIO
 
 __all__ = [
     "ENV_SOUNDFONT",
@@ -289,7 +290,8 @@ def render(
     FluidSynth library, ``fallback=True`` returns the sine synthesis (engine "fallback",
     the install command in ``message``); ``fallback=False`` raises FluidSynthMissingError.
     SoundFont problems always raise SoundFontError. Music longer than ``max_seconds`` or a
-    render slower than ``timeout_s`` raises AudioError.
+    render slower than ``timeout_s`` raises AudioError. At most ``musegen.slots.AUDIO.size``
+    FluidSynth renders run at once in a process; the others wait their turn.
     """
     if not (8000 <= int(sample_rate) <= 192000):
         raise ConfigError(f"sample_rate must be 8000-192000 Hz, got {sample_rate}.")
@@ -312,9 +314,9 @@ def render(
         path = find_soundfont(soundfont)
         check_soundfont(path)
         _keep_loaded(fs, path, sr)
-        deadline = started + timeout_s
-        with synth_log.collecting() as logged:
-            audio = _render_fluidsynth(fs, pm, path, sr, reverb, chorus, tail_s, deadline)
+        with AUDIO.held(), synth_log.collecting() as logged:  # renders of many sessions queue for the cores
+            started = time.monotonic()  # the wait for a slot counts neither against timeout_s nor as rendering
+            audio = _render_fluidsynth(fs, pm, path, sr, reverb, chorus, tail_s, started + timeout_s)
         said = synth_log.summary(logged, POLYPHONY)
         engine, font, message = "fluidsynth", str(path), f"Rendered by FluidSynth with {path.name}. {said}".strip()
     return RenderResult(

@@ -48,9 +48,13 @@ def free_port() -> int:
 
 
 def start_app(
-    app_path: Path | str, port: int, env: Mapping[str, str] | None = None, stdout: IO | int = subprocess.DEVNULL
+    app_path: Path | str,
+    port: int,
+    env: Mapping[str, str] | None = None,
+    stdout: IO | int = subprocess.DEVNULL,
+    cwd: Path = ROOT,
 ) -> subprocess.Popen:
-    """``streamlit run app_path`` headless on ``127.0.0.1:port``, in its own process group.
+    """``streamlit run app_path`` headless on ``127.0.0.1:port`` (from ``cwd``), in its own process group.
 
     ``env`` is set on top of this process's environment; stderr goes where ``stdout`` goes.
     Returns at once: ``wait_healthy`` waits for the server to answer.
@@ -59,7 +63,7 @@ def start_app(
     cmd += ["--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
     return subprocess.Popen(
         cmd,
-        cwd=ROOT,
+        cwd=cwd,
         env={**os.environ, **(env or {})},
         stdout=stdout,
         stderr=subprocess.STDOUT,
@@ -113,12 +117,14 @@ def run_app(
     demo_dir: Path | None = None,
     extra_env: Mapping[str, str] | None = None,
     app: str = "streamlit_app.py",
+    cwd: Path = ROOT,
 ) -> Iterator[str]:
     """The app on a free port with runs in ``base_dir/runs``; yields its URL.
 
     Demo models come from ``demo_dir`` (default ``base_dir/demo``). TensorFlow gets one thread
     and stays quiet unless ``extra_env`` says otherwise. The server's output goes to
     ``base_dir/streamlit.log``. On exit the server is stopped, then any training worker left.
+    ``cwd``: the source tree the app runs from (another version of the app, for a comparison).
     """
     env = {
         "MUSEGEN_RUNS_DIR": str(base_dir / "runs"),
@@ -130,7 +136,7 @@ def run_app(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with open(base_dir / "streamlit.log", "wb") as log:
-        server = start_app(app, port, env, stdout=log)
+        server = start_app(app, port, env, stdout=log, cwd=cwd)
         try:
             wait_healthy(url, server)
             yield url

@@ -75,6 +75,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--no-seed-in-output", action="store_true", help="write the continuation only")
     p.add_argument("--out", metavar="FILE.mid", default="generated.mid", help="output MIDI (variations get -2, -3...)")
     p.add_argument("--wav", action="store_true", help="also render each MIDI to WAV with FluidSynth")
+    _add_steering_flags(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
+    return p
+
+
+def _add_steering_flags(p: argparse.ArgumentParser) -> None:
+    """The flags of the "steering" group: a span to fill in, and the rules every generated note keeps."""
     g = p.add_argument_group("steering", "fill in a span, and rules every generated note keeps")
     g.add_argument(
         "--infill",
@@ -101,8 +108,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--no-grammar", action="store_true", help="let token runs write malformed sequences (the decoder repairs them)"
     )
     _add_chord_flags(g)
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
-    return p
 
 
 @dataclass

@@ -10,14 +10,13 @@ import contextlib
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import streamlit as st
 
 from musegen.errors import MusegenError
 from musegen.evaluation.report import held_out_summary, metric_rows, representation_of
-from musegen.notes import Piece
 from musegen.records import Metrics
 from musegen.runs import METRICS
 from musegen.sources.uploads import valid_session_id
@@ -96,24 +95,23 @@ def composer(run_dir: str | Path) -> Composer:
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
-def render_audio(
-    notes: np.ndarray, tempo: float, program: int = 0, seed_notes: np.ndarray | None = None, seed_end: float = 0.0
-) -> tuple[bytes, str, str]:
-    """(WAV bytes, engine, message) of notes at ``tempo`` (a seed first, on its own track, when given)."""
+def render_audio(midi: bytes) -> tuple[bytes, str, str]:
+    """(WAV bytes, engine, message) of a MIDI file, its tempo map and all."""
     from musegen.output.audio import render
-    from musegen.output.midi import piece_to_midi
 
-    seed = Piece("seed", seed_notes) if seed_notes is not None else None
-    pm = piece_to_midi(Piece("music", notes), tempo=tempo, program=program, seed_piece=seed, seed_offset=seed_end)
-    result = render(pm)
+    result = render(midi)
     return result.wav, result.engine, result.message
 
 
-def play(notes: np.ndarray, tempo: float, program: int = 0, **seed: object) -> bytes | None:
-    """Render and show an audio player; return the WAV bytes (None if rendering failed)."""
+def play(music: bytes | np.ndarray, tempo: float = 120.0, program: int = 0, **seed: Any) -> bytes | None:
+    """Show an audio player of a MIDI file, or of notes at ``tempo`` (``seed``: notes played first, and where
+    they end); return the WAV bytes (None if rendering failed)."""
+    from musegen.output.midi import notes_midi
+
     with st.spinner("Rendering audio with FluidSynth…"):
         try:
-            wav, engine, message = render_audio(notes, float(tempo), int(program), **seed)  # type: ignore[arg-type]
+            midi = music if isinstance(music, bytes) else notes_midi(music, float(tempo), int(program), **seed)
+            wav, engine, message = render_audio(midi)
         except MusegenError as exc:
             st.error(f"No audio: {exc}", icon=":material/volume_off:")
             return None

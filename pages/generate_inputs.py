@@ -67,7 +67,7 @@ def seed_input(composer: Composer, unit: str, whole: bool = False) -> Seed:
 
 def sampling_input(
     lim: Limits, rep: Representation, seed_tempo: float, durations: bool, motif: tuple[float, float] | None
-) -> tuple[SamplingConfig, float, int]:
+) -> tuple[SamplingConfig, float | None, int]:
     """The sampling widgets: (the sampling, the tempo, the instrument). ``durations``: the run draws note
     lengths as tokens of their own; ``motif``: it can remember its figures (token runs, when continuing a
     seed): the suggested strength and the run's music's figure repetition."""
@@ -110,7 +110,7 @@ def sampling_input(
         motif_memory=memory,
         max_length=lim.max_generation_length,
     )
-    return cfg, float(tempo), int(program)
+    return cfg, None if tempo == round(clamp_tempo(seed_tempo)) else float(tempo), int(program)  # None: the seed's
 
 
 def constraints_input(unit: str) -> ConstraintConfig:

@@ -53,18 +53,17 @@ def _chord_share(report: dict | None, i: int) -> str:
     return "" if share is None else f" · {share:.0%} of the notes begun under a chord are its tones"
 
 
-def _infilled(result: Infilling, i: int, tempo: float, program: int, copy: Copy) -> None:
+def _infilled(result: Infilling, i: int, tempo: float | None, program: int, copy: Copy) -> None:
     roll = piano_roll_chart(result.parts(i), chords=result.chord_marks())
     st.altair_chart(roll, width="stretch", key=f"infill-roll-{i}")
     new = f"{result.middles[i].n_notes} new notes from {result.token_counts[i]} tokens"
     st.caption(f"{new} in beats {result.start:g}-{result.end:g}{_chord_share(result.chord_report(), i)}")
     _originality(copy)
-    wav = play(result.pieces[i].notes, tempo, program)
-    midi = midi_bytes(result.midi(i, tempo=tempo, program=program))
-    _downloads(f"musegen-{result.run_id}-infill-v{i + 1}", midi, wav, f"i{i}")
+    midi = midi_bytes(result.midi(i, tempo=tempo, program=program))  # tempo None: the piece's tempo map
+    _downloads(f"musegen-{result.run_id}-infill-v{i + 1}", midi, play(midi), f"i{i}")
 
 
-def _variation(comp: Composition, i: int, tempo: float, program: int, unit: str, copy: Copy) -> None:
+def _variation(comp: Composition, i: int, tempo: float | None, program: int, unit: str, copy: Copy) -> None:
     cont = comp.continuations[i]
     parts = [("seed", comp.seed.piece, 0.0), ("continuation", cont, comp.seed.end_beats)]
     st.altair_chart(piano_roll_chart(parts, chords=comp.chord_marks(i)), width="stretch", key=f"roll-{i}")
@@ -72,8 +71,8 @@ def _variation(comp: Composition, i: int, tempo: float, program: int, unit: str,
     chords = _chord_share(comp.chord_report(), i)
     st.caption(f"{cont.n_notes} new notes from {comp.token_counts[i]} {unit}{dynamics}{chords}")
     _originality(copy)
-    wav = play(cont.notes, tempo, program, seed_notes=comp.seed.piece.notes, seed_end=comp.seed.end_beats)
-    _downloads(f"musegen-{comp.run_id}-v{i + 1}", midi_bytes(comp.midi(i, tempo=tempo, program=program)), wav, f"{i}")
+    midi = midi_bytes(comp.midi(i, tempo=tempo, program=program))  # tempo None: the seed's tempo map, then its mean
+    _downloads(f"musegen-{comp.run_id}-v{i + 1}", midi, play(midi), f"{i}")
 
 
 def _metrics(comp: Composition, run_dir: str) -> None:
@@ -98,7 +97,7 @@ def _metrics(comp: Composition, run_dir: str) -> None:
         st.dataframe(table, hide_index=True)
 
 
-def show_infilling(result: Infilling, run_dir: str, tempo: float, program: int) -> None:
+def show_infilling(result: Infilling, run_dir: str, tempo: float | None, program: int) -> None:
     """The variations of a filled-in span, each in its tab."""
     st.subheader("Results", anchor=False)
     made = f"{len(result.pieces)} variation(s) of beats {result.start:g}-{result.end:g} in {result.seconds:.1f} s"
@@ -112,7 +111,7 @@ def show_infilling(result: Infilling, run_dir: str, tempo: float, program: int) 
                 _infilled(result, i, tempo, program, copies[i])
 
 
-def show_composition(comp: Composition, run_dir: str, tempo: float, program: int, unit: str) -> None:
+def show_composition(comp: Composition, run_dir: str, tempo: float | None, program: int, unit: str) -> None:
     """The continuations, each in its tab, and the comparison of the set with the real music."""
     st.subheader("Results", anchor=False)
     made = f"{len(comp.continuations)} variation(s) of {comp.sampling.length} {unit} in {comp.seconds:.1f} s"

@@ -151,15 +151,20 @@ def _keep_loaded(fs: Any, path: Path, sample_rate: int) -> None:
 # --- rendering --------------------------------------------------------------------------
 
 
-def _as_midi(music: pretty_midi.PrettyMIDI | Piece) -> pretty_midi.PrettyMIDI:
+def _as_midi(music: pretty_midi.PrettyMIDI | Piece | bytes) -> pretty_midi.PrettyMIDI:
     if isinstance(music, pretty_midi.PrettyMIDI):
         return music
+    if isinstance(music, bytes):  # a MIDI file musegen wrote (a download's own bytes: its tempo map and all)
+        try:
+            return pretty_midi.PrettyMIDI(io.BytesIO(music))
+        except Exception as exc:
+            raise AudioError(f"the MIDI file to render cannot be read ({exc}); generate it again.") from exc
     if isinstance(music, Piece):
         from musegen.output.midi import piece_to_midi
 
         tempo = clamp_tempo(music.tempo or 120.0)
         return piece_to_midi(music, tempo=tempo)
-    raise AudioError(f"render() takes a pretty_midi.PrettyMIDI or a Piece, not {type(music).__name__}.")
+    raise AudioError(f"render() takes a pretty_midi.PrettyMIDI, a Piece or MIDI bytes, not {type(music).__name__}.")
 
 
 def _channels(n: int) -> list[int]:
@@ -273,7 +278,7 @@ def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
 
 
 def render(
-    music: pretty_midi.PrettyMIDI | Piece,
+    music: pretty_midi.PrettyMIDI | Piece | bytes,
     *,
     soundfont: str | os.PathLike | None = None,
     sample_rate: int = 44100,

@@ -187,3 +187,12 @@ def write_midi(pm: pretty_midi.PrettyMIDI, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, data)
     return path
+
+
+def notes_midi(
+    notes: np.ndarray, tempo: float, program: int = 0, seed_notes: np.ndarray | None = None, seed_end: float = 0.0
+) -> bytes:
+    """The MIDI file of ``notes`` at ``tempo`` (a seed's notes first, on their own track, when given)."""
+    seed = Piece("seed", seed_notes) if seed_notes is not None else None
+    pm = piece_to_midi(Piece("music", notes), tempo=tempo, program=program, seed_piece=seed, seed_offset=seed_end)
+    return midi_bytes(pm)

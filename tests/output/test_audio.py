@@ -225,3 +225,15 @@ def test_each_notes_velocity_is_heard():
     flat = Piece("flat", make_notes([(0, 1, 60, 120), (4, 5, 60, 120)]))
     _, same = decode(render(flat, reverb=False, chorus=False, tail_s=0.5).wav)
     assert rms(same[: SR // 2]) == pytest.approx(rms(same[2 * SR : 2 * SR + SR // 2]), rel=0.1)
+
+
+def test_a_midi_file_renders_with_its_tempo_map():
+    """The Generate page plays the MIDI it offers: its bytes render as they are, tempo changes and all."""
+    from musegen.output.midi import midi_bytes, notes_midi, piece_to_midi
+
+    pm = piece_to_midi(SCALE, tempo=120.0, tempo_map=[(0.0, 120.0), (2.0, 60.0)])  # beats 2-4 at half speed
+    result = render(midi_bytes(pm), reverb=False, chorus=False)
+    assert result.engine == "fluidsynth" and result.seconds == pytest.approx(1.0 + 2.0 + 1.5)
+    assert render(notes_midi(SCALE.notes, 240.0)).seconds == pytest.approx(1.0 + 1.5)
+    with pytest.raises(AudioError, match="cannot be read"):
+        render(b"MThd not really")

@@ -113,7 +113,7 @@ class ZipArchive:
                         f"{self.name} unpacks to more than {self.limits.max_unpacked_mb} MB (a zip bomb?). "
                         "Upload a smaller archive."
                     ) from None
-                yield info.filename, _too_big_reason(big, self.limits)
+                yield info.filename, _too_big_reason(big, self.limits, info.file_size)
                 continue
             except (zipfile.BadZipFile, OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
                 yield info.filename, f"unreadable zip member ({exc}); re-create the archive"
@@ -156,8 +156,9 @@ class _TooBig(Exception):
         self.inflated = inflated  # bytes inflated before giving up
 
 
-def _too_big_reason(big: _TooBig, limits: Limits) -> str:
-    if isinstance(big, _Flood):
+def _too_big_reason(big: _TooBig, limits: Limits, claimed: int) -> str:
+    """Why a member was cut off: the size limit, also for a flood whose entry claims more than it."""
+    if isinstance(big, _Flood) and claimed <= limits.max_file_mb * _MB:
         return (
             f"unpacks more than {MAX_RATIO} times its compressed size (real MIDI files: 3 to 7 times), "
             f"past {2 * limits.max_events_per_file / _MB:.0f} MB: an event flood? Not read further; "

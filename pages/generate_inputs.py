@@ -21,7 +21,7 @@ from pages.common import stop_with
 from pages.generate_chords import chords_input
 
 FROM_DATA, RANDOM, UPLOAD = "A piece from the model's data", "A random passage", "My own MIDI file"
-POLYPHONY_HELP = "0 = no limit. Performance runs: 10 by default, and a note is released after 8 s."
+POLYPHONY_HELP = f"0 = no limit. Performance runs: {rules.EVENT_RULES}."
 GRAMMAR_HELP = {
     "event": "No key is struck again before it is let go, and no key is let go that is not down: the event "
     "sequence can never be malformed (notes still down at the end are released there).",
@@ -96,7 +96,8 @@ def sampling_input(
     variations = c3.number_input("Variations", 1, 8, 2, help=together)
     keeps = f"The seed plays at {seed_tempo:g} BPM (its source's mean tempo); the output keeps it unless you change it."
     low, high = (int(t) for t in TEMPO_RANGE)
-    tempo = c4.slider("Tempo (BPM)", low, high, round(clamp_tempo(seed_tempo)), 1, help=keeps)
+    seed_bpm = round(clamp_tempo(seed_tempo))
+    tempo = c4.slider("Tempo (BPM)", low, high, seed_bpm, 1, help=keeps)
     program = c5.selectbox("Instrument", PROGRAMS, format_func=program_names().__getitem__)
     cfg = sampling_choice(
         length=length,
@@ -110,7 +111,7 @@ def sampling_input(
         motif_memory=memory,
         max_length=lim.max_generation_length,
     )
-    return cfg, None if tempo == round(clamp_tempo(seed_tempo)) else float(tempo), int(program)  # None: the seed's
+    return cfg, None if tempo == seed_bpm else float(tempo), int(program)  # None: the seed's tempo map
 
 
 def constraints_input(unit: str) -> ConstraintConfig:

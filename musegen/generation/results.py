@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 
 from musegen.config import ConstraintConfig, SamplingConfig
-from musegen.notes import END, START, Piece, make_notes, tempo_changes
+from musegen.notes import DEFAULT_TEMPO, END, START, Piece, make_notes, tempo_changes
 from musegen.output.midi import piece_to_midi
 from musegen.steering.chords import chord_marks, chord_report
 from musegen.steering.infill import InfillPlan
 
-DEFAULT_TEMPO = 100.0  # BPM of seeds whose run recorded no tempo (runs from before tempos were kept, the demos)
+# DEFAULT_TEMPO (musegen.notes): the BPM of seeds whose run recorded no tempo (runs before tempos were kept, demos)
 
 
 @dataclass

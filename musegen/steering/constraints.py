@@ -154,6 +154,7 @@ def keyboard_range(low: int, high: int) -> tuple[int, int]:
 
 
 EVENT_KEYS = 10  # performance runs: most keys sounding at once unless a person says otherwise (a pianist's)
+EVENT_RULES = f"{EVENT_KEYS} by default, and a note is released after {ConstraintConfig.max_note_seconds:g} s"
 
 
 def default_polyphony(unit: str) -> int:

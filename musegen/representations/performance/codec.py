@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from musegen.config import ConstraintConfig
 from musegen.notes import (
     DEFAULT_VELOCITY,
     END,
@@ -23,7 +24,7 @@ from musegen.vocabulary import SPECIALS, Vocabulary
 DECODE_TEMPO = 120.0  # BPM of decoded pieces: two beats a second
 SHIFT_MS = 10  # one time step
 MAX_SHIFT = 100  # steps of the longest TimeShift (one second)
-CAP_SECONDS = 8.0  # a note never turned off lasts at most this long (ConstraintConfig.max_note_seconds' default)
+CAP_SECONDS = ConstraintConfig.max_note_seconds  # a note never turned off lasts at most this long (8 s)
 
 # note (a row of PerformanceTokenizer.notes_of): onset step, offset step, pitch, velocity
 _Note = tuple[int, int, int, int]

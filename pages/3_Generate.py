@@ -13,8 +13,9 @@ from musegen.output.plots import piano_roll_chart
 from musegen.training.visibility import demo_dir, model_choices, runs_dir
 from pages.common import composer as load_composer
 from pages.common import friendly_errors, play, progress_bar, session_id, stop_with
-from pages.generate_inputs import constraints_input, sampling_input, seed_input, span_input
+from pages.generate_inputs import constraints_input, sampling_input, seed_input
 from pages.generate_results import show_composition, show_infilling
+from pages.generate_span import span_input
 from pages.server import queue_note
 
 CONTINUE, INFILL = "Continue a seed", "Fill in a passage"
@@ -67,7 +68,7 @@ def _compose(run_dir: str, lim: Limits) -> tuple[float, int]:
     st.caption(run_summary(composer.run) + (NADE if composer.config.model.head == "nade" else ""))
     task = _task(composer)
     seed, piece = _music(composer, run_dir, task, unit)
-    span = span_input(piece) if task == INFILL else None
+    span = span_input(piece, composer.rep.span_unit) if task == INFILL else None
     sampling, tempo, program, rules = _settings(composer, task, unit, piece, lim)
     st.session_state["generate_task"] = task
     if span is not None:

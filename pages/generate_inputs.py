@@ -10,13 +10,11 @@ import streamlit as st
 
 from musegen.config import ConstraintConfig, Limits, SamplingConfig, default_top_k, sampling_choice
 from musegen.generation.compose import Composer, Seed
-from musegen.notes import TEMPO_RANGE, TONICS, Piece, clamp_tempo, pitch_name
+from musegen.notes import TEMPO_RANGE, TONICS, clamp_tempo, pitch_name
 from musegen.output.instruments import PROGRAMS, program_names
-from musegen.output.plots import piano_roll_chart
 from musegen.representations.base import Representation
 from musegen.steering import constraints as rules
 from musegen.steering.constraints import KEYBOARD, NO_KEY, SCALES, constraint_choice, key_name, keyboard_range
-from musegen.steering.infill import default_span, span_parts, span_room
 from pages.common import stop_with
 from pages.generate_chords import chords_input
 
@@ -133,17 +131,3 @@ def constraints_input(unit: str) -> ConstraintConfig:
     return constraint_choice(
         key=key_name(tonic, scale), low=low, high=high, max_polyphony=most, grammar=grammar, unit=unit, chords=chords
     )
-
-
-def span_input(piece: Piece) -> tuple[float, float]:
-    """The span to regenerate, with the piece drawn and the span marked."""
-    room = span_room(piece)
-    start, end = st.slider(
-        "Span to regenerate (beats)", 0.0, room, default_span(piece), 0.25, help="Everything else stays."
-    )
-    kept, regenerated = span_parts(piece, start, end)
-    st.altair_chart(
-        piano_roll_chart([("kept", kept, 0.0), ("regenerated", regenerated, 0.0)]), width="stretch", key="span-roll"
-    )
-    st.caption(f"Orange: the notes of beats {start:g}-{end:g}, which the model writes again; grey: what stays.")
-    return float(start), float(end)

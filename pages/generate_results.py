@@ -57,7 +57,7 @@ def _infilled(result: Infilling, i: int, tempo: float | None, program: int, copy
     roll = piano_roll_chart(result.parts(i), chords=result.chord_marks())
     st.altair_chart(roll, width="stretch", key=f"infill-roll-{i}")
     new = f"{result.middles[i].n_notes} new notes from {result.token_counts[i]} tokens"
-    st.caption(f"{new} in beats {result.start:g}-{result.end:g}{_chord_share(result.chord_report(), i)}")
+    st.caption(f"{new} in {result.plan.where}{_chord_share(result.chord_report(), i)}")
     _originality(copy)
     midi = midi_bytes(result.midi(i, tempo=tempo, program=program))  # tempo None: the piece's tempo map
     _downloads(f"musegen-{result.run_id}-infill-v{i + 1}", midi, play(midi), f"i{i}")
@@ -100,7 +100,7 @@ def _metrics(comp: Composition, run_dir: str) -> None:
 def show_infilling(result: Infilling, run_dir: str, tempo: float | None, program: int) -> None:
     """The variations of a filled-in span, each in its tab."""
     st.subheader("Results", anchor=False)
-    made = f"{len(result.pieces)} variation(s) of beats {result.start:g}-{result.end:g} in {result.seconds:.1f} s"
+    made = f"{len(result.pieces)} variation(s) of {result.plan.where} in {result.seconds:.1f} s"
     kept = describe(result.constraints) if result.constraints is not None and result.constraints.active else ""
     st.caption(f"{made}{' · ' + kept if kept else ''} · grey: kept, orange: new")
     with friendly_errors():

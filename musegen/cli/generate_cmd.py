@@ -18,6 +18,7 @@ from musegen.notes import Piece, parse_pitch_name
 from musegen.sources.files import read_limited
 from musegen.steering.chords import chord_report
 from musegen.steering.constraints import ChordChoice, constraint_choice, describe
+from musegen.steering.infill import parse_span, span_in_beats, span_seconds
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -87,7 +88,7 @@ def _add_steering_flags(p: argparse.ArgumentParser) -> None:
         "--infill",
         metavar="START:END",
         help="regenerate beats START to END of the seed piece instead of continuing it (runs trained with "
-        "infilling); each variation is the whole piece with that span new",
+        "infilling), or seconds with an s: 4s:8s; each variation is the whole piece with that span new",
     )
     g.add_argument("--key", help="keep to a key or scale, e.g. 'D minor', 'F# major', 'A dorian', 'C pentatonic'")
     g.add_argument("--pitch-range", metavar="LOW:HIGH", help="keep to pitches LOW..HIGH: MIDI numbers or names (C3:C6)")
@@ -197,7 +198,8 @@ def _make(args, composer, seed, sampling: SamplingConfig, constraints, span) -> 
             print(f"\rgenerating {done}/{total} tokens", end="", file=sys.stderr)
 
     if span is not None:
-        result = composer.infill(seed.piece, *span, sampling, on_progress=progress, constraints=constraints)
+        beats = span_in_beats(seed.piece, *span)
+        result = composer.infill(seed.piece, *beats, sampling, on_progress=progress, constraints=constraints)
         made = _Made(
             new_music=[result.placed(i) for i in range(len(result.pieces))],
             pms=[result.midi(i, tempo=args.midi_tempo, program=args.program) for i in range(len(result.pieces))],
@@ -206,7 +208,12 @@ def _make(args, composer, seed, sampling: SamplingConfig, constraints, span) -> 
             seconds=result.seconds,
             memory=0.0,  # infilling draws without the motif memory
             origin=result.start,
-            infill={"start": result.start, "end": result.end, "prompt": result.plan.label},
+            infill={
+                "start": result.start,
+                "end": result.end,
+                "seconds": list(span_seconds(result.plan.piece, result.start, result.end)),
+                "prompt": result.plan.label,
+            },
         )
     else:
         comp = composer.compose(seed, sampling, on_progress=progress, constraints=constraints)
@@ -247,7 +254,7 @@ def _print_summary(summary: dict, constraints: ConstraintConfig, made: _Made, co
     kept = f", its {summary['tempo_changes']} tempos kept" if summary["tempo_changes"] > 1 else ""
     print(f"seed: {summary['seed']} (tempo {summary['tempo']:g} BPM{kept})")
     if made.infill is not None:
-        print(f"infilled beats {made.infill['start']:g}-{made.infill['end']:g} ({made.infill['prompt']})")
+        print(f"infilled {made.infill['prompt']}")
     if constraints is not None and constraints.active:
         print(f"constraints: {describe(constraints)}")
     if made.memory:
@@ -267,8 +274,8 @@ MAX_SECONDS = 86_400.0  # a day of music; the token limit cuts any piece far sho
 MAX_SEED = 2**32 - 1  # what every random generator musegen seeds accepts
 
 
-def _check_flags(args: argparse.Namespace) -> tuple[float, float] | None:
-    """Every flag checked; the --infill span when given."""
+def _check_flags(args: argparse.Namespace) -> tuple[float, float, str] | None:
+    """Every flag checked; the --infill span (start, end, unit) when given."""
     from musegen.output.midi import check_settings
 
     limit = Limits.from_env().max_generation_length
@@ -300,10 +307,7 @@ def _check_flags(args: argparse.Namespace) -> tuple[float, float] | None:
         return None
     if args.seconds is not None:
         raise ConfigError("--infill regenerates a span of the seed piece; --seconds applies to continuations only.")
-    start, end = _pair(args.infill, "--infill", float, "START:END in beats, e.g. --infill 8:16")
-    if not (math.isfinite(start) and math.isfinite(end) and 0 <= start < end):
-        raise ConfigError(f"--infill needs 0 <= START < END (beats), got {args.infill}.")
-    return start, end
+    return parse_span(args.infill)
 
 
 def _pair(text: str, flag: str, kind: Any, example: str) -> tuple[Any, Any]:

@@ -269,7 +269,7 @@ class Composer:
             )
         middles = [self.rep.decode_middle(ids, plan, f"variation {i + 1}") for i, ids in enumerate(outputs)]
         pieces = [
-            join(piece, plan.start, plan.end, m, f"{piece.name} (beats {plan.start:g}-{plan.end:g} new, v{i + 1})")
+            join(piece, plan.start, plan.end, m, f"{piece.name} ({plan.where} new, v{i + 1})")
             for i, m in enumerate(middles)
         ]
         end_id = (self.vocab.fim_ids() or (-1,) * 4)[3]

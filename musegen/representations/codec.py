@@ -60,6 +60,7 @@ class Codec(ABC):
     # velocity: "none" (notes decode at one loudness), "optional" (DataConfig.velocity decides) or "always"
     dynamics: ClassVar[str] = "none"
     keeps_played_timing: ClassVar[bool] = False  # onsets in real time, not on a grid: for music played, not written
+    span_unit: ClassVar[str] = "beats"  # what a span to fill in is chosen in (musegen.steering.infill.SPAN_UNITS)
 
     tokenizer: Tokenizer  # the representation as readable tokens (statistics, the classic vocabulary)
 

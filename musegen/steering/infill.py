@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from musegen.errors import ConfigError
-from musegen.notes import END, PITCH, START, Piece, make_notes
+from musegen.notes import END, PITCH, START, Piece, make_notes, seconds_to_beats
 
 MIN_SPAN_BEATS = 0.25  # a sixteenth: the shortest span worth regenerating
 
@@ -41,6 +41,7 @@ class InfillPlan:
     prefix_tokens: int = 0  # tokens of context before and after the span in the prompt
     suffix_tokens: int = 0
     truth: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # the span's own middle, as ids
+    step_seconds: float = 0.0  # seconds of one unit of span and gap where the representation counts in seconds
 
     def without_suffix(self, sentinels: tuple[int, int, int, int]) -> np.ndarray:
         """The prompt with nothing after the span (``<fim_suffix>`` then at once ``<fim_prefix>``)."""
@@ -49,8 +50,16 @@ class InfillPlan:
         return np.concatenate([prompt[:1], prompt[cut:]]).astype(np.int32)
 
     @property
+    def where(self) -> str:
+        """The span for people: "beats 4-8", or "seconds 2.00-4.50" where it is cut in seconds."""
+        if self.step_seconds:  # performance events: the span was chosen, and is cut, in seconds
+            first, last = span_seconds(self.piece, self.start, self.end)
+            return f"seconds {first:.2f}-{last:.2f}"
+        return f"beats {self.start:g}-{self.end:g}"
+
+    @property
     def label(self) -> str:
-        return f"beats {self.start:g}-{self.end:g} ({self.prefix_tokens} tokens before, {self.suffix_tokens} after)"
+        return f"{self.where} ({self.prefix_tokens} tokens before, {self.suffix_tokens} after)"
 
 
 def context_budget(window: int, middle_tokens: float) -> tuple[int, int]:
@@ -94,6 +103,56 @@ def default_span(piece: Piece) -> tuple[float, float]:
         return round(length / 3 * 4) / 4, round(2 * length / 3 * 4) / 4
     first = 4.0 * round(length / 3 / 4)
     return min(first, length - 1.0), min(first + 8.0, length)
+
+
+SPAN_UNITS = ("beats", "seconds")  # what a span is chosen in: the score's beats, or the seconds heard
+
+
+def span_in_beats(piece: Piece, start: float, end: float, unit: str = "beats") -> tuple[float, float]:
+    """A span given in ``unit`` as beats of ``piece``: seconds go through its tempo map."""
+    if unit not in SPAN_UNITS:
+        raise ConfigError(f"a span is given in beats or seconds, got {unit!r}.")
+    if not (np.isfinite(start) and np.isfinite(end) and 0 <= start < end):
+        raise ConfigError(f"the span needs 0 <= start < end ({unit}), got {start:g}-{end:g}.")
+    if unit == "beats":
+        return float(start), float(end)
+    beats = seconds_to_beats(np.array([start, end], dtype=np.float64), piece.tempos())
+    return float(beats[0]), float(beats[1])
+
+
+def parse_span(text: str) -> tuple[float, float, str]:
+    """``"8:16"`` (beats) or ``"4s:8.5s"`` (seconds) as (start, end, unit); a ConfigError that shows the forms."""
+    low, sep, high = (text or "").strip().partition(":")
+    seconds = [part.strip().lower().endswith("s") for part in (low, high)]
+    try:
+        if not sep or seconds[0] != seconds[1]:
+            raise ValueError(text)
+        start, end = (float(part.strip().lower().removesuffix("s")) for part in (low, high))
+    except ValueError:
+        raise ConfigError(
+            f"--infill must be START:END in beats (e.g. 8:16) or in seconds (e.g. 4s:8.5s); got {text!r}."
+        ) from None
+    unit = "seconds" if seconds[0] else "beats"
+    if not (np.isfinite(start) and np.isfinite(end) and 0 <= start < end):
+        raise ConfigError(f"--infill needs 0 <= START < END ({unit}), got {text}.")
+    return start, end, unit
+
+
+def span_seconds(piece: Piece, start: float, end: float) -> tuple[float, float]:
+    """Beats [start, end) of ``piece`` as the seconds heard (the inverse of :func:`span_in_beats`)."""
+    first, last = (float(t) for t in piece.seconds(np.array([start, end], dtype=np.float64)))
+    return first, last
+
+
+def span_offer(piece: Piece, unit: str = "beats") -> tuple[float, tuple[float, float], float]:
+    """What a span is chosen from in ``unit``: (the room, the span offered first, the step); seconds
+    through the piece's tempo map, on 50 ms steps."""
+    room, first = span_room(piece), default_span(piece)
+    if unit == "beats":
+        return room, first, 0.25
+    span_in_beats(piece, 0.0, 1.0, unit)  # the unit checked
+    seconds = [round(float(t) * 20) / 20 for t in piece.seconds(np.array([room, *first]))]
+    return seconds[0], (seconds[1], max(seconds[2], seconds[1] + 0.05)), 0.05
 
 
 def span_parts(piece: Piece, start: float, end: float) -> tuple[Piece, Piece]:

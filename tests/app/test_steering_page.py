@@ -116,3 +116,38 @@ def test_generate_over_a_typed_chord_progression(demo):
     assert "over C | Am | F | G (hard" in ui.texts(at)
     assert "100% of the notes begun under a chord are its tones" in ui.texts(at)
     assert [m[2] for m in comp.chord_marks(0)][:2] == ["C", "Am"]
+
+
+@pytest.fixture(scope="module")
+def performance_fim(tmp_path_factory) -> Path:
+    """A tiny performance run that learned to infill (played pieces with a tempo map)."""
+    from musegen.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from musegen.datasets.dataset import build_dataset
+    from musegen.runs import create_run
+    from musegen.training.loop import train
+    from tests.representations.test_performance import played_piece
+
+    config = RunConfig(
+        data=DataConfig(representation="performance", window=128, stride=64, val_fraction=0.25, fim_rate=0.5),
+        model=ModelConfig("lstm", embed_dim=16, units=32, layers=1),
+        train=TrainConfig(epochs=1, batch_size=16, learning_rate=5e-3, seed=0),
+    )
+    dataset = build_dataset([played_piece(s) for s in range(4)], config.data)
+    run_dir = create_run(tmp_path_factory.mktemp("runs"), config, dataset.vocab, name="performance-fim")
+    train(config, dataset, run_dir, evaluate=False)
+    return run_dir
+
+
+def test_a_performance_run_fills_in_a_span_chosen_in_seconds(performance_fim, folders):
+    target = folders / "demo" / "demo-played"
+    shutil.copytree(performance_fim, target)
+    at = _generate_page(target)
+    ui.widget(at.radio, "Task").set_value("Fill in a passage").run()
+    assert not at.exception and not at.error
+    ui.widget(at.slider, "Span to regenerate (seconds)").set_value((2.0, 4.0)).run()
+    ui.widget(at.number_input, "Variations").set_value(1).run()
+    ui.widget(at.button, "Fill in").click().run()
+    assert not at.exception and not at.error
+    result = at.session_state["infilling"][1]
+    assert result.plan.where == "seconds 2.00-4.00" and "seconds 2.00-4.00" in ui.texts(at)
+    assert result.middles[0].n_notes > 0 and len(at.get("audio")) >= 1

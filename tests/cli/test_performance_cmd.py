@@ -52,7 +52,7 @@ def test_a_performance_run_trains_and_generates_from_the_command_line(tmp_path):
     assert np.isfinite(report["metrics"]["model"]["nll"]) and np.isfinite(report["metrics"]["baseline"]["nll"])
     run_dir = Path(report["run_dir"])
     config = runs.load_run(run_dir).config
-    assert config.data.representation == "performance" and config.data.fim_rate == 0.0  # no infilling by default
+    assert config.data.representation == "performance" and config.data.fim_rate == 0.5  # it learns to infill too
 
     out = tmp_path / "played.mid"
     proc = _musegen(
@@ -69,6 +69,22 @@ def test_a_performance_run_trains_and_generates_from_the_command_line(tmp_path):
     assert grid_fit(beats) < UNQUANTIZED_BELOW  # played timing, off the sixteenth grid
     assert len({n.velocity for n in notes}) >= 3  # dynamics
 
-    proc = _musegen("generate", str(run_dir), "--infill", "1:2", "--out", str(tmp_path / "x.mid"))
-    assert proc.returncode == 2 and "does not fill in passages yet" in proc.stderr
+    seed = data / "played-1.mid"  # a span in seconds of a seed file, filled in
+    out = tmp_path / "filled.mid"
+    proc = _musegen(
+        "generate", str(run_dir), "--seed-midi", str(seed), "--infill", "2s:4.5s", "--length", "400",
+        "--variations", "1", "--out", str(out), "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    infill = json.loads(proc.stdout)["infill"]
+    assert infill["seconds"] == pytest.approx([2.0, 4.5], abs=0.011) and infill["prompt"].startswith(
+        "seconds 2.00-4.50"
+    )
+    before = [n for inst in pretty_midi.PrettyMIDI(str(seed)).instruments for n in inst.notes]
+    after = [n for inst in pretty_midi.PrettyMIDI(str(out)).instruments for n in inst.notes]
+    outside = lambda notes: sorted((round(n.start, 2), n.pitch) for n in notes if not 2.0 <= n.start < 4.5)  # noqa: E731
+    assert outside(after) == outside(before)  # the music around the span stays where it was
+    assert any(2.0 <= n.start < 4.5 for n in after)
+    proc = _musegen("generate", str(run_dir), "--infill", "2s:4", "--out", str(tmp_path / "x.mid"))
+    assert proc.returncode == 2 and "in seconds (e.g. 4s:8.5s)" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -38,7 +38,7 @@ from musegen.notes import (
     velocity_bin,
     velocity_levels,
 )
-from musegen.representations.performance import NO_INFILL, PerformanceRepresentation
+from musegen.representations.performance import PerformanceRepresentation
 from musegen.representations.registry import check, for_config, for_vocab, names
 from musegen.steering.constraints import constraint_choice
 from musegen.vocabulary import Vocabulary
@@ -219,16 +219,16 @@ def test_every_note_has_its_events_in_decode_order():
     assert kinds.count("NoteOn") == kinds.count("NoteOff") == decoded.n_notes
 
 
-def test_infilling_is_refused_with_what_to_do_instead():
+def test_a_run_learns_to_infill_when_asked_and_says_so_otherwise():
     rep = _rep()
     assert not rep.can_infill(ModelConfig("lstm"))
-    with pytest.raises(ConfigError, match="does not fill in passages yet; continue a seed"):
+    with pytest.raises(ConfigError, match="trained without fill-in-the-middle"):
         rep.check_infill(ModelConfig("lstm"))
-    with pytest.raises(ConfigError, match=NO_INFILL[:40]):
-        check(RunConfig(data=DataConfig(representation="performance", fim_rate=0.5), model=ModelConfig("lstm")))
+    fim = check(RunConfig(data=DataConfig(representation="performance", fim_rate=0.5), model=ModelConfig("lstm")))
+    assert fim.can_infill(ModelConfig("lstm")) and fim.vocab.fim_ids() is not None
     from musegen.training.sizing import can_learn_infilling
 
-    assert not can_learn_infilling(RunConfig(data=DataConfig(representation="performance")))  # the CLI's default
+    assert can_learn_infilling(RunConfig(data=DataConfig(representation="performance")))  # the Train page's option
 
 
 # --------------------------------------------------------------------------- constraints (random draws)

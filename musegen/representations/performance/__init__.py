@@ -28,13 +28,12 @@ from musegen.representations.performance.codec import (
     PerformanceTokenizer,
 )
 from musegen.representations.performance.constraint import PerformanceConstraint
-from musegen.representations.performance.representation import NO_INFILL, PerformanceRepresentation
+from musegen.representations.performance.representation import PerformanceRepresentation
 
 __all__ = [
     "CAP_SECONDS",
     "DECODE_TEMPO",
     "MAX_SHIFT",
-    "NO_INFILL",
     "SHIFT_MS",
     "PerformanceConstraint",
     "PerformanceRepresentation",

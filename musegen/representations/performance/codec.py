@@ -26,8 +26,16 @@ SHIFT_MS = 10  # one time step
 MAX_SHIFT = 100  # steps of the longest TimeShift (one second)
 CAP_SECONDS = ConstraintConfig.max_note_seconds  # a note never turned off lasts at most this long (8 s)
 
-# note (a row of PerformanceTokenizer.notes_of): onset step, offset step, pitch, velocity
-_Note = tuple[int, int, int, int]
+# an event: (time step, OFF or ON, pitch, velocity level); at one instant NoteOffs come first
+Event = tuple[int, int, int, int]
+OFF, ON = 0, 1
+
+
+def note_events(q: np.ndarray, offs: bool = True) -> list[Event]:
+    """The NoteOn (and, with ``offs``, NoteOff) events of notes ``q`` ((N, 4) [onset, offset, pitch, level])."""
+    rows = np.asarray(q, dtype=np.int64).reshape(-1, 4).tolist()
+    events = [(int(on), ON, int(p), int(v)) for on, _, p, v in rows]
+    return events + ([(int(off), OFF, int(p), 0) for _, off, p, _ in rows] if offs else [])
 
 
 @dataclass
@@ -86,16 +94,17 @@ class PerformanceTokenizer:
 
     def tokens_of(self, q: np.ndarray) -> list[str]:
         """The events of notes ``q`` (:meth:`notes_of`'s rows), from time 0."""
-        q = np.asarray(q, dtype=np.int64).reshape(-1, 4)
-        events = [(int(off), 0, int(p), 0) for _, off, p, _ in q.tolist()]
-        events += [(int(on), 1, int(p), int(v)) for on, _, p, v in q.tolist()]
-        events.sort()  # by time, note-offs first, ascending pitch
+        return self.write(note_events(q))
+
+    def write(self, events: Iterable[Event]) -> list[str]:
+        """The tokens of ``events`` (time, kind, pitch, velocity level), from time 0: sorted by time, the
+        NoteOffs of an instant first, pitches rising; a Velocity event where the loudness changes."""
         out: list[str] = []
         now, loudness = 0, -1
-        for time, kind, pitch, velocity in events:
+        for time, kind, pitch, velocity in sorted(events):
             out += self.shifts(time - now)
             now = time
-            if kind == 0:
+            if kind == OFF:
                 out.append(f"NoteOff_{pitch}")
                 continue
             if velocity != loudness:

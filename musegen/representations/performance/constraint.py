@@ -9,6 +9,7 @@ import numpy as np
 from musegen.config import ConstraintConfig
 from musegen.steering.chord_rule import ChordRule
 from musegen.steering.constraints import Constraint, pitch_mask
+from musegen.steering.infill import InfillPlan
 
 if TYPE_CHECKING:
     from musegen.representations.performance.representation import PerformanceRepresentation
@@ -33,10 +34,18 @@ class PerformanceConstraint(Constraint):
     10 ms). A chord progression (:mod:`musegen.steering.chord_rule`) starts where the generated music does,
     in beats at the decoded tempo (120 BPM), and narrows (or biases) the NoteOn pitches; with the bass rule
     the first note under a chord is on its bass and the notes struck at the same instant lie above it.
+
+    In a middle (``plan``) the time starts at the span's start, with the notes the prompt's prefix leaves
+    down still sounding (they count towards the notes at once, and the middle lets them go): notes begin
+    only inside the span, the time adds up exactly to the suffix's first onset, where every note still
+    down is let go, and then ``<fim_end>`` comes.
     """
 
-    def __init__(self, rep: PerformanceRepresentation, cfg: ConstraintConfig, batch: int):
+    def __init__(self, rep: PerformanceRepresentation, cfg: ConstraintConfig, batch: int, plan: InfillPlan | None):
         super().__init__(batch)
+        self.plan = plan
+        sentinels = rep.vocab.fim_ids()
+        self.fim = sentinels if plan is not None and sentinels else None
         vocab = rep.vocab
         kinds = {"TimeShift": SHIFT, "NoteOn": NOTE_ON, "NoteOff": NOTE_OFF, "Velocity": VELOCITY_KIND}
         self.kind = np.zeros(len(vocab), dtype=np.int8)
@@ -73,10 +82,18 @@ class PerformanceConstraint(Constraint):
 
     def prime(self, prompt: np.ndarray) -> None:
         prompt = np.asarray(prompt)
-        for t in range(prompt.shape[1]):
+        columns = range(prompt.shape[1])
+        if self.fim is not None:  # a middle goes on from its prompt's prefix (<fim_prefix> ... <fim_middle>)
+            row = prompt[0].tolist()
+            first = row.index(self.fim[0]) + 1 if self.fim[0] in row else 0
+            columns = range(first, row.index(self.fim[2]) if self.fim[2] in row else len(row))
+        for t in columns:
             self.observe(prompt[:, t])
         self.origin = self.now.copy()
         self.chord_span[:] = -1
+        if self.fim is not None:  # the middle's events begin with a Velocity of their own
+            self.loudness[:] = -1
+            self.after_velocity[:] = False
 
     def _beat(self, r: int) -> float:
         return (int(self.now[r]) - int(self.origin[r])) * self.beats_per_step
@@ -114,6 +131,8 @@ class PerformanceConstraint(Constraint):
             self._velocity(mask, on)
         if self.max_steps:
             self._release(mask)
+        if self.fim is not None:
+            self._middle(mask)
         if not mask.any(axis=1).all():  # never expected: TimeShift is always allowed
             self.fallbacks += int((~mask.any(axis=1)).sum())
             mask[:, self.static] = True
@@ -139,6 +158,20 @@ class PerformanceConstraint(Constraint):
             mask[r] = False
             mask[r, self.off_ids] = self.sounding[r, self.off_pitch] & (due[r, self.off_pitch] <= self.now[r])
 
+    def _middle(self, mask: np.ndarray) -> None:
+        """A middle's time: notes begin inside the span, shifts land at the suffix's first onset at the
+        latest; there every note still down is let go, then ``<fim_end>`` (and only it, once drawn)."""
+        plan, end = self.plan, self.fim[3]
+        t = self.now - self.origin
+        mask[:, self.on_ids] &= (t < plan.span)[:, None]
+        mask[:, self.velocity_ids] &= (t < plan.span)[:, None]
+        mask[:, self.shift_ids] &= self.shift_steps[None, :] <= (plan.gap - t)[:, None]
+        for r in np.flatnonzero((t >= plan.gap) | self.done).tolist():
+            mask[r] = False
+            down = self.sounding[r, self.off_pitch] & ~self.done[r]
+            mask[r, self.off_ids] = down
+            mask[r, end] = not down.any()
+
     def _end(self, r: int, pitch: int) -> None:
         if self.sounding[r, pitch]:
             self.sounding[r, pitch] = False
@@ -146,6 +179,9 @@ class PerformanceConstraint(Constraint):
 
     def observe(self, drawn: np.ndarray) -> None:
         for r, i in enumerate(np.asarray(drawn).reshape(-1).tolist()):
+            if self.fim is not None and (self.done[r] or i == self.fim[3]):
+                self.done[r] = True
+                continue
             if not 0 <= i < len(self.kind):
                 continue
             kind, value = int(self.kind[i]), int(self.value[i])

@@ -7,22 +7,18 @@ from typing import ClassVar
 
 import numpy as np
 
-from musegen.config import ConstraintConfig, DataConfig, ModelConfig
+from musegen.config import ConstraintConfig, DataConfig
 from musegen.errors import ConfigError
-from musegen.notes import Piece
 from musegen.representations.performance.codec import DECODE_TEMPO, MAX_SHIFT, SHIFT_MS, PerformanceTokenizer
 from musegen.representations.performance.constraint import PerformanceConstraint
+from musegen.representations.performance.infill import PerformanceInfilling
 from musegen.representations.tokens import TokenRepresentation
 from musegen.steering.constraints import Constraint, constraint_choice
 from musegen.steering.infill import InfillPlan
 from musegen.vocabulary import BOS_ID, PAD_ID, UNK_ID, Vocabulary
 
-NO_INFILL = (
-    "the performance representation does not fill in passages yet; continue a seed instead, or train a timed run."
-)
 
-
-class PerformanceRepresentation(TokenRepresentation):
+class PerformanceRepresentation(PerformanceInfilling, TokenRepresentation):
     """Performance RNN events; see :mod:`musegen.representations.performance`."""
 
     name: ClassVar[str] = "performance"
@@ -30,6 +26,7 @@ class PerformanceRepresentation(TokenRepresentation):
     unit: ClassVar[str] = "event"
     uses_grid: ClassVar[bool] = False
     keeps_played_timing: ClassVar[bool] = True
+    span_unit: ClassVar[str] = "seconds"
     dynamics: ClassVar[str] = "always"
     fixed_tempo: ClassVar[float] = DECODE_TEMPO
     unit_name: ClassVar[str] = "events"
@@ -45,7 +42,8 @@ class PerformanceRepresentation(TokenRepresentation):
     @classmethod
     def from_config(cls, cfg: DataConfig) -> PerformanceRepresentation:
         tokenizer = PerformanceTokenizer(velocity_bins=int(cfg.velocity_bins))
-        return cls(tokenizer, tokenizer.build_vocab())
+        vocab = tokenizer.build_vocab()
+        return cls(tokenizer, vocab.with_fim() if cfg.fim_rate > 0 else vocab, fim=cfg.fim_rate > 0)
 
     @classmethod
     def from_vocab(cls, vocab: Vocabulary) -> PerformanceRepresentation:
@@ -87,29 +85,13 @@ class PerformanceRepresentation(TokenRepresentation):
     def known_range(self) -> str:
         return "every MIDI pitch"
 
-    # ------------------------------------------------------------------ infilling: not yet
-
-    def can_infill(self, model: ModelConfig) -> bool:
-        return False
-
-    def check_infill(self, model: ModelConfig) -> None:
-        raise ConfigError(NO_INFILL)
-
-    def infill_plan(self, piece: Piece, start: float, end: float, window: int) -> InfillPlan:
-        raise ConfigError(NO_INFILL)
-
-    def decode_middle(self, ids: np.ndarray, plan: InfillPlan, name: str = "middle") -> Piece:
-        raise ConfigError(NO_INFILL)
-
     # ------------------------------------------------------------------ constraints and surprise
 
     def constraint(self, cfg: ConstraintConfig | None, batch: int, plan: InfillPlan | None = None) -> Constraint | None:
-        if plan is not None:
-            raise ConfigError(NO_INFILL)
         cfg = constraint_choice(unit=self.unit) if cfg is None else cfg  # none chosen: the run's defaults
-        if not cfg.active and not cfg.max_note_seconds:
+        if not cfg.active and not cfg.max_note_seconds and plan is None:
             return None
-        return PerformanceConstraint(self, cfg, batch)
+        return PerformanceConstraint(self, cfg, batch, plan)
 
     def element_notes(self, ids: np.ndarray) -> np.ndarray:
         """A note is made of its NoteOn and NoteOff, and of the TimeShift and Velocity events that lead to

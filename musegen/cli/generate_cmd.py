@@ -18,6 +18,7 @@ from musegen.notes import Piece, parse_pitch_name
 from musegen.sources.files import read_limited
 from musegen.steering.chords import chord_report
 from musegen.steering.constraints import ChordChoice, constraint_choice, describe
+from musegen.steering.infill import infill_advice
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -206,7 +207,12 @@ def _make(args, composer, seed, sampling: SamplingConfig, constraints, span) -> 
             seconds=result.seconds,
             memory=0.0,  # infilling draws without the motif memory
             origin=result.start,
-            infill={"start": result.start, "end": result.end, "prompt": result.plan.label},
+            infill={
+                "start": result.start,
+                "end": result.end,
+                "prompt": result.plan.label,
+                "advice": infill_advice(composer.config.model),  # None: the architecture uses both sides
+            },
         )
     else:
         comp = composer.compose(seed, sampling, on_progress=progress, constraints=constraints)
@@ -248,6 +254,8 @@ def _print_summary(summary: dict, constraints: ConstraintConfig, made: _Made, co
     print(f"seed: {summary['seed']} (tempo {summary['tempo']:g} BPM{kept})")
     if made.infill is not None:
         print(f"infilled beats {made.infill['start']:g}-{made.infill['end']:g} ({made.infill['prompt']})")
+        if made.infill["advice"]:
+            print(f"note: {made.infill['advice']}")
     if constraints is not None and constraints.active:
         print(f"constraints: {describe(constraints)}")
     if made.memory:

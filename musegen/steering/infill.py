@@ -81,7 +81,8 @@ def infill_advice(model: ModelConfig) -> str | None:
 
     The prompt is in the SPM order (suffix, prefix, middle), so a recurrent model must carry the suffix
     across the whole prefix; the small demo LSTM hardly does. A shorter prefix brings the suffix closer
-    but costs more than the suffix brings (measured with prefixes of 0-32 tokens): the budget stays.
+    but costs more than the suffix brings (measured on the demo LSTM with 0-48 tokens of prefix, the
+    room left unused or given to the suffix: never lower than the default split), so the budget stays.
     """
     return RECURRENT_ADVICE if model.arch in RECURRENT_ARCHS else None
 

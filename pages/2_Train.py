@@ -10,6 +10,7 @@ import streamlit as st
 from musegen.config import ARCHITECTURES, DataConfig, RunConfig
 from musegen.datasets.expression import what_it_learns
 from musegen.representations.registry import for_config
+from musegen.steering.infill import infill_advice
 from musegen.training import sizing
 from musegen.training.jobs import active_jobs, job_status, list_jobs, start_training
 from musegen.training.visibility import runs_dir
@@ -51,6 +52,8 @@ def _settings(data: DataConfig) -> tuple[RunConfig, int | None]:
     if sizing.can_learn_infilling(base):
         fim = st.checkbox("Also learn to fill in passages (infilling)", value=True, help=sizing.FIM_HELP)
         base.data = dataclasses.replace(base.data, fim_rate=sizing.FIM_RATE if fim else 0.0)
+        if fim and (advice := infill_advice(base.model)):
+            st.caption(f":material/info: {advice}")
     else:
         base.data = dataclasses.replace(base.data, fim_rate=0.0)
     key = f"{start}-{arch}-{data.window}-"  # new defaults when the starting point, architecture or window change

@@ -10,6 +10,7 @@ from musegen.evaluation.report import run_summary
 from musegen.generation.compose import Composer, Composition
 from musegen.notes import Piece
 from musegen.output.plots import piano_roll_chart
+from musegen.steering.infill import infill_advice
 from musegen.training.visibility import demo_dir, model_choices, runs_dir
 from pages.common import composer as load_composer
 from pages.common import friendly_errors, play, progress_bar, session_id, stop_with
@@ -31,6 +32,8 @@ def _task(composer: Composer) -> str:
             composer.rep.check_infill(composer.config.model)
         except MusegenError as exc:
             stop_with(f"{exc}", ":material/edit_note:")
+    if task == INFILL and (advice := infill_advice(composer.config.model)):
+        st.caption(f":material/info: {advice}")
     return task
 
 

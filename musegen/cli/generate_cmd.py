@@ -18,7 +18,7 @@ from musegen.notes import Piece, parse_pitch_name
 from musegen.sources.files import read_limited
 from musegen.steering.chords import chord_report
 from musegen.steering.constraints import ChordChoice, constraint_choice, describe
-from musegen.steering.infill import parse_span, span_in_beats, span_seconds
+from musegen.steering.infill import infill_advice, parse_span, span_in_beats, span_seconds
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -213,6 +213,7 @@ def _make(args, composer, seed, sampling: SamplingConfig, constraints, span) -> 
                 "end": result.end,
                 "seconds": list(span_seconds(result.plan.piece, result.start, result.end)),
                 "prompt": result.plan.label,
+                "advice": infill_advice(composer.config.model),  # None: the architecture uses both sides
             },
         )
     else:
@@ -255,6 +256,8 @@ def _print_summary(summary: dict, constraints: ConstraintConfig, made: _Made, co
     print(f"seed: {summary['seed']} (tempo {summary['tempo']:g} BPM{kept})")
     if made.infill is not None:
         print(f"infilled {made.infill['prompt']}")
+        if made.infill["advice"]:
+            print(f"note: {made.infill['advice']}")
     if constraints is not None and constraints.active:
         print(f"constraints: {describe(constraints)}")
     if made.memory:

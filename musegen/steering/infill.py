@@ -10,8 +10,9 @@ A token run trained with fill-in-the-middle examples (``DataConfig.fim_rate``; B
 (:meth:`~musegen.representations.tokens.TokenRepresentation.infill_plan`: for the timed tokens the
 suffix begins with the time from the span's start to its first note, so the model knows how much
 time it must fill) and the constraint that makes the middle fit: notes only inside the span, the
-time adding up exactly to where the suffix begins. This module holds the plan and :func:`join`,
-which puts a middle back between the notes before and after the span.
+time adding up exactly to where the suffix begins. This module holds the plan, :func:`join`,
+which puts a middle back between the notes before and after the span, and :func:`infill_advice`, what
+the app and the CLI say about how well a run's architecture fills in.
 """
 
 from __future__ import annotations
@@ -20,10 +21,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from musegen.config import ModelConfig
 from musegen.errors import ConfigError
 from musegen.notes import END, PITCH, START, Piece, make_notes, seconds_to_beats
 
 MIN_SPAN_BEATS = 0.25  # a sixteenth: the shortest span worth regenerating
+RECURRENT_ARCHS = ("lstm", "classic-lstm")  # they read the prompt in order, through one state
+# BENCHMARKS.md, "Does the model use what follows the span?": nats per token the suffix is worth to the
+# true middle of a two-beat span of the held-out chorales (the demo models, python -m benchmarks steering)
+RECURRENT_ADVICE = (
+    "An LSTM hears the music after the span only faintly (the prompt gives it first, before the music leading "
+    "in, and the LSTM keeps little of it that long), so its new passage mostly follows what comes before. "
+    "WaveNet and Transformer runs use both sides: on the demo chorales, the music after a two-beat span helps "
+    "them 0.125 and 0.109 nats a token, the LSTM 0.002. To lead into what follows, fill in with one of those."
+)
 
 
 @dataclass
@@ -72,6 +83,17 @@ def context_budget(window: int, middle_tokens: float) -> tuple[int, int]:
     free = max(0, int(window - 4 - np.ceil(middle_tokens)))
     prefix = max(8, (2 * free) // 3)
     return prefix, max(8, free - prefix)
+
+
+def infill_advice(model: ModelConfig) -> str | None:
+    """What to know before filling in with ``model``: a sentence for a recurrent run, None for the others.
+
+    The prompt is in the SPM order (suffix, prefix, middle), so a recurrent model must carry the suffix
+    across the whole prefix; the small demo LSTM hardly does. A shorter prefix brings the suffix closer
+    but costs more than the suffix brings (measured on the demo LSTM with 0-48 tokens of prefix, the
+    room left unused or given to the suffix: never lower than the default split), so the budget stays.
+    """
+    return RECURRENT_ADVICE if model.arch in RECURRENT_ARCHS else None
 
 
 def check_span(piece: Piece, start: float, end: float) -> tuple[float, float]:

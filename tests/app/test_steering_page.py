@@ -49,6 +49,7 @@ def test_fill_in_a_span_of_a_seed_keeping_to_a_key(demo):
     for middle in result.middles:
         assert {int(p) % 12 for p in middle.notes[:, 2]} <= {7, 9, 11, 0, 2, 4, 6}
     assert "in G major" in ui.texts(at)
+    assert "follows what comes before" not in ui.texts(at)  # the Transformer uses both sides: no advice
     assert "longest passage also in the training data" in ui.texts(at).lower()
     assert len(at.get("download_button")) == 4  # MIDI and WAV of each variation
     assert len(at.get("audio")) >= 2
@@ -68,6 +69,16 @@ def test_fill_in_a_span_of_a_generated_result(demo):
     joined = at.session_state["composition"][1].joined(0)
     before = joined.notes[joined.notes[:, 0] < result.start]
     np.testing.assert_array_equal(result.pieces[0].notes[: len(before), [0, 2]], before[:, [0, 2]])
+
+
+def test_filling_in_with_an_lstm_says_it_follows_what_comes_before(folders):
+    lstm = folders / "demo" / "demo-lstm"
+    shutil.copytree(DEMOS / "demo-lstm", lstm, ignore=shutil.ignore_patterns("last.keras"))
+    at = _generate_page(lstm)
+    assert "follows what comes before" not in ui.texts(at)  # continuing: nothing to say
+    ui.widget(at.radio, "Task").set_value("Fill in a passage").run()
+    assert not at.exception and not at.error
+    assert "An LSTM hears the music after the span only faintly" in ui.texts(at)
 
 
 def test_a_run_trained_without_infilling_says_so(demo, folders):
@@ -98,6 +109,9 @@ def test_the_train_page_offers_infilling_for_token_runs(folders):
     at = ui.app()
     at.switch_page(ui.TRAIN).run()
     assert ui.widget(at.checkbox, "Also learn to fill in passages").value is True
+    assert "follows what comes before" not in ui.texts(at)  # a WaveNet uses both sides of the span
+    ui.widget(at.selectbox, "Architecture").set_value("lstm").run()
+    assert "An LSTM hears the music after the span only faintly" in ui.texts(at)
     ui.widget(at.selectbox, "Architecture").set_value("classic-lstm").run()
     assert not any(c.label.startswith("Also learn to fill in") for c in at.checkbox)
 

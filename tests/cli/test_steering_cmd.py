@@ -33,6 +33,7 @@ def test_infill_a_span_of_a_seed_piece_as_json(tmp_path):
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["infill"]["start"] == 4.0 and summary["infill"]["end"] == 8.0
+    assert summary["infill"]["advice"] is None  # a Transformer uses what follows the span
     assert len(summary["files"]) == 2
     for f in summary["files"]:
         assert f["new_notes"] > 0 and f["notes"] > f["new_notes"]
@@ -40,6 +41,15 @@ def test_infill_a_span_of_a_seed_piece_as_json(tmp_path):
         assert {"notes", "beats", "training_piece", "flagged"} <= set(copy)
         notes = _notes(f["midi"])  # at 60 BPM a beat is a second
         assert any(n.start < 4.0 for n in notes) and any(n.start >= 8.0 for n in notes)
+
+
+def test_infilling_with_an_lstm_says_it_follows_what_comes_before(tmp_path):
+    lstm = ROOT / "assets" / "models" / "demo-lstm"
+    args = ["--infill", "4:6", "--seed-piece", "2", "--length", "64", "--out", str(tmp_path / "fill.mid")]
+    proc = _generate(str(lstm), *args)
+    assert proc.returncode == 0, proc.stderr
+    note = next(line for line in proc.stdout.splitlines() if line.startswith("note: "))
+    assert "follows what comes before" in note and "WaveNet and Transformer" in note
 
 
 def test_constraint_flags_hold_in_every_file(tmp_path):

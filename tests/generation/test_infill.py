@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from musegen import runs
-from musegen.config import ConstraintConfig, DataConfig, SamplingConfig
+from musegen.config import ARCHITECTURES, ConstraintConfig, DataConfig, ModelConfig, SamplingConfig
 from musegen.errors import ConfigError
 from musegen.evaluation.infilling import suffix_benefit
 from musegen.generation.compose import Composer
@@ -15,7 +15,7 @@ from musegen.notes import END, PITCH, START, Piece, make_notes
 from musegen.paths import ASSETS
 from musegen.representations.registry import for_config
 from musegen.representations.timed import quantize
-from musegen.steering.infill import join
+from musegen.steering.infill import infill_advice, join
 from musegen.streams.fim import SUFFIX_KEEP, fim_windows, psm
 from musegen.streams.windows import sequence_windows
 from musegen.vocabulary import FIM_TOKENS
@@ -108,6 +108,13 @@ def test_join_keeps_the_notes_around_the_span_and_repairs_the_joins():
     assert [2, 2.5, 60, 80] in out and [3.5, 4, 62, 80] in out
     assert [3, 4, 67, 80] in out  # the middle's G is cut where the suffix strikes G
     assert [4, 5, 67, 80] in out and [4, 6, 60, 80] in out and [6, 7, 72, 80] in out and [1, 2, 64, 80] in out
+
+
+def test_only_recurrent_runs_are_told_they_infill_from_what_comes_before():
+    advised = {arch for arch in ARCHITECTURES if infill_advice(ModelConfig(arch=arch)) is not None}
+    assert advised == {"lstm", "classic-lstm"}
+    advice = infill_advice(ModelConfig(arch="lstm", head="nade"))
+    assert advice is not None and "follows what comes before" in advice and "WaveNet and Transformer" in advice
 
 
 def test_a_vocabulary_with_fim_keeps_every_other_id():
@@ -237,3 +244,13 @@ def test_a_demo_model_uses_what_follows_the_span(name):
     result = suffix_benefit(composer.model, composer.rep, val[:20], composer.config.data.window, span_beats=4.0)
     assert result.spans >= 30
     assert result.with_suffix < result.without_suffix
+
+
+@pytest.mark.slow
+def test_the_demo_lstm_hardly_uses_what_follows_as_its_advice_says():
+    """The advice's figure: the suffix is worth little to the demo LSTM (0.002-0.003 nats a token)."""
+    composer = Composer(ASSETS / "models" / "demo-lstm")
+    assert infill_advice(composer.config.model) is not None
+    val = [composer.rep.decode(ids) for label, ids in composer.pieces() if label.startswith("held-out")]
+    result = suffix_benefit(composer.model, composer.rep, val[:20], composer.config.data.window, span_beats=2.0)
+    assert result.spans >= 30 and abs(result.gain) < 0.03

@@ -25,7 +25,9 @@ and the pedal (``default``), without velocity (``no-velocity``), without the ped
 without both (``plain``); ``--rows transformer-default`` (and its other variants) adds the backbone
 benchmark's CPU-sized Transformer. ``--representation performance`` runs the default rows on Performance RNN
 events instead (they always carry velocity). ``--parallel 2`` trains two rows at once, one
-TensorFlow thread each.
+TensorFlow thread each. ``BENCH_PIANO_FIM=0.5`` trains the rows with half their windows fill-in-the-middle
+examples (the app's default for a new run) and scores, beside the table, the true middles of two
+4-beat spans of each held-out piece with and without what follows them.
 """
 
 from __future__ import annotations
@@ -137,6 +139,16 @@ def print_tables(report: dict[str, Any]) -> None:
     print("|---|" + "---:|" * len(keys))
     for label, means in [(r["label"], r["generated_means"]) for r in report["rows"]] + [("real", real["means"])]:
         print(f"| {label} | " + " | ".join(_f(means[k], ".2f") for k in keys) + " |")
+    if filled := [r for r in report["rows"] if "infill" in r]:
+        print("\nInfilling: the true middles of held-out spans, NLL per token with and without the suffix:\n")
+        print("| row | span (beats) | with suffix | without | gain | spans | tokens |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for r in filled:
+            f = r["infill"]
+            print(
+                f"| {r['label']} | {f['span_beats']:g} | {f['with_suffix']:.3f} | {f['without_suffix']:.3f} "
+                f"| {f['gain']:+.3f} | {f['spans']} | {f['tokens']:,} |"
+            )
 
 
 def _representation_missing(name: str) -> str | None:

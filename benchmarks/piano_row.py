@@ -19,6 +19,8 @@ from benchmarks.piano_data import SPLIT_SEED, VAL_FRACTION, dynamic_ranges, held
 
 # training window in tokens (0 = the training benchmark's 128); the WaveNet's dilations then reach across it
 WINDOW = int(os.environ.get("BENCH_PIANO_WINDOW", "0"))
+FIM = float(os.environ.get("BENCH_PIANO_FIM", "0"))  # share of fill-in-the-middle windows (0: plain continuation)
+INFILL_BEATS = 4.0  # spans scored with and without their suffix when a row learned to infill
 ARCHS = ("wavenet", "lstm")
 EXTRA_ARCHS = ("transformer",)  # the backbone benchmark's CPU-sized Transformer: only when named in --rows
 # variant -> (velocity tokens, sustain pedal on reading)
@@ -73,6 +75,7 @@ def run_config(row: Row, minutes: float) -> Any:
     cfg.data.val_fraction = VAL_FRACTION
     cfg.data.split_seed = SPLIT_SEED
     cfg.train.max_minutes = minutes
+    cfg.data.fim_rate = FIM
     if WINDOW:
         cfg.data.window, cfg.data.stride = WINDOW, max(1, WINDOW // 2)
         cfg.model.dilation_cycle = max(cfg.model.dilation_cycle, math.ceil(math.log2(WINDOW)))  # field >= window
@@ -182,7 +185,20 @@ def run_row(
     generated, gen_s, composer = generate_row(
         row, run_dir, pieces, held, n_pieces, seconds, sampling or {}, say, keep, seed_offset
     )
-    return row_result(row, dataset, trained, (generated, gen_s, composer), sampling_used(sampling))
+    result = row_result(row, dataset, trained, (generated, gen_s, composer), sampling_used(sampling))
+    if composer.can_infill:
+        result["infill"] = infill_scores(composer, [p for p in pieces if p.name in set(held)], say)
+    return result
+
+
+def infill_scores(composer: Any, held_out: list[Any], say: Any) -> dict[str, Any]:
+    """The true middles of spans of the held-out pieces scored with and without their suffix
+    (:func:`musegen.evaluation.infilling.suffix_benefit`, 2 spans of :data:`INFILL_BEATS` beats per piece)."""
+    from musegen.evaluation.infilling import suffix_benefit
+
+    r = suffix_benefit(composer.model, composer.rep, held_out, composer.config.data.window, span_beats=INFILL_BEATS)
+    say(f"infilling: NLL {r.with_suffix:.3f} with the suffix, {r.without_suffix:.3f} without ({r.spans} spans)")
+    return r.to_dict()
 
 
 def reused(run_dir: Path, folder: str, say: Any) -> Trained:

@@ -265,9 +265,9 @@ class TokenStore:
         self.tokens = np.memmap(self.path / TOKENS, dtype, "r", shape=(self.n_tokens,))
         self.offsets = read_offsets(self.path / OFFSETS, self.n_tokens, "tokens")
         self.split = np.fromfile(self.path / SPLIT, np.uint8)
-        self.tempos = StoreTempos(self.path, m, self.n_pieces)
+        self.tempo_maps = StoreTempos(self.path, m, self.n_pieces)
         # False for a store from before tempo maps were kept: its pieces read as the default tempo throughout
-        self.has_tempos = self.tempos.kept
+        self.has_tempos = self.tempo_maps.kept
 
     @property
     def lengths(self) -> np.ndarray:
@@ -284,11 +284,11 @@ class TokenStore:
     def tempo_map(self, i: int) -> np.ndarray:
         """Piece ``i``'s tempo map, (K, 2) float64 [beat, BPM] from beat 0 (one row for one tempo throughout),
         exactly as ingested; ``[[0, DEFAULT_TEMPO]]`` for every piece of a store without tempo maps."""
-        return self.tempos.tempo_map(i)
+        return self.tempo_maps.tempo_map(i)
 
     def tempo(self, i: int) -> float:
         """The tempo (BPM) piece ``i`` plays at decoded from its ids; DEFAULT_TEMPO without tempo maps."""
-        return self.tempos.tempo(i)
+        return self.tempo_maps.tempo(i)
 
     def names(self, indices: np.ndarray) -> list[str]:
         """The names of the pieces ``indices`` (in that order), read line by line from names.txt."""

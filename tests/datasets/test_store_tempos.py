@@ -162,3 +162,8 @@ def test_a_timed_store_runs_seeds_keep_their_pieces_tempo_changes(stores, tmp_pa
     assert later.tempo == round(composer.rep.playback_tempo(held, begin, end), 2)
     plain = composer.seed_from_piece(next(k for k, label in enumerate(labels) if label.endswith("played-1")), 0, 40)
     assert plain.tempo == 120.0 and plain.piece.tempo_map is None
+
+    moved = shutil.copytree(run_dir, tmp_path / "moved")  # a run whose store is gone plays at the pieces' mean tempos
+    runs.save_store_reference(moved, {**store.reference(), "path": str(tmp_path / "gone")})
+    alone = Composer(moved).seed_from_piece(k, start=0, length=40)
+    assert alone.tempo == store.tempo(i) and alone.piece.tempo_map is None

@@ -6,7 +6,8 @@ appended to the store (:class:`musegen.streams.store.StoreWriter`) at once, so m
 whatever the number of files: a few files in flight, and about 8 bytes per piece of bookkeeping (the
 digests that find duplicates). The pieces are the ones :func:`musegen.datasets.dataset.build_dataset`
 would keep (exact duplicates and empty pieces are reported and left out) with the same ids, split by a
-hash of each piece's name instead of a shuffle (stable, and decided one piece at a time).
+hash of each piece's name instead of a shuffle (stable, and decided one piece at a time). Each piece's
+tempo map is stored with it, and the tempo its ids play at (:mod:`musegen.streams.store_tempos`).
 
 Vocabularies: the timed tokens' is closed (fixed by the grid settings), so ids are written once. The
 classic tokens' is fitted on the training pieces: ids are written against an open, growing index of the
@@ -120,7 +121,9 @@ def _store_piece(
     if not seen.add(digest):  # as build_dataset: a copy would sit on both sides of the split
         writer.add_file(name, False, "duplicate of an earlier piece (the same tokens)")
         return
-    writer.add_piece(piece.name, ids, split_of(piece.name, writer.cfg.val_fraction, writer.cfg.split_seed))
+    split = split_of(piece.name, writer.cfg.val_fraction, writer.cfg.split_seed)
+    # its tempo map as read, and the tempo its ids play at decoded (what build_dataset records for a run)
+    writer.add_piece(piece.name, ids, split, piece.tempos(), round(rep.playback_tempo(piece), 2))
     writer.add_file(name, True, n_notes=piece.n_notes)
 
 

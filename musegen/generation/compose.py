@@ -2,7 +2,8 @@
 
 A :class:`Composer` wraps one run (config, vocabulary, stored token data, and the model,
 loaded with TensorFlow only when the first piece is generated). Seeds come from the run's
-own pieces (``data.npz``; held-out pieces first), at random, or from an uploaded MIDI file;
+own pieces (``data.npz``; held-out pieces first, each at the tempo it plays at, and a store run's
+timed pieces with their tempo changes, read from its store), at random, or from an uploaded MIDI file;
 a seed shorter than the model's context is simply a shorter context. :meth:`Composer.compose`
 returns a :class:`Composition`: the seed and one continuation per variation as
 :class:`~musegen.notes.Piece` objects, with the beat where the continuations begin.
@@ -63,6 +64,8 @@ class Composer:
         self._data_lock = threading.Lock()  # the pieces, their tempos and the repetition, read once
         self._pieces: list[tuple[str, np.ndarray]] | None = None
         self._tempos: list[float] = []
+        self._origins: list[tuple[str, int]] = []  # each piece's split and place in it (its tempo map's key)
+        self._maps: runs.StoreTempoMaps | None = None  # a store run's pieces' tempo maps, in its store
         self._n_held_out = 0
         self._repetition: float | None = None
 
@@ -84,14 +87,18 @@ class Composer:
             if self._pieces is None:
                 stored = runs.load_dataset(self.run.path)
                 names, tempos = runs.piece_names(self.run.path), runs.piece_tempos(self.run.path)
-                out, beats = [], []
+                out, beats, origins = [], [], []
                 for split, seqs, label in (("val", stored.val, "held-out"), ("train", stored.train, "training")):
                     given, beat = names.get(split, []), tempos.get(split, [])
                     for i, ids in enumerate(seqs):
                         if len(ids) > 1:
                             out.append((f"{label}: {given[i]}" if i < len(given) else f"{label} piece {i + 1}", ids))
                             beats.append(beat[i] if len(beat) == len(seqs) else self._default_tempo())
+                            origins.append((split, i))
                 self._tempos, self._n_held_out = beats, sum(1 for ids in stored.val if len(ids) > 1)
+                self._origins = origins
+                if not self.rep.fixed_tempo:  # decoded beats are the source's: its tempo changes hold
+                    self._maps = runs.store_tempo_maps(self.run.path)
                 self._pieces = out
             return self._pieces
 
@@ -102,8 +109,7 @@ class Composer:
             raise DatasetError(f"run {self.run.run_id} stores no pieces to take a seed from; upload a seed MIDI.")
         if not 0 <= index < len(pieces):
             raise ConfigError(f"piece index must be 0..{len(pieces) - 1}, got {index}.")
-        label, ids = pieces[index]
-        return self._seed(ids, start, length, label, self._tempos[index])
+        return self._stored_seed(index, start, length)
 
     def random_seed(self, rng_seed: int | None = None, length: int = 64, *, held_out: bool = False) -> Seed:
         """A random passage of ``length`` tokens from a random piece (the same ``rng_seed``, the same seed).
@@ -117,9 +123,26 @@ class Composer:
             raise DatasetError(f"run {self.run.run_id} stores no pieces to take a seed from; upload a seed MIDI.")
         rng = np.random.default_rng(rng_seed)
         index = int(rng.integers(len(pieces)))
-        ids = pieces[index][1]
-        start = int(rng.integers(max(1, len(ids) - length + 1)))
-        return self._seed(ids, start, length, pieces[index][0], self._tempos[index])
+        start = int(rng.integers(max(1, len(pieces[index][1]) - length + 1)))
+        return self._stored_seed(index, start, length)
+
+    def _stored_seed(self, index: int, start: int, length: int) -> Seed:
+        """The seed of tokens ``start`` .. ``start + length`` of piece ``index``, at its piece's tempo; with the
+        piece's tempo map where the run has it (a store run's timed pieces), the map's changes within the seed
+        and the seed's own mean tempo, as a seed from a MIDI file has them."""
+        label, ids = self.pieces()[index]
+        seed = self._seed(ids, start, length, label, self._tempos[index])
+        tempo_map = self._maps.tempo_map(*self._origins[index]) if self._maps is not None else None
+        if tempo_map is None:
+            return seed
+        start = int(np.clip(start, 0, max(0, len(ids) - 1)))
+        begin = self.rep.time_cursor(np.asarray(ids[:start]))  # the seed's first beat in its piece
+        piece = Piece("", np.zeros((0, 4)), float(tempo_map[0, 1]), tempo_map)
+        end = begin + max(seed.end_beats, 1e-6)
+        seed.tempo = seed.piece.tempo = round(self.rep.playback_tempo(piece, begin, end), 2)
+        later = tempo_map[tempo_map[:, 0] > begin] - [begin, 0.0]
+        seed.piece.tempo_map = tempo_changes(np.vstack([[0.0, piece.tempo_at(begin)], later]), seed.end_beats)
+        return seed
 
     def seed_from_midi(self, data: bytes, name: str, length: int = 64) -> Seed:
         """The first ``length`` tokens of an uploaded MIDI file, read with the run's data settings.

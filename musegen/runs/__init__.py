@@ -28,12 +28,14 @@ from __future__ import annotations
 from musegen.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
 from musegen.runs.dataset import (
     StoredDataset,
+    StoreTempoMaps,
     load_dataset,
     piece_names,
     piece_tempos,
     save_dataset,
     save_store_reference,
     store_reference,
+    store_tempo_maps,
     training_dataset,
 )
 from musegen.runs.folders import (
@@ -93,6 +95,7 @@ __all__ = [
     "STORE",
     "VOCAB",
     "RunInfo",
+    "StoreTempoMaps",
     "StoredDataset",
     "atomic_save_model",
     "atomic_write_bytes",
@@ -119,6 +122,7 @@ __all__ = [
     "save_store_reference",
     "stop_requested",
     "store_reference",
+    "store_tempo_maps",
     "training_dataset",
     "write_failure",
     "write_history",

@@ -1,5 +1,6 @@
 """A run's data: the token split in ``data.npz`` (read with limits), the pieces' names and tempos
-in ``pieces.json``, and ``store.json`` for a run trained from a token store."""
+in ``pieces.json``, and ``store.json`` for a run trained from a token store (whose pieces' tempo maps
+are read from the store: :func:`store_tempo_maps`)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from musegen.errors import ConfigError, RunNotFoundError
+from musegen.errors import ConfigError, DatasetError, RunNotFoundError
 from musegen.fileio import atomic_write_bytes, atomic_write_json
 from musegen.representations.registry import for_vocab
 from musegen.runs.layout import DATA, DATA_MEMBERS, MAX_DATA_BYTES, MB, PIECES, STORE, VOCAB, read_json
-from musegen.streams.store import load_store_dataset, open_store
+from musegen.streams.store import TRAIN, VAL, TokenStore, load_store_dataset, open_store
 from musegen.vocabulary import Vocabulary
 
 
@@ -123,6 +124,40 @@ def piece_tempos(path: str | Path) -> dict[str, list[float]]:
         if isinstance(values, list) and all(isinstance(t, int | float) and 20 <= t <= 400 for t in values):
             out[split] = [float(t) for t in values]
     return out
+
+
+@dataclass
+class StoreTempoMaps:
+    """The tempo maps of a store run's stored pieces, read from its store when asked for (memory-mapped)."""
+
+    store: TokenStore
+    indices: dict[str, np.ndarray]  # "train", "val": the store's index of each piece of the run's sample
+
+    def tempo_map(self, split: str, k: int) -> np.ndarray | None:
+        """The map ((K, 2) [beat, BPM]) of piece ``k`` of ``split`` in the run's data.npz; None past its end."""
+        index = self.indices.get(split, np.zeros(0, np.int64))
+        return self.store.tempo_map(int(index[k])) if 0 <= k < len(index) else None
+
+
+def store_tempo_maps(path: str | Path) -> StoreTempoMaps | None:
+    """Where a run trained from a token store finds its stored pieces' tempo maps: in the store, which keeps
+    each piece's whole map (the run folder keeps only the tempo each plays at, in pieces.json). None for a
+    run trained from files, and where the store is gone, was ingested again, or keeps no tempo maps; a split
+    whose stored names are not the store's sample (a run of another musegen) is left out."""
+    path = Path(path)
+    try:
+        ref = store_reference(path)
+        store = open_store(ref["path"]) if ref is not None else None
+    except (RunNotFoundError, DatasetError):
+        return None  # the tempo maps only refine the seeds' tempo: the pieces' mean tempos stand
+    if store is None or ref is None or store.manifest_hash != ref["manifest_hash"] or not store.has_tempos:
+        return None
+    names, indices = piece_names(path), {}
+    for split, side in (("train", TRAIN), ("val", VAL)):
+        chosen = store.sample_indices(side)
+        if [n[:200] for n in store.names(chosen)] == names.get(split):
+            indices[split] = chosen
+    return StoreTempoMaps(store, indices)
 
 
 def load_dataset(path: str | Path) -> StoredDataset:

@@ -8,15 +8,21 @@
                        fits, else uint32, little-endian; appended piece by piece
       offsets.bin      int64 (pieces + 1): piece i is tokens[offsets[i]:offsets[i + 1]]
       split.bin        uint8 per piece: 0 training, 1 validation (decided by a hash of the name)
+      tempos.bin, tempo_offsets.bin, bpm.bin
+                       every piece's tempo map and the tempo it plays at (:mod:`musegen.streams.store_tempos`)
       names.txt        the pieces' names, one a line
       files.jsonl      one line per input file: name, ok, reason, notes (the full per-file report)
       vocab.json       the vocabulary (without fill-in-the-middle sentinels; a run adds them after)
       manifest.json    written last, atomically: counts, sizes, settings, the reasons summarised
 
 A folder without ``manifest.json`` is a store whose ingest did not finish, and is refused. The
-manifest's hash identifies the store's content, so a run can say which store it was trained on. Nothing
-is pickled; ids are written by :class:`StoreWriter` and read by :class:`TokenStore` with ``np.memmap``,
+manifest's hash identifies the store's content, so a run can say which store it was trained on (it
+counts the pieces, tokens and tempo rows, and has the ingest's time). Nothing is pickled; ids and tempo
+maps are written by :class:`StoreWriter` as they come and read by :class:`TokenStore` with ``np.memmap``,
 so opening a store of a hundred million tokens costs nothing until windows are read.
+
+Stores written before tempo maps were kept (no ``tempo_rows`` in the manifest, no tempos.bin) open and
+train as before; their pieces play at :data:`~musegen.notes.DEFAULT_TEMPO` (``TokenStore.has_tempos``).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +42,7 @@ from musegen.config import DataConfig, from_dict
 from musegen.errors import ConfigError, DatasetError
 from musegen.fileio import atomic_write_text, kind_of, make_dirs, storage_error
 from musegen.jsonio import JsonError, parse_json
+from musegen.streams.store_tempos import ROWS, StoreTempos, TempoWriter, check_size, read_offsets
 from musegen.vocabulary import Vocabulary
 
 FORMAT, VERSION = "musegen-token-store", 1
@@ -45,6 +52,7 @@ TRAIN, VAL = 0, 1
 MAX_REASONS = 200  # distinct reasons counted in the manifest; the rest count as "other"
 EXAMPLES = 3  # names kept per reason in the manifest (files.jsonl has every one)
 _CHUNK = 1 << 22  # ids rewritten at once when the vocabulary is remapped
+SAMPLE_PIECES, SAMPLE_TOKENS = 200, 1_000_000  # of each split, kept in a run folder (evaluation, seeds)
 
 
 def id_dtype(vocab_size: int) -> np.dtype:
@@ -93,6 +101,7 @@ class StoreWriter:
             self._split = (self.path / SPLIT).open("wb")
             self._names = (self.path / NAMES).open("w", encoding="utf-8")
             self._files = (self.path / FILES).open("w", encoding="utf-8")
+            self._tempos = TempoWriter(self.path)
         except OSError as exc:
             raise storage_error(exc, self.path, "write the store in") from exc
         self._offsets.write(np.zeros(1, "<i8").tobytes())
@@ -102,9 +111,14 @@ class StoreWriter:
         self.skipped = ReasonCounts({}, {})
         self._last_train = -1
 
-    def add_piece(self, name: str, ids: np.ndarray, split: int) -> None:
-        """Append one piece's ids (``<bos>`` first, below 2**32) to the given split."""
+    def add_piece(
+        self, name: str, ids: np.ndarray, split: int, tempo_map: np.ndarray | None = None, tempo: float | None = None
+    ) -> None:
+        """Append one piece's ids (``<bos>`` first, below 2**32) to the given split, with its tempo map
+        ((K, 2) [beat, BPM] as :class:`~musegen.notes.Piece` keeps it; None: ``tempo`` throughout) and the
+        tempo it plays at decoded (``tempo``; default: its map's first)."""
         ids = np.asarray(ids)
+        self._tempos.add(tempo_map, tempo)
         self._tokens.write(ids.astype(self._dtype).tobytes())
         self.n_tokens += len(ids)
         self._offsets.write(np.asarray([self.n_tokens], "<i8").tobytes())
@@ -138,7 +152,7 @@ class StoreWriter:
         """Close the files, fix the ids to the vocabulary ``make_vocab(train_counts)`` gives (with the
         store-id -> vocabulary-id map it returns, or None when they are the vocabulary's already), pack
         them, and write vocab.json and the manifest, last. Raises DatasetError when no piece was stored."""
-        for fh in (self._tokens, self._offsets, self._split, self._names, self._files):
+        for fh in (self._tokens, self._offsets, self._split, self._names, self._files, self._tempos):
             fh.close()
         if not self.n_pieces:
             raise DatasetError(
@@ -161,6 +175,7 @@ class StoreWriter:
             "vocab_size": len(vocab),
             "pieces": self.n_pieces,
             "tokens": self.n_tokens,
+            ROWS: self._tempos.n_rows,
             "train_pieces": self.split_pieces[TRAIN],
             "val_pieces": self.split_pieces[VAL],
             "train_tokens": self.split_tokens[TRAIN],
@@ -246,17 +261,13 @@ class TokenStore:
         self.vocab = _load_vocab(self.path)
         expected = {TOKENS: self.n_tokens * dtype.itemsize, OFFSETS: (self.n_pieces + 1) * 8, SPLIT: self.n_pieces}
         for name, size in expected.items():
-            actual = (self.path / name).stat().st_size if (self.path / name).is_file() else -1
-            if actual != size:
-                raise DatasetError(
-                    f"{self.path / name} holds {actual:,} bytes where the manifest says {size:,}: the store was "
-                    "changed or damaged after its ingest. Ingest it again."
-                )
+            check_size(self.path / name, size)
         self.tokens = np.memmap(self.path / TOKENS, dtype, "r", shape=(self.n_tokens,))
-        self.offsets = np.fromfile(self.path / OFFSETS, "<i8")
+        self.offsets = read_offsets(self.path / OFFSETS, self.n_tokens, "tokens")
         self.split = np.fromfile(self.path / SPLIT, np.uint8)
-        if self.offsets[0] != 0 or self.offsets[-1] != self.n_tokens or np.any(np.diff(self.offsets) < 1):
-            raise DatasetError(f"{self.path / OFFSETS} does not index the tokens; ingest the store again.")
+        self.tempo_maps = StoreTempos(self.path, m, self.n_pieces)
+        # False for a store from before tempo maps were kept: its pieces read as the default tempo throughout
+        self.has_tempos = self.tempo_maps.kept
 
     @property
     def lengths(self) -> np.ndarray:
@@ -270,6 +281,15 @@ class TokenStore:
         """Piece ``i``'s ids as int32."""
         return np.asarray(self.tokens[self.offsets[i] : self.offsets[i + 1]], dtype=np.int32)
 
+    def tempo_map(self, i: int) -> np.ndarray:
+        """Piece ``i``'s tempo map, (K, 2) float64 [beat, BPM] from beat 0 (one row for one tempo throughout),
+        exactly as ingested; ``[[0, DEFAULT_TEMPO]]`` for every piece of a store without tempo maps."""
+        return self.tempo_maps.tempo_map(i)
+
+    def tempo(self, i: int) -> float:
+        """The tempo (BPM) piece ``i`` plays at decoded from its ids; DEFAULT_TEMPO without tempo maps."""
+        return self.tempo_maps.tempo(i)
+
     def names(self, indices: np.ndarray) -> list[str]:
         """The names of the pieces ``indices`` (in that order), read line by line from names.txt."""
         wanted = {int(i): k for k, i in enumerate(indices)}
@@ -280,9 +300,11 @@ class TokenStore:
                     out[wanted[i]] = line.rstrip("\n")
         return out
 
-    def sample(self, split: int, max_pieces: int, max_tokens: int) -> tuple[list[np.ndarray], list[str]]:
-        """The first pieces of a split, at most ``max_pieces`` and ``max_tokens`` (at least one piece),
-        and their names: what a run keeps of its store for evaluation and seeds."""
+    def sample_indices(
+        self, split: int, max_pieces: int = SAMPLE_PIECES, max_tokens: int = SAMPLE_TOKENS
+    ) -> np.ndarray:
+        """The first pieces of a split, at most ``max_pieces`` and ``max_tokens`` (at least one piece): what a
+        run keeps of its store for evaluation and seeds (the default bounds)."""
         chosen, total = [], 0
         for i in self.indices(split)[:max_pieces]:
             n = int(self.offsets[i + 1] - self.offsets[i])
@@ -290,7 +312,7 @@ class TokenStore:
                 break
             chosen.append(int(i))
             total += n
-        return [self.piece(i) for i in chosen], self.names(np.asarray(chosen, np.int64))
+        return np.asarray(chosen, np.int64)
 
     def reference(self) -> dict[str, Any]:
         """What a run records of the store it trained on (its store.json)."""
@@ -337,9 +359,6 @@ def _load_vocab(path: Path) -> Vocabulary:
         raise DatasetError(f"the store's vocabulary is unusable ({exc}); ingest the store again.") from exc
 
 
-SAMPLE_PIECES, SAMPLE_TOKENS = 200, 1_000_000  # of each split, kept in a run folder (evaluation, seeds)
-
-
 @dataclass
 class StoreDataset:
     """What training reads of a store: the store itself (its windows stream from disk) and a bounded
@@ -351,13 +370,21 @@ class StoreDataset:
     val: list[np.ndarray]
     train_names: list[str]
     val_names: list[str]
+    # the tempo (BPM) each sampled piece plays at (TokenStore.tempo), kept in the run's pieces.json; empty for
+    # a store without tempo maps (the run's seeds then play at its default tempo)
+    train_tempos: list[float] = field(default_factory=list)
+    val_tempos: list[float] = field(default_factory=list)
 
 
 def load_store_dataset(
     store: TokenStore, *, fim: bool, max_pieces: int = SAMPLE_PIECES, max_tokens: int = SAMPLE_TOKENS
 ) -> StoreDataset:
     """The store as a run's dataset; ``fim`` appends the sentinels to the vocabulary (ids unchanged)."""
-    train, train_names = store.sample(TRAIN, max_pieces, max_tokens)
-    val, val_names = store.sample(VAL, max_pieces, max_tokens)
+    sides = []
+    for split in (TRAIN, VAL):
+        chosen = store.sample_indices(split, max_pieces, max_tokens)
+        tempos = [round(store.tempo(int(i)), 2) for i in chosen] if store.has_tempos else []
+        sides.append(([store.piece(int(i)) for i in chosen], store.names(chosen), tempos))
+    (train, train_names, train_tempos), (val, val_names, val_tempos) = sides
     vocab = store.vocab.with_fim() if fim else store.vocab
-    return StoreDataset(store, vocab, train, val, train_names, val_names)
+    return StoreDataset(store, vocab, train, val, train_names, val_names, train_tempos, val_tempos)

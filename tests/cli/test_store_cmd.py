@@ -64,6 +64,8 @@ def test_training_from_the_store_learns_and_the_run_keeps_no_corpus(store, train
     assert len(sample.val) == int(opened.manifest["val_pieces"])
     np.testing.assert_array_equal(sample.val[0], opened.piece(int(opened.indices(1)[0])))
     assert trained["metrics"]["val_pieces"] == len(sample.val)  # evaluated on the stored validation sample
+    tempos = runs.piece_tempos(run_dir)  # the sample carries its pieces' tempos (the files are at 120 BPM)
+    assert tempos == {"train": [120.0] * len(sample.train), "val": [120.0] * len(sample.val)}
 
 
 def test_evaluate_and_generate_work_on_a_store_run(trained, tmp_path):

@@ -11,8 +11,8 @@ import tracemalloc
 
 import pytest
 
-from musegen import config
 from musegen.config import DECODE_SECONDS_CEILING, SIZE_CEILING_MB, Limits, limit_ceiling
+from musegen.config import limits as config
 from musegen.errors import ConfigError
 from musegen.sources.files import read_limited
 from musegen.sources.uploads import SESSION_MAX_AGE_H, session_max_age_h

@@ -12,11 +12,12 @@ again), each in ascending pitch.
 Decoding gives notes in beats at a constant 120 BPM (beats = seconds x 2), so that a rendering at
 120 BPM sounds at the original's seconds. Malformed orders are repaired, never fatal: a note-on of a
 pitch already sounding ends the earlier note, a note-off of a silent pitch is skipped, a note never
-turned off ends at the end of the sequence (at most 4 s after its onset), a note that ends where it
+turned off ends at the end of the sequence (at most 8 s after its onset), a note that ends where it
 begins lasts 10 ms. The vocabulary is closed: it depends on its settings, not on the data.
 
 The parts, one module each: :mod:`.codec` (notes in seconds <-> events, the vocabulary),
-:mod:`.constraint` (the sampling-time rules), :mod:`.representation` (the
+:mod:`.infill` (fill in the middle: the events cut by time, a span in seconds), :mod:`.constraint`
+(the sampling-time rules, a middle's among them), :mod:`.representation` (the
 :class:`PerformanceRepresentation` that puts them together).
 """
 

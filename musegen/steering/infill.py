@@ -130,10 +130,14 @@ def default_span(piece: Piece) -> tuple[float, float]:
 SPAN_UNITS = ("beats", "seconds")  # what a span is chosen in: the score's beats, or the seconds heard
 
 
-def span_in_beats(piece: Piece, start: float, end: float, unit: str = "beats") -> tuple[float, float]:
-    """A span given in ``unit`` as beats of ``piece``: seconds go through its tempo map."""
+def _check_unit(unit: str) -> None:
     if unit not in SPAN_UNITS:
         raise ConfigError(f"a span is given in beats or seconds, got {unit!r}.")
+
+
+def span_in_beats(piece: Piece, start: float, end: float, unit: str = "beats") -> tuple[float, float]:
+    """A span given in ``unit`` as beats of ``piece``: seconds go through its tempo map."""
+    _check_unit(unit)
     if not (np.isfinite(start) and np.isfinite(end) and 0 <= start < end):
         raise ConfigError(f"the span needs 0 <= start < end ({unit}), got {start:g}-{end:g}.")
     if unit == "beats":
@@ -172,7 +176,7 @@ def span_offer(piece: Piece, unit: str = "beats") -> tuple[float, tuple[float, f
     room, first = span_room(piece), default_span(piece)
     if unit == "beats":
         return room, first, 0.25
-    span_in_beats(piece, 0.0, 1.0, unit)  # the unit checked
+    _check_unit(unit)
     seconds = [round(float(t) * 20) / 20 for t in piece.seconds(np.array([room, *first]))]
     return seconds[0], (seconds[1], max(seconds[2], seconds[1] + 0.05)), 0.05
 

@@ -136,20 +136,14 @@ def test_generate_over_a_typed_chord_progression(demo):
 def performance_fim(tmp_path_factory) -> Path:
     """A tiny performance run that learned to infill (played pieces with a tempo map)."""
     from musegen.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-    from musegen.datasets.dataset import build_dataset
-    from musegen.runs import create_run
-    from musegen.training.loop import train
-    from tests.representations.test_performance import played_piece
+    from tests.representations.test_performance import played_run
 
     config = RunConfig(
         data=DataConfig(representation="performance", window=128, stride=64, val_fraction=0.25, fim_rate=0.5),
         model=ModelConfig("lstm", embed_dim=16, units=32, layers=1),
         train=TrainConfig(epochs=1, batch_size=16, learning_rate=5e-3, seed=0),
     )
-    dataset = build_dataset([played_piece(s) for s in range(4)], config.data)
-    run_dir = create_run(tmp_path_factory.mktemp("runs"), config, dataset.vocab, name="performance-fim")
-    train(config, dataset, run_dir, evaluate=False)
-    return run_dir
+    return played_run(config, tmp_path_factory.mktemp("runs"), "performance-fim", pieces=4)
 
 
 def test_a_performance_run_fills_in_a_span_chosen_in_seconds(performance_fim, folders):

@@ -325,20 +325,25 @@ def test_velocity_events_come_only_before_a_note_on_so_notes_are_never_starved()
 # --------------------------------------------------------------------------- a real run
 
 
-@pytest.fixture(scope="module")
-def performance_run(tmp_path_factory) -> Path:
+def played_run(config: RunConfig, folder: Path, name: str, pieces: int = 8, evaluate: bool = False) -> Path:
+    """A real run of ``config`` trained on ``pieces`` played pieces (``played_piece(0)`` onwards)."""
     from musegen.datasets.dataset import build_dataset
     from musegen.training.loop import train
 
+    dataset = build_dataset([played_piece(s) for s in range(pieces)], config.data)
+    run_dir = runs.create_run(folder, config, dataset.vocab, name=name)
+    train(config, dataset, run_dir, evaluate=evaluate)
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def performance_run(tmp_path_factory) -> Path:
     config = RunConfig(
         data=DataConfig(representation="performance", window=64, stride=32, val_fraction=0.25),
         model=ModelConfig("lstm", embed_dim=16, units=48, layers=1),
         train=TrainConfig(epochs=3, batch_size=16, learning_rate=5e-3, seed=0),
     )
-    dataset = build_dataset([played_piece(s) for s in range(8)], config.data)
-    run_dir = runs.create_run(tmp_path_factory.mktemp("runs"), config, dataset.vocab, name="performance")
-    train(config, dataset, run_dir, evaluate=True)
-    return run_dir
+    return played_run(config, tmp_path_factory.mktemp("runs"), "performance", evaluate=True)
 
 
 @pytest.mark.slow

@@ -8,14 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from musegen import runs
 from musegen.config import ConstraintConfig, DataConfig, ModelConfig, RunConfig, SamplingConfig, TrainConfig
 from musegen.notes import PITCH, START, VELOCITY
 from musegen.representations.performance import PerformanceRepresentation
 from musegen.steering.infill import span_in_beats
 from musegen.streams.fim import fim_windows
 from tests.generation.steering import most_at_once
-from tests.representations.test_performance import TOL, _rep, played_piece
+from tests.representations.test_performance import TOL, _rep, played_piece, played_run
 
 SPAN = (2.0, 4.0)  # seconds
 
@@ -136,18 +135,12 @@ def test_a_span_in_seconds_is_cut_through_the_piece_s_tempo_map():
 
 @pytest.fixture(scope="module")
 def infilling_run(tmp_path_factory) -> Path:
-    from musegen.datasets.dataset import build_dataset
-    from musegen.training.loop import train
-
     config = RunConfig(
         data=DataConfig(representation="performance", window=128, stride=32, val_fraction=0.25, fim_rate=0.5),
         model=ModelConfig("wavenet", embed_dim=16, channels=32, skip_channels=32, dilation_cycle=7),
         train=TrainConfig(epochs=3, batch_size=16, learning_rate=5e-3, seed=0),
     )
-    dataset = build_dataset([played_piece(s) for s in range(8)], config.data)
-    run_dir = runs.create_run(tmp_path_factory.mktemp("runs"), config, dataset.vocab, name="performance-fim")
-    train(config, dataset, run_dir, evaluate=False)
-    return run_dir
+    return played_run(config, tmp_path_factory.mktemp("runs"), "performance-fim")
 
 
 @pytest.mark.slow

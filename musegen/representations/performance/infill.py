@@ -26,9 +26,20 @@ import numpy as np
 
 from musegen.notes import Piece, make_notes, seconds_to_beats
 from musegen.representations.performance.codec import OFF, PerformanceTokenizer, note_events
+from musegen.representations.tokens.cuts import cut_after, cut_before
 from musegen.steering.infill import InfillPlan, check_span, context_budget
 from musegen.streams.fim import FimParts, psm
 from musegen.vocabulary import BOS_ID, Vocabulary
+
+
+def _onset(prev: str, tok: str) -> bool:
+    """An instant begins at ``tok``: a prefix may be cut before it."""
+    return prev.startswith("TimeShift_") and not tok.startswith("TimeShift_")
+
+
+def _onset_end(prev: str, tok: str) -> bool:
+    """An instant ended before ``tok``: a suffix may be cut there."""
+    return tok.startswith("TimeShift_") and not prev.startswith("TimeShift_")
 
 
 class PerformanceInfilling:
@@ -94,8 +105,8 @@ class PerformanceInfilling:
         steps = max(1, int(q[:, 1].max())) if len(q) else 1
         rate = len(tok.tokens_of(q)) / steps  # this piece's events per step
         keep_pre, keep_suf = context_budget(window, rate * (e - s) + 1)
-        prefix = prefix[_cut_before(prefix, len(prefix) - keep_pre) :]
-        suffix = suffix[: _cut_after(suffix, keep_suf)]
+        prefix = prefix[cut_before(prefix, len(prefix) - keep_pre, _onset) :]
+        suffix = suffix[: cut_after(suffix, keep_suf, _onset_end)]
         head = [BOS_ID] if len(prefix) == whole else []
         prompt = psm(self.vocab.encode(prefix), self.vocab.encode(suffix), None, self._sentinels(), window, head=head)
         held = q[(q[:, 0] < s) & (q[:, 1] > s)]
@@ -129,23 +140,3 @@ class PerformanceInfilling:
         beats = seconds_to_beats(times, plan.piece.tempos()) - plan.start
         rows = [(b[0], b[1], n[2], n[3]) for b, n in zip(beats.tolist(), notes, strict=True)]
         return Piece(name, make_notes(rows), plan.piece.tempo)
-
-
-def _cut_before(tokens: list[str], at: int) -> int:
-    """The first instant's start (an event after a TimeShift) at or after ``at``: where a prefix tail may begin."""
-    if at <= 0:
-        return 0
-    for i in range(at, len(tokens)):
-        if tokens[i - 1].startswith("TimeShift_") and not tokens[i].startswith("TimeShift_"):
-            return i
-    return len(tokens) - next((k for k, t in enumerate(reversed(tokens)) if not t.startswith("TimeShift_")), 0)
-
-
-def _cut_after(tokens: list[str], at: int) -> int:
-    """The last instant's end (a TimeShift after an event) at or before ``at``: where a suffix may end."""
-    if at >= len(tokens):
-        return len(tokens)
-    for i in range(at, 0, -1):
-        if tokens[i].startswith("TimeShift_") and not tokens[i - 1].startswith("TimeShift_"):
-            return i
-    return min(at, len(tokens))

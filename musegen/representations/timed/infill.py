@@ -14,9 +14,20 @@ import numpy as np
 
 from musegen.notes import Piece
 from musegen.representations.timed.codec import TimedTokenizer, quantize
+from musegen.representations.tokens.cuts import cut_after, cut_before
 from musegen.steering.infill import InfillPlan, check_span, context_budget
 from musegen.streams.fim import FimParts, psm
 from musegen.vocabulary import BOS_ID, Vocabulary
+
+
+def _onset(prev: str, tok: str) -> bool:
+    """An instant begins at ``tok``: a prefix may be cut before it."""
+    return tok.startswith("Pitch_") and prev.startswith("TimeShift_")
+
+
+def _onset_end(prev: str, tok: str) -> bool:
+    """An instant ended before ``tok``: a suffix may be cut there."""
+    return tok.startswith("TimeShift_") and prev.startswith("Duration_")
 
 
 class TimedInfilling:
@@ -83,8 +94,8 @@ class TimedInfilling:
         full_prefix = len(prefix)
         rate = len(tok.tokens_of(q)) / max(1.0, piece.length_beats)  # this piece's tokens per beat
         keep_pre, keep_suf = context_budget(window, rate * (end - start) + 1)
-        prefix = prefix[_cut_before(prefix, len(prefix) - keep_pre) :]
-        suffix = suffix[: _cut_after(suffix, keep_suf)]
+        prefix = prefix[cut_before(prefix, len(prefix) - keep_pre, _onset) :]
+        suffix = suffix[: cut_after(suffix, keep_suf, _onset_end)]
         head = [BOS_ID] if len(prefix) == full_prefix else []
         prompt = psm(self._ids(prefix), self._ids(suffix), None, self._sentinels(), window, head=head)
         pre = q[q[:, 0] < s]
@@ -101,23 +112,3 @@ class TimedInfilling:
             suffix_tokens=len(suffix),
             truth=self._ids(middle),
         )
-
-
-def _cut_before(tokens: list[str], at: int) -> int:
-    """The first onset start (a Pitch after a TimeShift) at or after ``at``: where a prefix tail may begin."""
-    if at <= 0:
-        return 0
-    for i in range(at, len(tokens)):
-        if tokens[i].startswith("Pitch_") and tokens[i - 1].startswith("TimeShift_"):
-            return i
-    return len(tokens) - next((k for k, t in enumerate(reversed(tokens)) if not t.startswith("TimeShift_")), 0)
-
-
-def _cut_after(tokens: list[str], at: int) -> int:
-    """The last onset end (before a TimeShift that follows a Duration) at or before ``at``: where a suffix may end."""
-    if at >= len(tokens):
-        return len(tokens)
-    for i in range(at, 0, -1):
-        if tokens[i].startswith("TimeShift_") and tokens[i - 1].startswith("Duration_"):
-            return i
-    return min(at, len(tokens))

@@ -42,6 +42,8 @@ from musegen import runs
 from musegen.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from musegen.datasets.dataset import SequenceDataset, transposed_copies
 from musegen.errors import ConfigError
+from musegen.experiments.memory import PeakMemory
+from musegen.experiments.published import published, reference
 from musegen.paths import PACKAGE_DATA
 from musegen.representations.pianoroll import PianoRollRepresentation
 from musegen.representations.registry import check
@@ -50,16 +52,17 @@ from musegen.sources.mat import PolyphonicData, load_mat
 from musegen.streams.frames import model_context, scoring_plan
 from musegen.training.loop import train
 
-# shipped inside the package (MIT licence, from the TCN repository; see musegen/data/JSB_Chorales.README.md)
-DEFAULT_DATA = PACKAGE_DATA / "JSB_Chorales.mat"
+# shipped inside the package (MIT licence, from the TCN repository; see musegen/data/JSB_Chorales.README.md
+# and POLYPHONIC.README.md): the three sets of the family a fresh clone has, by the names --data takes
+SETS = {
+    "jsb": PACKAGE_DATA / "JSB_Chorales.mat",
+    "musedata": PACKAGE_DATA / "MuseData.mat",
+    "piano-midi": PACKAGE_DATA / "Piano_midi.mat",
+}
+DEFAULT_DATA = SETS["jsb"]
 DEFAULT_MINUTES = 25.0  # per architecture; the goal is both within 30 minutes on a 2-core CPU
 ARCHS = ("lstm-nade", "wavenet-nade", "wavenet", "lstm")  # the models of SETTINGS, both heads on both backbones
 MAX_WINDOW = 512  # frames: the longest training window; sets of longer pieces are cut (JSB's longest is 159)
-
-# Test NLL (nats per frame) of Bai, Kolter and Koltun (2018), Table 2, about 300K parameters each.
-# RNN-NADE: Boulanger-Lewandowski, Bengio and Vincent (ICML 2012), Table 1 (the NADE head's origin).
-PUBLISHED = {"JSB_Chorales": {"RNN-NADE": 5.56, "TCN": 8.10, "GRU": 8.43, "LSTM": 8.45, "RNN": 8.91}}
-SOURCES = {"RNN-NADE": "Boulanger-Lewandowski et al. 2012"}  # the others: Bai et al. 2018
 
 # The settings of each architecture, chosen on validdata with 5-minute trials (BENCHMARKS.md lists
 # what was tried): heavy dropout, the training pieces in 12 keys, the rate halved on plateaus.
@@ -117,6 +120,15 @@ SETTINGS: dict[str, tuple[ModelConfig, TrainConfig, tuple[int, int]]] = {
 }
 
 ProgressFn = Callable[[str, Any], None]  # (arch, training.ProgressEvent)
+
+
+def resolve_data(data: str | Path | None) -> Path:
+    """The .mat of ``data``: a set's name of :data:`SETS` (``jsb``, ``musedata``, ``piano-midi``), a path, or
+    None for JSB Chorales. A path that is not there is left to :func:`load_mat`, which says so."""
+    if data is None:
+        return DEFAULT_DATA
+    name = str(data).strip().lower().replace("_", "-")
+    return SETS.get(name, SETS.get(name.removesuffix("-chorales"), Path(data)))
 
 
 def benchmark_window(pieces: Sequence[Any]) -> tuple[int, int]:
@@ -201,19 +213,21 @@ def run_benchmark(
     """
     if minutes <= 0:
         raise ConfigError(f"minutes must be positive (the training budget per architecture), got {minutes}.")
-    data = load_mat(path or DEFAULT_DATA)
+    path = resolve_data(path)
+    data = load_mat(path)
     window, stride = benchmark_window([*data.train, *data.valid])
     floors = {split: score_floors(data.train, pieces) for split, pieces in (("valid", data.valid), ("test", data.test))}
     report: dict[str, Any] = {
         "dataset": data.name,
-        "data": str(Path(path or DEFAULT_DATA)),
+        "data": str(path),
         "splits": data.summary(),
         "minutes_per_arch": minutes,
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
         "scored": "mean over predicted frames (every frame after a piece's first) of the sum over 88 keys "
         "of the binary cross-entropy, nats",
-        "published": PUBLISHED.get(data.name, {}),
+        "published": [row.as_dict() for row in published(data.name)],
+        "rnn_nade": reference(data.name),
         "floors": {name: {s: floors[s][name]["nll"] for s in floors} for name in ("bernoulli", "markov")},
         "models": [],
     }
@@ -225,43 +239,50 @@ def run_benchmark(
             dataset = frame_dataset(data, config.data)
             run_dir = runs.create_run(folder, config, dataset.vocab, name=f"{data.name}-{arch}", overwrite=True)
             t0 = time.perf_counter()
-            result = train(
-                config,
-                dataset,
-                run_dir,
-                on_progress=(lambda e, a=arch: on_progress(a, e)) if on_progress else None,
-                evaluate=runs_dir is not None,  # a kept run gets its metrics.json for the app
-            )
-            seconds = time.perf_counter() - t0
-            model = runs.load_run_model(run_dir, "best")
-            scoring = benchmark_scoring(config)
-            valid, test = frame_nll(model, data.valid, *scoring), frame_nll(model, data.test, *scoring)
+            with PeakMemory() as memory:
+                result = train(
+                    config,
+                    dataset,
+                    run_dir,
+                    on_progress=(lambda e, a=arch: on_progress(a, e)) if on_progress else None,
+                    evaluate=runs_dir is not None,  # a kept run gets its metrics.json for the app
+                )
+                seconds = time.perf_counter() - t0
+                model = runs.load_run_model(run_dir, "best")
+                scoring = benchmark_scoring(config)
+                valid, test = frame_nll(model, data.valid, *scoring), frame_nll(model, data.test, *scoring)
+            entry = {"arch": arch, "parameters": int(model.count_params()), "valid_nll": valid["nll"]}
             report["models"].append(
                 {
-                    "arch": arch,
-                    "parameters": int(model.count_params()),
-                    "valid_nll": valid["nll"],
+                    **entry,
                     "test_nll": test["nll"],
                     "test_accuracy": test["accuracy"],
                     "best_epoch": result.best_epoch,
                     "epochs": result.epochs_done,
                     "train_seconds": round(seconds, 1),
+                    "peak_rss_mb": memory.peak_mb,
                     "stopped_by": result.message,
-                    "settings": {
-                        "model": vars(config.model),
-                        "train": vars(config.train),
-                        "transpose": list(config.data.transpose),
-                        "window": config.data.window,
-                        "stride": config.data.stride,
-                        "scoring": "whole pieces"
-                        if scoring[0] is None
-                        else f"whole pieces up to {scoring[0]} frames, longer ones in windows of {scoring[0]} frames "
-                        f"with {scoring[1]} frames of context",
-                    },
+                    "settings": settings_entry(config, scoring),
                     "run_dir": str(run_dir) if runs_dir is not None else None,
                 }
             )
     return report
+
+
+def settings_entry(config: RunConfig, scoring: tuple[int | None, int]) -> dict[str, Any]:
+    """What a model of the report was trained and scored with."""
+    window, context = scoring
+    return {
+        "model": vars(config.model),
+        "train": vars(config.train),
+        "transpose": list(config.data.transpose),
+        "window": config.data.window,
+        "stride": config.data.stride,
+        "scoring": "whole pieces"
+        if window is None
+        else f"whole pieces up to {window} frames, longer ones in windows of {window} frames "
+        f"with {context} frames of context",
+    }
 
 
 def machine() -> str:
@@ -283,20 +304,23 @@ def format_report(report: dict[str, Any]) -> str:
         f"{report['dataset']} on {report['machine']}, {report['date']}, at most {report['minutes_per_arch']:g} min "
         f"of training per model. NLL: {report['scored']}; lower is better.",
         "",
-        "| model | parameters | valid NLL | test NLL | training |",
-        "|---|---:|---:|---:|---|",
+        "| model | parameters | valid NLL | test NLL | training | peak memory |",
+        "|---|---:|---:|---:|---|---:|",
     ]
     for m in report["models"]:
         lines.append(
             f"| musegen {m['arch']} | {m['parameters']:,} | {m['valid_nll']:.3f} | **{m['test_nll']:.3f}** | "
-            f"{m['train_seconds'] / 60:.1f} min, best epoch {m['best_epoch']} of {m['epochs']} |"
+            f"{m['train_seconds'] / 60:.1f} min, best epoch {m['best_epoch']} of {m['epochs']} | "
+            f"{m.get('peak_rss_mb', 0):,.0f} MB |"
         )
-    for name, nll in report["published"].items():
-        size = "" if name in SOURCES else "~300K"
-        lines.append(f"| {name} ({SOURCES.get(name, 'Bai et al. 2018')}) | {size} | | {nll:.2f} | published |")
+    for row in report["published"]:
+        nll = f"{'≤ ' if row['kind'] == 'bound' else ''}{row['nll']:.2f}"
+        lines.append(
+            f"| {row['model']} ({row['source']}) | {row['parameters']} | | {nll} | published, {row['kind']} | |"
+        )
     for name, label in (("bernoulli", "per-key Bernoulli floor"), ("markov", "per-key Markov floor")):
         f = report["floors"][name]
         lines.append(
-            f"| {label} | {2 * 88 if name == 'markov' else 88} | {f['valid']:.3f} | {f['test']:.3f} | counts |"
+            f"| {label} | {2 * 88 if name == 'markov' else 88} | {f['valid']:.3f} | {f['test']:.3f} | counts | |"
         )
     return "\n".join(lines)

@@ -18,6 +18,7 @@ from musegen.representations.registry import check, for_arch, names
 from musegen.sources.ingest import BUILTIN_NAME, ingest_paths
 from musegen.streams.store import load_store_dataset, open_store
 from musegen.training.distribute import is_chief_task
+from musegen.training.finetune import finetune_config, finetune_dataset, resolve_base
 from musegen.training.loop import train
 from musegen.training.presets import preset_config
 from musegen.training.sizing import FIM_RATE, can_learn_infilling
@@ -121,6 +122,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--runs-dir", default="runs", help="where run folders are created (default runs/)")
     p.add_argument("--name", help="a fixed run name instead of a generated id (replaces a run of that name)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last.keras (raise --epochs)")
+    p.add_argument(
+        "--finetune",
+        metavar="BASE",
+        help="start from a trained model instead of random weights: a run folder or a bundled base model's name; "
+        "the run keeps the base's tokens and model and learns --data with fine-tuning defaults (rate 3e-4)",
+    )
     p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation at the end")
     p.add_argument("--json", action="store_true", help="print one JSON object; progress goes to stderr")
     return p
@@ -131,8 +138,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         config, dataset, run_dir = _resume_setup(args)
     else:
-        config, name = _config_from_args(args)
-        dataset = _load_dataset(args, config)
+        config, dataset, name = _finetune_setup(args, out) if args.finetune else _new_setup(args)
         config.dataset_name = _dataset_name(args)
         if is_chief_task(config.train.distribute):
             run_dir = runs.create_run(args.runs_dir, config, dataset.vocab, name=name, overwrite=name is not None)
@@ -176,6 +182,39 @@ def run(args: argparse.Namespace) -> int:
             print(format_metrics(result.metrics))
         print(f"run folder: {result.run_dir}" if chief else "run folder: written by the chief")
     return 0
+
+
+def _new_setup(args: argparse.Namespace) -> tuple[RunConfig, Any, str | None]:
+    config, name = _config_from_args(args)
+    return config, _load_dataset(args, config), name
+
+
+# what a fine-tuning run may change; the rest (tokens, windows, model) is the base's
+FINETUNE_FLAGS = {"--epochs", "--batch-size", "--lr", "--patience", "--seed", "--max-minutes", "--val-fraction"}
+
+
+def _finetune_setup(args: argparse.Namespace, out: Any) -> tuple[RunConfig, Any, str | None]:
+    fixed = ["store", "arch", "repr", "preset", "velocity", "no_pedal", "distribute"]
+    changed = ["--" + name.replace("_", "-") for name in fixed if getattr(args, name)]
+    changed += [flag for flag in CONFIG_FLAGS if flag not in FINETUNE_FLAGS and _flag(args, flag)]
+    if changed:
+        raise ConfigError(
+            f"{', '.join(changed)} cannot be set when fine-tuning: the run keeps the base model's tokens and "
+            f"model. Only {', '.join(sorted(FINETUNE_FLAGS))} may change."
+        )
+    base = resolve_base(args.finetune)
+    given = {field: value for section, field, value in _given(args) if section == "train"}
+    config = finetune_config(base, **given)
+    if args.val_fraction is not None:
+        config.data.val_fraction = args.val_fraction
+    if args.max_pieces is not None and args.max_pieces < 1:
+        raise ConfigError(f"--max-pieces must be at least 1, got {args.max_pieces}.")
+    report = ingest_paths(args.data or [], config.data)
+    report.require_usable()
+    pieces = report.pieces[: args.max_pieces] if args.max_pieces else report.pieces
+    dataset, coverage = finetune_dataset(pieces, config, base)
+    print(f"fine-tuning {base.run_id}: {coverage.message()}", file=out, flush=True)
+    return config, dataset, args.name
 
 
 def _config_from_args(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
@@ -274,7 +313,7 @@ def _dataset_name(args: argparse.Namespace) -> str:
 
 
 def _resume_setup(args: argparse.Namespace) -> tuple[RunConfig, Any, Path]:
-    fixed = ["data", "store", "max_pieces", "arch", "repr", "preset", "name", "velocity", "no_pedal"]
+    fixed = ["data", "store", "max_pieces", "arch", "repr", "preset", "name", "velocity", "no_pedal", "finetune"]
     changed = ["--" + name.replace("_", "-") for name in fixed if getattr(args, name)]
     changed += [flag for flag, (_, field, _, _) in CONFIG_FLAGS.items() if field not in RESUMABLE and _flag(args, flag)]
     if changed:

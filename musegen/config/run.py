@@ -183,6 +183,8 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     dataset_name: str = "bach-chorales"
+    # the run folder whose weights this run started from (fine-tuning; musegen.training.finetune), "" = from scratch
+    base: str = ""
 
     def validate(self) -> None:
         self.data.validate()
@@ -202,6 +204,7 @@ class RunConfig:
             model=from_dict(ModelConfig, d.get("model", {})),
             train=from_dict(TrainConfig, d.get("train", {})),
             dataset_name=str(d.get("dataset_name", "bach-chorales")),
+            base=str(d.get("base", "") or ""),
         )
 
     @classmethod

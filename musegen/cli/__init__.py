@@ -17,11 +17,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from musegen.errors import MusegenError
+from musegen.errors import ConfigError, MusegenError
 from musegen.fileio import json_default
 
 # Sub-command modules, in the order --help lists them. A module that does not exist yet is skipped.
-COMMANDS = ("ingest", "train", "evaluate", "generate", "render", "benchmark")
+COMMANDS = ("ingest", "train", "pretrain", "evaluate", "generate", "render", "benchmark")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,3 +73,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 def print_json(obj: Any) -> None:
     """Print one JSON object on stdout (numpy scalars and paths become plain values)."""
     print(json.dumps(obj, indent=2, default=json_default))
+
+
+def parse_settings(pairs: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings to settings; values are JSON (numbers, lists) or else plain strings."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set takes KEY=VALUE, got {pair!r}.")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-from musegen.cli import print_json
+from musegen.cli import parse_settings, print_json
 from musegen.errors import ConfigError
 from musegen.experiments.jsb import ARCHS, DEFAULT_DATA, DEFAULT_MINUTES, SETS, format_report, run_benchmark
 from musegen.experiments.poly import DEFAULT_SETS, format_family, run_family
@@ -58,7 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     archs = [a.strip() for a in args.arch.split(",") if a.strip()]
-    overrides = _overrides(args.set)
+    overrides = parse_settings(args.set)
     if args.epochs is not None:
         if args.epochs < 1:
             raise ConfigError(f"--epochs must be at least 1, got {args.epochs}.")
@@ -78,20 +77,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(text)
     return 0
-
-
-def _overrides(pairs: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` strings to settings; values are JSON (numbers, lists) or else plain strings."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set takes KEY=VALUE, got {pair!r}.")
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
 
 
 def _progress(arch: str, event: Any) -> None:

@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         config,
         dataset,
         run_dir,
-        on_progress=lambda e: _print_event(e, out),
+        on_progress=lambda e: print_event(e, out),
         resume=bool(args.resume),
         evaluate=not args.no_eval,
     )
@@ -338,7 +338,7 @@ def _flag(args: argparse.Namespace, flag: str) -> bool:
     return getattr(args, flag.lstrip("-").replace("-", "_")) is not None
 
 
-def _print_event(event: Any, out: Any) -> None:
+def print_event(event: Any, out: Any) -> None:
     if event.kind == "epoch":
         parts = [f"epoch {event.epoch}/{event.epochs}", f"loss {event.loss:.4f}"]
         if event.val_loss is not None:

@@ -15,6 +15,7 @@ from musegen.training import sizing
 from musegen.training.jobs import active_jobs, job_status, list_jobs, start_training
 from musegen.training.visibility import runs_dir
 from pages.common import current_dataset, friendly_errors, session_id
+from pages.train_base import base_choice
 from pages.train_monitor import monitor
 
 
@@ -96,7 +97,8 @@ if current and Path(current).is_dir():
 
 with st.container(border=True):
     st.markdown("##### New training")
-    config, max_pieces = _settings(data_cfg)
+    tuned = base_choice()
+    config, max_pieces = (tuned, None) if tuned is not None else _settings(data_cfg)
     running_mine = [j for j in mine if j.active]
     if running_mine:
         st.caption(f":material/info: Your training {running_mine[0].run_id} is still going: stop it to start another.")

@@ -1,16 +1,16 @@
 """Fine-tuning: a new run that starts from a trained run's weights (a base model) and learns a user's pieces.
 
-A base is any run folder with a trained model, or a bundled one by name: a folder under
-``assets/models/`` whose name contains ``base`` (:func:`bundled_bases`). The new run copies the
-base's data settings, vocabulary and model shape, so the user's pieces are encoded onto the base's
-token ids (:func:`finetune_dataset`: a token the base never had becomes ``<unk>`` and is counted,
-never dropped in silence), the model is built exactly as the base was and its weights are copied
-in before the first step (:func:`start_from_base`, called by the training loop when
-``RunConfig.base`` is set). Only the training settings differ (:data:`FINETUNE_TRAIN`): a
-smaller learning rate, so the first steps on a few pieces refine what the base knows instead of
-overwriting it, and early stopping that acts quickly, since a small dataset is over-fitted in
-few epochs. ``RunConfig.base`` names the base in the run's ``config.json``; the run is otherwise
-an ordinary run (resume, generate, evaluate).
+A base is any run folder with a trained model, or a bundled one by name: a folder beside the demo
+models (``assets/models/``, ``MUSEGEN_DEMO_DIR``) whose name contains ``base``
+(:func:`bundled_bases`). The new run copies the base's data settings, vocabulary and model shape, so
+the user's pieces are encoded onto the base's token ids (:func:`finetune_dataset`: a token the base
+never had becomes ``<unk>`` and is counted, never dropped in silence). The model is built exactly as
+the base was and its weights are copied in before the first step (:func:`start_from_base`, called by
+the training loop when ``RunConfig.base`` is set). Only the training settings differ
+(:data:`FINETUNE_TRAIN`): a smaller learning rate, so the first steps on a few pieces refine what
+the base knows instead of overwriting it, and early stopping that acts quickly, since a small
+dataset is over-fitted in few epochs. ``RunConfig.base`` names the base in the run's
+``config.json``; the run is otherwise an ordinary run (resume, generate, evaluate).
 """
 
 from __future__ import annotations
@@ -27,10 +27,8 @@ from musegen.config import RunConfig
 from musegen.datasets.dataset import SequenceDataset, build_dataset
 from musegen.errors import ConfigError, RunNotFoundError
 from musegen.notes import Piece
-from musegen.paths import ASSETS
+from musegen.training.places import demo_dir
 from musegen.vocabulary import UNK_ID
-
-BASE_MODELS = ASSETS / "models"  # the bundled models; a base's folder name contains "base"
 
 # the training settings of a fine-tuning run (what the user sets wins): a third of the usual
 # Adam rate, the rate halved after 2 epochs without progress, a stop after 4
@@ -58,17 +56,18 @@ class Coverage:
 
 
 def bundled_bases() -> list[Path]:
-    """The bundled base models: run folders under assets/models/ whose name contains "base", by name."""
-    if not BASE_MODELS.is_dir():
+    """The bundled base models: run folders beside the demo models (assets/models/) whose name holds "base"."""
+    folder = demo_dir()
+    if not folder.is_dir():
         return []
-    return sorted(p for p in BASE_MODELS.iterdir() if "base" in p.name and (p / runs.CONFIG).is_file())
+    return sorted(p for p in folder.iterdir() if "base" in p.name and (p / runs.CONFIG).is_file())
 
 
 def resolve_base(spec: str | Path) -> runs.RunInfo:
     """The base run of ``spec``: a run folder, or a bundled base's name; refused without a trained model."""
     path = Path(spec)
-    if not path.is_dir() and (BASE_MODELS / str(spec)).is_dir():
-        path = BASE_MODELS / str(spec)
+    if not path.is_dir() and (demo_dir() / str(spec)).is_dir():
+        path = demo_dir() / str(spec)
     if not path.is_dir():
         names = ", ".join(p.name for p in bundled_bases()) or "none yet"
         raise RunNotFoundError(
@@ -78,6 +77,22 @@ def resolve_base(spec: str | Path) -> runs.RunInfo:
     if not info.has_model:
         raise ConfigError(f"{path} has no trained model (model.keras) to fine-tune; train it first.")
     return info
+
+
+def base_summary(base: runs.RunInfo) -> str:
+    """One sentence on a base: its model, what it was trained on, its held-out NLL (what the Train page shows)."""
+    assert base.config is not None
+    model = base.config.model
+    size = (
+        f"{model.arch}, {model.transformer_layers} blocks of width {model.d_model}"
+        if model.arch == "transformer"
+        else model.arch
+    )
+    scored = f"; held-out NLL {base.metrics.model.nll:.3f} nats per token" if base.metrics is not None else ""
+    return (
+        f"{base.run_id}: {size}, trained on {base.config.dataset_name or 'its corpus'}{scored}. "
+        "Your files are read with its tokens, and the run learns them from its weights."
+    )
 
 
 def finetune_config(base: runs.RunInfo, **train: Any) -> RunConfig:

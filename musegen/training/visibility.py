@@ -10,25 +10,15 @@ disk and demos are rebuilt with ``make demo-models``.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from musegen import runs
-from musegen.paths import ASSETS, PROJECT_ROOT
+from musegen.training import places
 from musegen.training.jobs import check_owner, list_jobs, run_owner, visible_to
 
-RUNS_ENV, DEMO_ENV = "MUSEGEN_RUNS_DIR", "MUSEGEN_DEMO_DIR"
-
-
-def runs_dir() -> Path:
-    """The app's runs folder (``MUSEGEN_RUNS_DIR``, default ``runs/`` of the checkout)."""
-    return Path(os.environ.get(RUNS_ENV) or PROJECT_ROOT / "runs")
-
-
-def demo_dir() -> Path:
-    """The bundled demo models (``MUSEGEN_DEMO_DIR``, default ``assets/models/``)."""
-    return Path(os.environ.get(DEMO_ENV) or ASSETS / "models")
+# where the runs and the bundled models are (musegen.training.places), here too for the pages
+RUNS_ENV, DEMO_ENV, runs_dir, demo_dir = places.RUNS_ENV, places.DEMO_ENV, places.runs_dir, places.demo_dir
 
 
 def model_stamp(run_dir: str | Path) -> float:

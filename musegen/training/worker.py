@@ -16,6 +16,7 @@ from musegen.config import Limits, RunConfig
 from musegen.datasets.dataset import build_dataset
 from musegen.errors import MusegenError, RunNotFoundError
 from musegen.sources.ingest import ingest_paths
+from musegen.training.finetune import finetune_dataset, resolve_base
 from musegen.training.jobqueue import LOG, job_states, locked, queue_of, read_job
 from musegen.training.loop import train
 
@@ -81,7 +82,11 @@ def _train(run_dir: Path) -> None:
     max_pieces = job.get("max_pieces")
     pieces = report.pieces[:max_pieces] if max_pieces else report.pieces
     _say(f"{report.n_ok} usable files, {report.n_skipped} skipped; training on {len(pieces)} pieces")
-    dataset = build_dataset(pieces, config.data)
+    if config.base:  # fine-tuning: the pieces on the base's token ids
+        dataset, coverage = finetune_dataset(pieces, config, resolve_base(config.base))
+        _say(f"fine-tuning {Path(config.base).name}: {coverage.message()}")
+    else:
+        dataset = build_dataset(pieces, config.data)
     if runs.stop_requested(run_dir):
         runs.write_status(run_dir, "stopped", "stopped before training began")
         return

@@ -62,7 +62,7 @@ def test_pretrain_resume_and_finetune_by_name(pieces, tmp_path, monkeypatch, cap
     with pytest.raises(ConfigError, match="resumed with its own settings"):
         pretrain(store, tmp_path, "tiny-base", 2.0, d_model=64)
     # bundled bases are found by name, and fine-tuned from the command line
-    monkeypatch.setattr(finetune, "BASE_MODELS", tmp_path)
+    monkeypatch.setenv("MUSEGEN_DEMO_DIR", str(tmp_path))
     assert [p.name for p in finetune.bundled_bases()] == ["tiny-base"]
     argv = ["train", "--finetune", "tiny-base", "--data", *map(str, mine), "--epochs", "1", "--json"]
     assert main([*argv, "--runs-dir", str(tmp_path / "runs"), "--max-minutes", "2"]) == 0

@@ -11,6 +11,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from musegen.config import DataConfig
@@ -97,6 +98,7 @@ def run_row(info: RunInfo, demo: bool = False) -> dict[str, Any]:
         "status": "demo" if demo else info.status,
         "model": f"{cfg.model.label} · {cfg.data.representation}" if cfg else "",
         "dataset": cfg.dataset_name if cfg else "",
+        "started from": Path(cfg.base).name if cfg and cfg.base else "scratch",
         "epochs": info.epochs_done,
         "best loss": info.best_val_loss,
         "held-out NLL": metrics.model.nll if metrics else None,

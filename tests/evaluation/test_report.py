@@ -78,7 +78,10 @@ def test_a_run_row_and_summary_read_the_typed_records():
     row = run_row(info)
     assert row["model"] == "wavenet · timed" and row["epochs"] == 2 and row["best loss"] == 1.75
     assert (row["held-out NLL"], row["floor NLL"], row["beats floor"]) == (1.5, 2.0, True)
-    assert run_row(info, demo=True)["status"] == "demo"
+    assert run_row(info, demo=True)["status"] == "demo" and row["started from"] == "scratch"
+    tuned = tiny_config()
+    tuned.base = "/somewhere/assets/models/musegen-base"
+    assert run_row(RunInfo(Path("t"), "t1", tuned, "finished", history=history))["started from"] == "musegen-base"
     bare = run_row(RunInfo(Path("b"), "b1", None, "broken", message="config.json is damaged"))
     assert bare["model"] == "" and bare["held-out NLL"] is None and bare["beats floor"] is None
     summary = run_summary(info)

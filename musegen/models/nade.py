@@ -23,14 +23,20 @@ So -log p(x | h_t) = sum_k BCE(x_k, sigmoid(logit_k)): :class:`musegen.models.lo
 applied to the logits of :meth:`NADEHead.call` and the targets is the exact NADE negative
 log-likelihood of the frame, as it is the exact independent-sigmoid NLL for the plain head.
 
-**Training** (:meth:`NADEHead.call`) is teacher-forced: the true keys are known, so every
-``a_k`` is an *exclusive* cumulative sum over the key axis of ``x_j W_j`` and all K
-conditionals come out of one pass, no loop over keys. The sum is one matmul of the frames with
-a (K, K·H) matrix that holds ``W_j`` in block k where j < k (4x faster on CPU than
-``tf.math.cumsum`` over the key axis, backward pass included). That pass holds a (B, T, K, H) tensor
-of pre-activations (and its sigmoid, kept for the gradient): 4·B·T·K·H bytes each in float32,
-e.g. 185 MB for B=32, T=128, K=88, H=128, where the plain head holds (B, T, K). Time is
-O(B·T·K·H), the same order as the conditioning Dense when H ~ D.
+**Training** (:meth:`NADEHead.call`) is teacher-forced: the true keys are known, so all K
+conditionals come out of one pass, no loop over keys. ``a_k`` only changes where a key below k is
+on: it is ``c_t + S_r`` with ``r_k`` the *rank* of key k (the count of keys on below it) and ``S_r``
+the sum of ``W_j`` over the first r keys on. A frame with n keys on has n + 1 distinct hidden
+layers, not K, so the pass computes one per rank 0..R-1, R the most keys on in any frame of the
+batch plus one (about 5 on JSB Chorales, at most about 15 on MuseData): ``S`` is one matmul of a
+(B, T, R, K) 0/1 matrix with ``W``, the reads ``V_k . h_r`` of every rank by every key one matmul
+of the (B, T, R, H) hidden layers with ``V``, and key k keeps the read of its rank. Time and
+memory are O(B·T·R·K·H) and (B, T, R, H) + (B, T, R, K), where the form by key (a (B, T, K, H)
+tensor of pre-activations, from one matmul of the frames with a (K, K·H) matrix that holds
+``W_j`` in block k where j < k) held 4·B·T·K·H bytes (185 MB for B=32, T=128, K=88, H=128, float32)
+and its sigmoid. R is a dynamic size, which XLA does not compile: under ``jit_compile`` (the
+default on a GPU) the head takes the form by key, whose shapes are static. Both give the same
+logits and gradients to float rounding (tested); BENCHMARKS.md ("Training speed") has the timings.
 
 **Sampling** (:meth:`NADEHead.sample`) cannot be parallel over keys: key k's conditional needs
 the keys drawn below it. A frame is K dependent steps of O(B·H) each (the same arithmetic as
@@ -54,6 +60,19 @@ import keras
 from keras import ops
 
 from musegen.models.layers import PACKAGE
+
+
+def _in_xla() -> bool:
+    """Whether the op being traced will be compiled by XLA (``jit_compile``), which needs static shapes.
+
+    TensorFlow's own test (private: were it gone or renamed, the head would take the static-shape form)."""
+    try:
+        import tensorflow as tf
+        from tensorflow.python.ops.control_flow_util import GraphOrParentsInXlaContext
+
+        return bool(GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
+    except Exception:  # not TensorFlow, or the private name moved
+        return True
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -99,23 +118,46 @@ class NADEHead(keras.layers.Layer):
     def call(self, inputs):
         """Teacher-forced: the conditional logits (B, T, K) float32 of every key given the target keys below it.
 
-        ``inputs`` = ``[features (B, T, D), targets (B, T, K) float 0/1]``. All keys at once:
-        ``a[..., k, :] = c + sum_{j<k} x_j W_j`` is an exclusive cumulative sum over the key axis
-        of ``x[..., :, None] * W`` (B, T, K, H); then ``logit_k = b_k + V_k . sigmoid(a_k)``.
-        Memory: that (B, T, K, H) tensor and its sigmoid (see the module doc for the bytes).
+        ``inputs`` = ``[features (B, T, D), targets (B, T, K) float 0/1]``. All keys at once, by rank
+        (see the module doc): the hidden layer of key k is that of its rank ``r_k`` (the count of keys
+        on below it), so only the ranks 0..R-1 get one, R the most keys on in a frame plus one.
+        Under XLA (which compiles no dynamic shape) the key-by-key form: one hidden layer per key.
         """
         features, targets = inputs
         b, c = self.conditioning(features)
         x = ops.cast(targets, self.compute_dtype)
+        read = self._read_by_key if _in_xla() else self._read_by_rank
+        logits = b + read(x, c)
+        return ops.cast(logits, "float32")
+
+    def _read_by_rank(self, x, c):
+        """``V_k . h_k`` (B, T, K) from one hidden layer per rank: R = (most keys on in a frame) + 1 of them.
+
+        ``rank[..., k]`` = keys on below k (an exclusive cumulative sum of ``x``); the hidden
+        pre-activation of rank r is ``c + S_r``, ``S_r`` the sum of ``W_j`` over the first r keys on,
+        one matmul of ``on[..., r, j] = x_j (rank_j < r)`` (B, T, R, K) with ``W``; the reads of every
+        rank by every key are one matmul of the hidden layers with ``V``, and key k keeps its rank's.
+        """
+        rank = ops.cast(ops.cumsum(x, axis=-1) - x, "int32")  # (B, T, K): exact, at most K
+        ranks = ops.arange(ops.max(rank) + 1, dtype="int32")[:, None]  # (R, 1): 0..R-1
+        on = x[..., None, :] * ops.cast(rank[..., None, :] < ranks, x.dtype)  # (B, T, R, K): in S_r
+        hidden = ops.sigmoid(ops.matmul(on, self._weight(self.w)) + c[..., None, :])  # (B, T, R, H)
+        reads = ops.matmul(hidden, ops.transpose(self._weight(self.v)))  # (B, T, R, K): V_k . h(rank r)
+        mine = ops.cast(rank[..., None, :] == ranks, reads.dtype)  # (B, T, R, K): 1 at r = rank_k
+        return ops.sum(reads * mine, axis=-2)
+
+    def _read_by_key(self, x, c):
+        """``V_k . h_k`` (B, T, K) from one hidden layer per key, (B, T, K, H): the static-shape form.
+
+        ``a[..., k, :] = c + sum_{j<k} x_j W_j`` as ONE matmul: x (..., K) @ M (K, K*H) with
+        M[j, k*H:(k+1)*H] = W_j where j < k, else 0 (4x faster on a 2-core CPU than
+        ``tf.math.cumsum`` over the key axis, backward pass included).
+        """
         k, h = self.keys, self.hidden
-        # the exclusive cumulative sum over keys as ONE matmul: x (..., K) @ M (K, K*H) with
-        # M[j, k*H:(k+1)*H] = W_j where j < k, else 0. Measured on a 2-core CPU (B 8, T 128, H 128,
-        # forward and backward): 236 ms against 953 ms for tf.math.cumsum over the key axis and einsum.
         below = ops.triu(ops.ones((k, k), self.compute_dtype), 1)  # below[j, k] = 1 where j < k
         mask = ops.reshape(below[:, :, None] * self._weight(self.w)[:, None, :], (k, k * h))
         a = ops.reshape(ops.matmul(x, mask), (*ops.shape(x)[:-1], k, h)) + c[..., None, :]  # keys below k only
-        logits = b + ops.sum(ops.sigmoid(a) * self._weight(self.v), axis=-1)  # V_k . h_k for every k
-        return ops.cast(logits, "float32")
+        return ops.sum(ops.sigmoid(a) * self._weight(self.v), axis=-1)  # V_k . h_k for every k
 
     def compute_output_spec(self, inputs):
         _, targets = inputs

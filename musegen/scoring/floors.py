@@ -35,7 +35,8 @@ from musegen.streams.windows import scoring_windows
 
 SMOOTHING = 0.5
 SCORE_BATCH_FRAMES = 2**16  # frames per forward pass when scoring (pieces are batched by length)
-NADE_SCORE_BATCH_FRAMES = 2**12  # with the NADE head: 4,096 frames x 88 keys x 128 hidden = 185 MB per tensor
+# with the NADE head: 4,096 frames x (most keys on + 1) ranks x 128 hidden per tensor (up to 88 ranks: 185 MB)
+NADE_SCORE_BATCH_FRAMES = 2**12
 
 
 # --------------------------------------------------------------------------- scoring
@@ -87,7 +88,7 @@ def frame_nll(
             for start, length, skip in scoring_windows(len(s) - 1, window, context)
         ]
     # a model with the NADE head reads the target frame beside the context (teacher forcing) and
-    # holds (frames x keys x hidden) values per pass: smaller batches
+    # holds (frames x ranks x hidden) values per pass, ranks up to 89 (every key on): smaller batches
     nade = reads_targets(model, keys)
     forward = model_forward(model)
     total, frames, tp, wrong = 0.0, 0, 0.0, 0.0

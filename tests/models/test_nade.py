@@ -125,6 +125,61 @@ def test_a_mixed_precision_head_returns_float32_close_to_float32():
     np.testing.assert_allclose(np.asarray(out), np.asarray(layer([features, targets])), atol=0.1)
 
 
+def _frames_with_edge_cases(rng: np.random.Generator, batch: int, time: int, keys: int) -> np.ndarray:
+    """Random sparse frames, one empty, one with every key on, one with a single key (the lowest)."""
+    frames = (rng.random((batch, time, keys)) < 0.1).astype(np.float32)
+    frames[0, 0], frames[0, 1], frames[-1, -1] = 0.0, 1.0, 0.0
+    frames[-1, -1, 0] = 1.0
+    return frames
+
+
+def _logits_and_gradients(layer: NADEHead, read, features, targets, weights) -> list:
+    """The logits ``b + read(x, c)`` and the gradients of ``sum(logits * weights)`` w.r.t. the weights and features."""
+    features = tf.convert_to_tensor(features)
+    with tf.GradientTape() as tape:
+        tape.watch(features)
+        b, c = layer.conditioning(features)
+        logits = tf.cast(b + read(tf.cast(targets, layer.compute_dtype), c), "float32")
+        loss = tf.reduce_sum(logits * weights)
+    grads = tape.gradient(loss, [layer.conditioning_kernel, layer.conditioning_bias, layer.w, layer.v, features])
+    return [logits, *grads]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "mixed_float16"])
+@pytest.mark.parametrize("graph", [False, True])
+def test_the_form_by_rank_equals_the_form_by_key_with_its_gradients(dtype, graph):
+    """One hidden layer per rank (keys on below) gives the logits and gradients of one per key."""
+    keys, hidden, features_dim = 88, 16, 8
+    layer = NADEHead(keys, hidden, dtype=dtype)
+    layer.build([(None, None, features_dim), (None, None, keys)])
+    rng = np.random.default_rng(20)
+    layer.set_weights([rng.normal(0.0, 0.5, w.shape).astype(np.float32) for w in layer.get_weights()])
+    features = rng.normal(size=(3, 9, features_dim)).astype(np.float32)
+    weights = tf.constant(rng.normal(size=(3, 9, keys)).astype(np.float32))
+    tol = {"float32": 1e-4, "mixed_float16": 3e-2}[dtype]
+    for targets in (
+        _frames_with_edge_cases(rng, 3, 9, keys),
+        np.zeros((3, 9, keys), np.float32),
+        np.ones((3, 9, keys), np.float32),
+    ):
+        run = tf.function(_logits_and_gradients) if graph else _logits_and_gradients
+        by_key = run(layer, layer._read_by_key, features, tf.constant(targets), weights)
+        by_rank = run(layer, layer._read_by_rank, features, tf.constant(targets), weights)
+        for a, b in zip(by_rank, by_key, strict=True):
+            a, b = np.asarray(a), np.asarray(b)
+            np.testing.assert_allclose(a, b, atol=tol * max(1.0, float(np.max(np.abs(b)))))
+
+
+def test_under_xla_the_head_takes_the_static_form_and_gives_the_same_logits():
+    layer = head(88, 8, 4, seed=21, scale=0.5)
+    rng = np.random.default_rng(21)
+    features = rng.normal(size=(2, 6, 4)).astype(np.float32)
+    targets = _frames_with_edge_cases(rng, 2, 6, 88)
+    eager = np.asarray(layer([features, targets]))
+    compiled = tf.function(lambda f, x: layer([f, x]), jit_compile=True)
+    np.testing.assert_allclose(np.asarray(compiled(features, targets)), eager, atol=1e-4)
+
+
 # ------------------------------------------------------------------ sampling
 
 

@@ -114,3 +114,26 @@ def test_the_budget_schedule_lowers_the_rate_by_the_time_limit(chorales, tmp_pat
 
     model = load_model(result.run_dir / runs.LAST, compile=True)
     assert float(model.optimizer.learning_rate) < 1e-2 * 0.2  # near the floor at the budget's end
+
+
+def test_the_train_command_takes_the_flags_and_defaults_piano_rolls_to_them():
+    from musegen.cli import build_parser
+    from musegen.cli.train_cmd import _config_from_args
+
+    def config(*argv: str) -> TrainConfig:
+        return _config_from_args(build_parser().parse_args(["train", *argv]))[0].train
+
+    roll = ("--repr", "pianoroll", "--arch", "lstm")
+    assert (config(*roll, "--max-minutes", "3").eval_every, config(*roll, "--max-minutes", "3").lr_schedule) == (
+        -1,
+        "budget",
+    )
+    assert (config(*roll).eval_every, config(*roll).lr_schedule) == (0, "constant")  # no time limit: as before
+    assert (config("--max-minutes", "3").eval_every, config("--max-minutes", "3").lr_schedule) == (0, "constant")
+    given = config(*roll, "--max-minutes", "3", "--eval-every", "50", "--lr-schedule", "constant")
+    assert (given.eval_every, given.lr_schedule) == (50, "constant")
+    assert config(*roll, "--eval-every", "auto").eval_every == -1
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--eval-every", "often"])
+    with pytest.raises(ConfigError, match="max_minutes"):
+        config(*roll, "--lr-schedule", "budget")

@@ -56,6 +56,9 @@ END_MESSAGES = {
 }
 
 
+DISTRIBUTED_NOTE = "under tf.distribute validation stays at epoch ends (and across workers the rate constant)"
+
+
 @dataclass
 class ProgressEvent:
     """One progress report. ``kind`` is "batch", "epoch" or "status"; numbers are None when unknown."""
@@ -247,8 +250,8 @@ def _make_callback(run: _Run, history: History, data: _Data, stop_event: threadi
         stop_event=stop_event,
         subepoch=make_subepoch(config, data.val, data.val_frames),
     )
-    if config.train.eval_every and config.train.distribute:
-        run.emit("status", status="running", message="under tf.distribute validation stays at epoch ends")
+    if (config.train.eval_every or config.train.lr_schedule == "budget") and config.train.distribute:
+        run.emit("status", status="running", message=DISTRIBUTED_NOTE)
     if run.chief:
         runs.write_status(run_dir, "running", f"epoch {done + 1}/{epochs}")
     run.emit("status", epoch=done + 1, status="running", message=f"training epochs {done + 1}-{epochs}")

@@ -11,7 +11,8 @@
   this call of ``train`` (:func:`budget_rate`); a halving by ``ReduceLROnPlateau`` is kept on top.
 
 Under ``tf.distribute`` (``fit_distributed``) validation stays at epoch ends: a validation within an
-epoch would have to be a collective step that every worker agrees to run at the same batch.
+epoch would have to be a collective step that every worker agrees to run at the same batch. A
+multi-worker run keeps a constant rate too (every worker would read its own clock).
 """
 
 from __future__ import annotations
@@ -101,9 +102,10 @@ def make_subepoch(config: RunConfig, val_ds: Any | None, frames: int) -> SubEpoc
 
 
 def rate_callbacks(config: RunConfig) -> list[Any]:
-    """The budget schedule's callback, when the run has one."""
+    """The budget schedule's callback, when the run has one. Not across workers: each would read its own
+    clock and set a slightly different rate, and their weights would drift apart."""
     train = config.train
-    if train.lr_schedule != "budget" or train.max_minutes <= 0:
+    if train.lr_schedule != "budget" or train.max_minutes <= 0 or train.distribute == "multiworker":
         return []
     return [BudgetRate(train.learning_rate, train.max_minutes)]
 

@@ -7,6 +7,11 @@ One callback does the run bookkeeping, in this order at each step:
 - epoch end: record the epoch, save ``model.keras`` when the monitored loss improves and
   ``last.keras`` always (both atomic, chief only), early stopping, history.json, an ``epoch`` event.
 
+With validation within epochs (``eval_every``, :mod:`musegen.training.subepoch`) the choice moves to
+each validation: it is recorded in ``history.evals``, ``model.keras`` is saved when it improves and
+patience counts validations; the epoch's ``val_loss`` is then its latest validation (the run's end
+is always validated).
+
 A write of the run folder that fails (the disk full, above all) ends the training with a StorageError
 saying what could not be written and which epoch's checkpoint the run keeps to resume from
 (:func:`musegen.runs.write_failure`); the files already there are untouched.

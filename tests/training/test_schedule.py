@@ -137,3 +137,26 @@ def test_the_train_command_takes_the_flags_and_defaults_piano_rolls_to_them():
         build_parser().parse_args(["train", "--eval-every", "often"])
     with pytest.raises(ConfigError, match="max_minutes"):
         config(*roll, "--lr-schedule", "budget")
+
+
+@pytest.mark.slow
+def test_the_best_model_is_kept_at_a_validation_within_an_epoch(chorales, tmp_path, monkeypatch):
+    import numpy as np
+
+    from musegen.datasets.dataset import build_dataset
+    from musegen.training import subepoch
+    from musegen.training.loop import train
+
+    scripted = iter([5.0, 3.0, 4.0, 4.5, 4.2, 4.4, 4.1, 4.3, 4.6, 4.7])  # the second validation is the best
+    original = subepoch.SubEpoch.validate
+    monkeypatch.setattr(subepoch.SubEpoch, "validate", lambda self, model: (original(self, model), next(scripted))[1])
+    data_cfg = DataConfig(representation="pianoroll", window=32, stride=32, val_fraction=0.25)
+    dataset = build_dataset(chorales[:8], data_cfg)
+    model_cfg = ModelConfig(arch="lstm", embed_dim=8, units=8, layers=1)
+    config = RunConfig(data=data_cfg, model=model_cfg, train=TrainConfig(epochs=1, batch_size=4, eval_every=2))
+    result = train(config, dataset, runs.create_run(tmp_path, config, dataset.vocab, name="mid"), evaluate=False)
+    history = runs.read_history(result.run_dir)
+    assert history.best_value == 3.0 and history.best_epoch == 1
+    assert history.best_at == pytest.approx(4 / history.batches_per_epoch) and history.best_at < 1.0  # mid-epoch
+    best, last = (runs.load_run_model(result.run_dir, w) for w in ("best", "last"))
+    assert not all(np.array_equal(a, b) for a, b in zip(best.get_weights(), last.get_weights(), strict=True))

@@ -101,6 +101,16 @@ class BatchRecord:
 
 
 @dataclass
+class EvalRecord:
+    """One validation within an epoch (``TrainConfig.eval_every``): where in the run it was, and its loss."""
+
+    epoch_fraction: float  # epochs trained by then: 2.5 = halfway through the third epoch
+    batches: int  # batches trained by then, in the whole run
+    val_loss: float | None = None
+    elapsed_s: float = 0.0
+
+
+@dataclass
 class History:
     """A run's training history (history.json)."""
 
@@ -112,6 +122,9 @@ class History:
     global_batch: int | None = field(default=None, metadata={"optional": True})
     replicas: int | None = field(default=None, metadata={"optional": True})
     batches_per_epoch: int | None = field(default=None, metadata={"optional": True})
+    # validations within epochs (eval_every != 0), and the fractional epoch of the best model among them
+    evals: list[EvalRecord] | None = field(default=None, metadata={"optional": True})
+    best_at: float | None = field(default=None, metadata={"optional": True})
 
     @property
     def epochs_done(self) -> int:
@@ -130,6 +143,8 @@ class History:
         h = _build(cls, d)
         h.epochs = [_build(EpochRecord, e) for e in h.epochs or []]
         h.batches = [_build(BatchRecord, b) for b in h.batches or []]
+        if h.evals is not None:
+            h.evals = [_build(EvalRecord, e) for e in h.evals]
         return h
 
 

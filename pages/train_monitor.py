@@ -52,11 +52,13 @@ def monitor(run_dir: str, polling: bool) -> None:
             st.rerun()
     if line := progress_line(js):
         st.progress(js.progress, text=line)
-    if history.epochs:
+    if history.epochs or history.evals:  # validations within epochs come before the first epoch ends
+        last = history.evals[-1].val_loss if history.evals else history.epochs[-1].val_loss
         c1, c2, c3 = st.columns(3)
-        c1.metric("Loss", fmt_loss(history.epochs[-1].loss))
-        c2.metric("Validation loss", fmt_loss(history.epochs[-1].val_loss))
-        c3.metric("Best", fmt_loss(history.best_value), help=f"at epoch {history.best_epoch}")
+        c1.metric("Loss", fmt_loss(history.epochs[-1].loss if history.epochs else history.batches[-1].loss))
+        c2.metric("Validation loss", fmt_loss(last))
+        at = f"{history.best_at:.2f}" if history.best_at is not None else history.best_epoch
+        c3.metric("Best", fmt_loss(history.best_value), help=f"at epoch {at}")
     if history.batches:
         st.altair_chart(loss_chart(history, height=300, unit=js.unit), width="stretch", key=f"chart-{js.run_id}")
     if js.state in ("finished", "stopped"):

@@ -117,6 +117,18 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         action="store_true",
         help="read notes as written: ignore the sustain pedal (by default notes sound on while it is down)",
     )
+    p.add_argument(
+        "--eval-every",
+        type=_eval_every,
+        metavar="N|auto",
+        help="validate (and keep the best model, count patience) every N batches, or auto: about 20 times per "
+        "--max-minutes; 0 = at epoch ends (default 0)",
+    )
+    p.add_argument(
+        "--lr-schedule",
+        choices=["constant", "budget"],
+        help="budget: hold the rate, then decay it over the last fifth of --max-minutes to 5%% (default constant)",
+    )
     p.add_argument("--distribute", choices=["mirrored", "multiworker"], help="tf.distribute over devices/workers")
     p.add_argument("--preset", choices=["demo"], help="a named configuration (demo: the bundled demo models)")
     p.add_argument("--runs-dir", default="runs", help="where run folders are created (default runs/)")
@@ -232,6 +244,7 @@ def _config_from_args(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
         setattr(getattr(config, section), field, value)
     if args.distribute:
         config.train.distribute = args.distribute
+    _selection(config, args.eval_every, args.lr_schedule)
     if args.no_pedal:
         config.data.sustain_pedal = False
     config.data.velocity = args.velocity == "on"  # "auto" is decided once the files are read (_load_dataset)
@@ -314,6 +327,7 @@ def _dataset_name(args: argparse.Namespace) -> str:
 
 def _resume_setup(args: argparse.Namespace) -> tuple[RunConfig, Any, Path]:
     fixed = ["data", "store", "max_pieces", "arch", "repr", "preset", "name", "velocity", "no_pedal", "finetune"]
+    fixed += ["eval_every", "lr_schedule"]  # a resumed run keeps its schedule
     changed = ["--" + name.replace("_", "-") for name in fixed if getattr(args, name)]
     changed += [flag for flag, (_, field, _, _) in CONFIG_FLAGS.items() if field not in RESUMABLE and _flag(args, flag)]
     if changed:
@@ -332,6 +346,28 @@ def _resume_setup(args: argparse.Namespace) -> tuple[RunConfig, Any, Path]:
     for section, field, value in _given(args):
         setattr(getattr(config, section), field, value)
     return config, runs.training_dataset(info.path), info.path
+
+
+def _eval_every(text: str) -> int:
+    """``--eval-every``'s value: a number of batches (0 = epoch ends), or ``auto`` (-1: by time)."""
+    if text == "auto":
+        return -1
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of batches or auto, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("a number of batches is 0 or more (auto validates by time)")
+    return value
+
+
+def _selection(config: RunConfig, eval_every: int | None, lr_schedule: str | None) -> None:
+    """The flags given; left out, the run validates at epoch ends at a constant rate (within epochs and a
+    budget decay measured worse on 2 shared cores: BENCHMARKS.md, "Model selection within epochs")."""
+    if eval_every is not None:
+        config.train.eval_every = eval_every
+    if lr_schedule is not None:
+        config.train.lr_schedule = lr_schedule
 
 
 def _flag(args: argparse.Namespace, flag: str) -> bool:

@@ -136,6 +136,7 @@ class ModelConfig:
 
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+LR_SCHEDULES = ("constant", "budget")
 
 
 @dataclass
@@ -156,6 +157,12 @@ class TrainConfig:
     # XLA for the training step: "auto" (Keras' rule: on a GPU, off on CPU-only machines and under
     # tf.distribute), "on" or "off"
     jit_compile: str = "auto"
+    # validation (and best-model selection, early stopping) within epochs: 0 at epoch ends only, N > 0
+    # every N batches, -1 by time (about 20 per max_minutes; musegen/training/schedule.py)
+    eval_every: int = 0
+    # "constant" (halved on plateaus with lr_patience), or "budget": held, then decayed over the last fifth
+    # of max_minutes to 5% of learning_rate
+    lr_schedule: str = "constant"
 
     def validate(self) -> None:
         _positive("epochs", self.epochs, 100_000, low=0)
@@ -169,6 +176,14 @@ class TrainConfig:
         _choice("distribute", self.distribute, ("", "mirrored", "multiworker"))
         _choice("precision", self.precision, PRECISIONS)
         _choice("jit_compile", self.jit_compile, ("auto", "on", "off"))
+        if not isinstance(self.eval_every, int) or isinstance(self.eval_every, bool) or self.eval_every < -1:
+            raise ConfigError(
+                f"eval_every must be 0 (validate at epoch ends), a number of batches N > 0, or -1 (auto, by "
+                f"time); got {self.eval_every!r}."
+            )
+        _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        if self.lr_schedule == "budget" and self.max_minutes <= 0:
+            raise ConfigError("lr_schedule 'budget' decays the rate to the time limit: set max_minutes above 0.")
 
     def keras_jit_compile(self) -> bool | str:
         """What ``model.compile(jit_compile=...)`` takes: "auto", True or False."""

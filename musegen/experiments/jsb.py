@@ -71,19 +71,37 @@ SETTINGS: dict[str, tuple[ModelConfig, TrainConfig, tuple[int, int]]] = {
         ModelConfig(
             arch="wavenet", embed_dim=64, channels=80, skip_channels=128, kernel_size=2, dilation_cycle=6, dropout=0.5
         ),
-        TrainConfig(epochs=1000, batch_size=8, learning_rate=1e-3, patience=20, lr_patience=4),
+        TrainConfig(
+            epochs=1000,
+            batch_size=8,
+            learning_rate=1e-3,
+            patience=20,
+            lr_patience=4,
+        ),
         (-5, 6),  # transposition of the training pieces, semitones
     ),
     "lstm": (
         ModelConfig(arch="lstm", embed_dim=88, units=200, layers=1, dropout=0.5),
-        TrainConfig(epochs=1000, batch_size=8, learning_rate=3e-3, patience=20, lr_patience=4),
+        TrainConfig(
+            epochs=1000,
+            batch_size=8,
+            learning_rate=3e-3,
+            patience=20,
+            lr_patience=4,
+        ),
         (-5, 6),
     ),
     # the same backbones with the NADE head (musegen/models/nade.py): the keys of a frame drawn low to
     # high, each given the keys below it; lighter dropout (the head itself regularizes less than it fits)
     "lstm-nade": (
         ModelConfig(arch="lstm", embed_dim=88, units=200, layers=1, dropout=0.3, head="nade", nade_hidden=128),
-        TrainConfig(epochs=1000, batch_size=8, learning_rate=3e-3, patience=10, lr_patience=3),
+        TrainConfig(
+            epochs=1000,
+            batch_size=8,
+            learning_rate=3e-3,
+            patience=10,
+            lr_patience=3,
+        ),
         (-5, 6),
     ),
     "wavenet-nade": (
@@ -98,7 +116,13 @@ SETTINGS: dict[str, tuple[ModelConfig, TrainConfig, tuple[int, int]]] = {
             head="nade",
             nade_hidden=128,
         ),
-        TrainConfig(epochs=1000, batch_size=8, learning_rate=1e-3, patience=10, lr_patience=3),
+        TrainConfig(
+            epochs=1000,
+            batch_size=8,
+            learning_rate=1e-3,
+            patience=10,
+            lr_patience=3,
+        ),
         (-5, 6),
     ),
     # the Transformer (issue 16) with the NADE head: two blocks of width 96 attending to the whole piece
@@ -114,7 +138,13 @@ SETTINGS: dict[str, tuple[ModelConfig, TrainConfig, tuple[int, int]]] = {
             head="nade",
             nade_hidden=128,
         ),
-        TrainConfig(epochs=1000, batch_size=8, learning_rate=1e-3, patience=10, lr_patience=3),
+        TrainConfig(
+            epochs=1000,
+            batch_size=8,
+            learning_rate=1e-3,
+            patience=10,
+            lr_patience=3,
+        ),
         (-5, 6),
     ),
 }

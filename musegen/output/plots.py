@@ -208,16 +208,21 @@ def _loss_rows(history: History) -> tuple[list[dict], list[dict]]:
         n = len(batch_rows)
         for i, row in enumerate(batch_rows):
             row["epoch"] = (i + 1) / n
+    evals = history.evals or []  # validations within epochs: drawn where they were, not at epoch ends
     epoch_rows = []
     for e in history.epochs:
-        for value, label in ((e.loss, "loss"), (e.val_loss, "validation loss")):
+        for value, label in ((e.loss, "loss"), (None if evals else e.val_loss, "validation loss")):
             if value is not None:
                 epoch_rows.append({"epoch": float(e.epoch), "loss": value, "series": label})
+    for v in evals:
+        if v.val_loss is not None:
+            epoch_rows.append({"epoch": float(v.epoch_fraction), "loss": v.val_loss, "series": "validation loss"})
     return batch_rows, epoch_rows
 
 
 def loss_chart(history: History, *, height: int = 300, title: str = "", unit: str = "token") -> Any:
-    """Training loss per batch (running mean of the epoch) and loss / validation loss per epoch."""
+    """Training loss per batch (running mean of the epoch) and loss / validation loss per epoch (validations
+    within epochs at their fractional epochs)."""
     import altair as alt
     import pandas as pd
 

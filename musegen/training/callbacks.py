@@ -7,6 +7,11 @@ One callback does the run bookkeeping, in this order at each step:
 - epoch end: record the epoch, save ``model.keras`` when the monitored loss improves and
   ``last.keras`` always (both atomic, chief only), early stopping, history.json, an ``epoch`` event.
 
+With validation within epochs (``eval_every``, :mod:`musegen.training.subepoch`) the choice moves to
+each validation: it is recorded in ``history.evals``, ``model.keras`` is saved when it improves and
+patience counts validations; the epoch's ``val_loss`` is then its latest validation (the run's end
+is always validated).
+
 A write of the run folder that fails (the disk full, above all) ends the training with a StorageError
 saying what could not be written and which epoch's checkpoint the run keeps to resume from
 (:func:`musegen.runs.write_failure`); the files already there are untouched.
@@ -28,7 +33,7 @@ import keras
 
 from musegen import runs
 from musegen.errors import StorageError, TrainingError
-from musegen.records import BatchRecord, EpochRecord, History
+from musegen.records import BatchRecord, EpochRecord, EvalRecord, History
 
 HISTORY_EVERY_S = 2.0
 MAX_BATCH_POINTS = 4000  # per-batch history beyond this is thinned (every other point dropped)
@@ -52,6 +57,7 @@ class RunCallback(keras.callbacks.Callback):
         chief: bool,
         emit: Callable[..., None],
         stop_event: threading.Event | None,
+        subepoch: Any = None,
     ):
         super().__init__()
         self.run_dir, self.history, self.chief, self.emit = run_dir, history, chief, emit
@@ -62,11 +68,17 @@ class RunCallback(keras.callbacks.Callback):
         self.reason = ""  # why training ended early: "stop", "time", "early", ""
         self.elapsed_before = float(history.epochs[-1].elapsed_s) if history.epochs else 0.0
         self.wait = history.epochs_done - (history.best_epoch or 0) if history.epochs else 0
+        if history.evals and history.best_at is not None:  # patience counted in validations
+            self.wait = sum(e.epoch_fraction > history.best_at for e in history.evals)
         self.t0 = self.t_epoch = self.t_written = time.perf_counter()
         self.epoch = 0
         self.batches_run = 0  # in this session, for eta and throughput
         self.samples_run = 0
         self.checkpoint = self.recorded = history.epochs_done  # the epochs in last.keras and in history.json
+        self.subepoch = subepoch  # validation within epochs (musegen/training/subepoch.py), or None
+        self.val_last = history.epochs[-1].val_loss if history.epochs else None
+        if subepoch is not None and history.evals is None:
+            history.evals = []
 
     # -- timing -------------------------------------------------------------------------
 
@@ -88,6 +100,8 @@ class RunCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.t0 = self.t_written = time.perf_counter()
+        if self.subepoch is not None:
+            self.subepoch.start()
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch + 1
@@ -123,6 +137,8 @@ class RunCallback(keras.callbacks.Callback):
         elif self._session_s() >= self.budget_s:
             self.reason = "time"
             self.model.stop_training = True
+        if self.subepoch is not None and self.subepoch.tick() and not self.model.stop_training:
+            self._validate_within(batch)
         if time.perf_counter() - self.t_written >= HISTORY_EVERY_S:
             with self._writing(f"the training history of epoch {self.epoch}"):
                 self._write_history()
@@ -130,7 +146,12 @@ class RunCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         elapsed = self.elapsed_before + self._session_s()
-        partial = self.reason in ("stop", "time") and self.history.batches[-1].batch < self.batches
+        partial = bool(self.reason) and self.history.batches[-1].batch < self.batches
+        if self.subepoch is not None:
+            ending = self.model.stop_training or epoch + 1 >= self.epochs
+            if (ending or self.history.best_value is None) and self.subepoch.batches_since:
+                self._validate_within(self.history.batches[-1].batch if self.history.batches else self.batches)
+            logs["val_loss"] = self.val_last  # the latest validation, for ReduceLROnPlateau and the record
         entry = EpochRecord(
             epoch=epoch + 1,
             loss=_num(logs.get("loss")),
@@ -143,15 +164,8 @@ class RunCallback(keras.callbacks.Callback):
             partial=partial,
         )
         self.history.epochs.append(entry)
-        value = self.history.value(entry)
-        best = self.history.best_value
-        if value is not None and math.isfinite(value) and (best is None or value < best):
-            self.history.best_value, self.history.best_epoch = value, epoch + 1
-            self.wait = 0
-            with self._writing(f"the checkpoint of epoch {epoch + 1}"):
-                self._save(runs.MODEL)
-        else:
-            self.wait += 1
+        if self.subepoch is None:  # else each validation within the epoch chose already
+            self._consider(self.history.value(entry), epoch + 1, f"the checkpoint of epoch {epoch + 1}")
         with self._writing(f"the checkpoint of epoch {epoch + 1}"):
             self._save(runs.LAST)
         self.checkpoint = epoch + 1
@@ -178,6 +192,33 @@ class RunCallback(keras.callbacks.Callback):
                 runs.write_status(self.run_dir, "running", f"epoch {epoch + 1}/{self.epochs} done")
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _consider(self, value: float | None, epoch: int, what: str) -> bool:
+        """Keep ``model.keras`` when ``value`` is the best so far (else one more wait); whether it was."""
+        best = self.history.best_value
+        if value is not None and math.isfinite(value) and (best is None or value < best):
+            self.history.best_value, self.history.best_epoch = value, epoch
+            self.wait = 0
+            with self._writing(what):
+                self._save(runs.MODEL)
+            return True
+        self.wait += 1
+        return False
+
+    def _validate_within(self, batch: int) -> None:
+        """A validation within the epoch: recorded in ``history.evals``, the best model kept, patience counted."""
+        value = self.subepoch.validate(self.model)
+        fraction = round(self.epoch - 1 + batch / max(1, self.batches), 4)
+        elapsed = round(self.elapsed_before + self._session_s(), 3)
+        run_batches = (self.epoch - 1) * self.batches + batch
+        assert self.history.evals is not None
+        self.history.evals.append(EvalRecord(fraction, run_batches, value, elapsed))
+        self.val_last = value
+        if self._consider(value, self.epoch, f"the checkpoint at epoch {fraction:g}"):
+            self.history.best_at = fraction
+        if self.patience and self.wait >= self.patience and not self.reason:
+            self.reason = "early"
+            self.model.stop_training = True
 
     def _stop_asked(self) -> bool:
         return bool(self.stop_event is not None and self.stop_event.is_set()) or runs.stop_requested(self.run_dir)

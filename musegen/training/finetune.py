@@ -32,7 +32,14 @@ from musegen.vocabulary import UNK_ID
 
 # the training settings of a fine-tuning run (what the user sets wins): a third of the usual
 # Adam rate, the rate halved after 2 epochs without progress, a stop after 4
-FINETUNE_TRAIN: dict[str, Any] = {"learning_rate": 3e-4, "epochs": 40, "patience": 4, "lr_patience": 2}
+FINETUNE_TRAIN: dict[str, Any] = {
+    "learning_rate": 3e-4,
+    "epochs": 40,
+    "patience": 4,
+    "lr_patience": 2,
+    "eval_every": 0,
+    "lr_schedule": "constant",
+}
 
 
 @dataclass(frozen=True)

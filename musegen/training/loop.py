@@ -13,6 +13,8 @@ Choices worth knowing:
   training windows is clipped to their number, and a ``status`` event says so.
 - ``max_minutes`` limits the wall time of one call of ``train`` (it ends as ``finished``).
 - ``lr_patience`` halves the learning rate when the monitored loss stalls (Keras' ``ReduceLROnPlateau``).
+- ``eval_every`` validates within epochs and ``lr_schedule="budget"`` decays the rate to ``max_minutes``
+  (:mod:`musegen.training.subepoch`); under ``distribute`` validation stays at epoch ends.
 - A stopped epoch counts as done (marked ``"partial"`` in history.json) and is validated.
 - Without validation windows the best model is chosen by training loss (said in a status event).
 - With ``distribute`` set, the epochs run in :func:`musegen.training.steps.fit_distributed` (Keras' ``fit``
@@ -42,6 +44,7 @@ from musegen.representations.registry import check, for_vocab
 from musegen.tf_setup import configure_tensorflow
 from musegen.training.distribute import is_chief, is_chief_task, make_strategy
 from musegen.training.finetune import start_from_base
+from musegen.training.schedule import frames_of
 from musegen.training.steps import fit_distributed, is_peer_error, peer_error
 
 log = logging.getLogger(__name__)
@@ -49,9 +52,12 @@ log = logging.getLogger(__name__)
 END_MESSAGES = {
     "stop": "stopped on request",
     "time": "time budget of {minutes:g} min reached",
-    "early": "early stopping: {monitor} did not improve for {patience} epochs",
+    "early": "early stopping: {monitor} did not improve for {patience} {unit}",
     "": "all epochs done",
 }
+
+
+DISTRIBUTED_NOTE = "under tf.distribute validation stays at epoch ends (and across workers the rate constant)"
 
 
 @dataclass
@@ -97,6 +103,7 @@ class _Data:
     global_batch: int
     tokens_per_sample: int
     batches: int = 0  # per epoch, when not ceil(samples / global_batch) (length-bucketed frames)
+    val_frames: int = 0  # frames (tokens) of the validation pieces, for validating within epochs
 
 
 def train(
@@ -228,6 +235,7 @@ def _build_model(run: _Run, rep: Representation, strategy: Any, resume: bool) ->
 def _make_callback(run: _Run, history: History, data: _Data, stop_event: threading.Event | None) -> Any:
     """The RunCallback that records, checkpoints and stops; the run marked running; a stop asked already kept."""
     from musegen.training.callbacks import RunCallback
+    from musegen.training.subepoch import make_subepoch
 
     config, run_dir, done, epochs = run.config, run.run_dir, run.done, run.config.train.epochs
     callback = RunCallback(
@@ -243,7 +251,10 @@ def _make_callback(run: _Run, history: History, data: _Data, stop_event: threadi
         chief=run.chief,
         emit=run.emit,
         stop_event=stop_event,
+        subepoch=make_subepoch(config, data.val, data.val_frames),
     )
+    if (config.train.eval_every or config.train.lr_schedule == "budget") and config.train.distribute:
+        run.emit("status", status="running", message=DISTRIBUTED_NOTE)
     if run.chief:
         runs.write_status(run_dir, "running", f"epoch {done + 1}/{epochs}")
     run.emit("status", epoch=done + 1, status="running", message=f"training epochs {done + 1}-{epochs}")
@@ -256,8 +267,10 @@ def _fit(run: _Run, model: Any, strategy: Any, data: _Data, history: History, ca
     """The epochs: Keras' fit, or with ``distribute`` our own loop (fit cannot drive a multi-worker strategy)."""
     import keras
 
+    from musegen.training.subepoch import rate_callbacks
+
     config = run.config
-    callbacks = [callback, *_lr_schedule(config, history.monitor, keras)]
+    callbacks = [callback, *_lr_schedule(config, history.monitor, keras), *rate_callbacks(config)]
     if config.train.distribute:
         fit_distributed(
             model,
@@ -273,7 +286,7 @@ def _fit(run: _Run, model: Any, strategy: Any, data: _Data, history: History, ca
     elif callback.reason != "stop":
         model.fit(
             data.train,
-            validation_data=data.val,
+            validation_data=None if callback.subepoch is not None else data.val,  # it validates itself
             epochs=config.train.epochs,
             initial_epoch=run.done,
             callbacks=callbacks,
@@ -287,7 +300,10 @@ def _ended(run: _Run, history: History, callback: Any) -> tuple[str, str]:
     train_cfg = run.config.train
     state = "stopped" if callback.reason == "stop" else "finished"
     message = END_MESSAGES[callback.reason].format(
-        minutes=train_cfg.max_minutes, monitor=history.monitor, patience=train_cfg.patience
+        minutes=train_cfg.max_minutes,
+        monitor=history.monitor,
+        patience=train_cfg.patience,
+        unit="validations" if callback.subepoch is not None else "epochs",
     )
     if run.chief:
         runs.clear_stop(run.run_dir)
@@ -373,6 +389,7 @@ def _start_history(config: RunConfig, dataset: Any, run_dir: Path, resume: bool,
             runs.remove_temporary_files(run_dir)
         # that epoch is trained again from last.keras; keeping its batches would chart them twice
         history.batches = [b for b in history.batches if b.epoch <= done]
+        history.evals = [e for e in history.evals if e.epoch_fraction <= done] if history.evals else history.evals
     else:
         if done:
             raise TrainingError(
@@ -425,4 +442,6 @@ def _make_data(config: RunConfig, dataset: Any, rep: Representation, replicas: i
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     val_ds = data.val.with_options(options) if data.val is not None else None
-    return _Data(data.train.with_options(options), val_ds, data.samples, data.global_batch, int(window), data.batches)
+    frames = frames_of(getattr(dataset, "val", ()))
+    train_ds = data.train.with_options(options)
+    return _Data(train_ds, val_ds, data.samples, data.global_batch, int(window), data.batches, frames)

@@ -49,6 +49,24 @@ FIM_HELP = (
 )
 
 
+SELECTION_LABEL = "Validate within epochs, rate decayed to the time limit"
+SELECTION_HELP = (
+    "Checks the validation loss about 20 times within the time limit, not once per epoch, keeping the best "
+    "model of them, and lowers the learning rate over the last fifth of the time limit: an epoch of a large "
+    "piano-roll corpus can take most of the time limit, leaving per-epoch checks nothing to choose from."
+)
+
+
+def with_selection(config: RunConfig, within: bool) -> RunConfig:
+    """``config`` validating within epochs (auto) with the rate decayed to its time limit, when ``within``
+    and it has a time limit; else validated at epoch ends at a constant rate."""
+    timed = within and config.train.max_minutes > 0
+    train = dataclasses.replace(
+        config.train, eval_every=-1 if timed else 0, lr_schedule="budget" if timed else "constant"
+    )
+    return dataclasses.replace(config, train=train)
+
+
 def can_learn_infilling(config: RunConfig) -> bool:
     """Whether a training of ``config`` can learn to fill in the middle (token data, a model reading ids)."""
     rep = for_config(dataclasses.replace(config.data, fim_rate=FIM_RATE))

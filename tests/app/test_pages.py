@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from musegen import runs
 from musegen.config import Limits
+from musegen.training import sizing
 from tests import app_helpers as ui
 from tests.midi_factory import piece_midi
 
@@ -199,9 +201,14 @@ def test_a_piano_roll_run_with_the_nade_head_from_the_pages(folders):
         ui.widget(at.number_input, label).set_value(value)
     ui.widget(at.number_input, "NADE hidden units").set_value(16)
     at.run()
+    choice = ui.widget(at.checkbox, sizing.SELECTION_LABEL)
+    assert not choice.value  # offered for piano rolls, off by default (it measured worse on 2 shared cores)
+    choice.check().run()
     ui.widget(at.button, "Start training").click().run()
     assert not at.exception and not at.error
     run_dir = Path(at.session_state["train_run"])
+    trained = runs.load_run(run_dir).config.train
+    assert (trained.eval_every, trained.lr_schedule) == ((-1, "budget") if trained.max_minutes else (0, "constant"))
     assert ui.wait_for_training(at) == "finished", (run_dir / "worker.log").read_text()[-2000:]
     assert at.dataframe[0].value["model"].iloc[0] == "wavenet + NADE head"
     assert "per-key Markov floor" in list(at.dataframe[0].value["model"])

@@ -87,6 +87,19 @@ def test_loss_chart_places_batches_between_epochs():
     assert len(spec["layer"]) == 2
 
 
+def test_loss_chart_draws_validations_within_epochs_where_they_were():
+    history = History.from_dict(
+        {
+            "batches_per_epoch": 4,
+            "batches": [{"epoch": 1, "batch": b, "loss": 5.0 - b / 10} for b in range(1, 5)],
+            "epochs": [{"epoch": 1, "loss": 4.6, "val_loss": 4.7}],
+            "evals": [{"epoch_fraction": f, "batches": int(f * 4), "val_loss": 5.0 - f} for f in (0.5, 1.0)],
+        }
+    )
+    rows = [r for r in _values(loss_chart(history).to_dict()) if r["series"] == "validation loss"]
+    assert [(r["epoch"], r["loss"]) for r in rows] == [(0.5, 4.5), (1.0, 4.0)]  # not the epoch's copy too
+
+
 def test_runs_loss_chart_one_line_per_run():
     histories = {
         "wavenet-run": History.from_dict({"epochs": [{"epoch": 1, "val_loss": 3.0}, {"epoch": 2, "val_loss": 2.5}]}),

@@ -39,17 +39,17 @@ class Collection:
     status: str = PUBLIC_DOMAIN  # PUBLIC_DOMAIN, NON_COMMERCIAL or RESTRICTED (encodings under copyright)
 
 
-_CORPUS_TERMS = "distributed with music21 by permission of the encoders (music21 corpus/license.txt)"
+CORPUS_TERMS = "distributed with music21 by permission of the encoders (music21 corpus/license.txt)"
 _CAMPIN = "ABC transcriptions by Jack Campin (www.campin.me.uk), distributed with music21"
 _COLLECTIONS = [
-    Collection("airdsAirs", "Aird's Selection of Airs (1782-1803)", _CAMPIN, "public-domain music; " + _CORPUS_TERMS),
+    Collection("airdsAirs", "Aird's Selection of Airs (1782-1803)", _CAMPIN, "public-domain music; " + CORPUS_TERMS),
     Collection(
         "bach",
         "J. S. Bach: chorales (MusicXML) and a few other works",
         "music21 project encodings; 3 Humdrum files by CCARH",
         "public-domain music; the .krn files say 'Copyright 1994, CCARH ... refer to licensing agreement'",
     ),
-    Collection("beach", "Amy Beach", "music21 project", "public-domain music; " + _CORPUS_TERMS),
+    Collection("beach", "Amy Beach", "music21 project", "public-domain music; " + CORPUS_TERMS),
     Collection(
         "beethoven",
         "Beethoven: string quartets and piano works",
@@ -57,10 +57,10 @@ _COLLECTIONS = [
         "public-domain music; Humdrum encodings CCARH copyright, licensed for use",
     ),
     Collection("chopin", "Chopin (Humdrum)", "Humdrum, CCARH", "public-domain music; CCARH encoding licensed for use"),
-    Collection("ciconia", "Johannes Ciconia", "music21 project", "public-domain music; " + _CORPUS_TERMS),
-    Collection("corelli", "Corelli", "music21 project", "public-domain music; " + _CORPUS_TERMS),
-    Collection("cpebach", "C. P. E. Bach", "music21 project", "public-domain music; " + _CORPUS_TERMS),
-    Collection("demos", "music21 demonstration scores", "music21 project", _CORPUS_TERMS),
+    Collection("ciconia", "Johannes Ciconia", "music21 project", "public-domain music; " + CORPUS_TERMS),
+    Collection("corelli", "Corelli", "music21 project", "public-domain music; " + CORPUS_TERMS),
+    Collection("cpebach", "C. P. E. Bach", "music21 project", "public-domain music; " + CORPUS_TERMS),
+    Collection("demos", "music21 demonstration scores", "music21 project", CORPUS_TERMS),
     Collection(
         "essenFolksong",
         "Essen Folksong Collection (EsAC)",
@@ -68,10 +68,10 @@ _COLLECTIONS = [
         "permission for non-commercial distribution and use in music21 (essenFolksong/license.txt)",
         NON_COMMERCIAL,
     ),
-    Collection("handel", "Handel", "music21 project", "public-domain music; " + _CORPUS_TERMS),
-    Collection("haydn", "Haydn: string quartets", "music21 project", "public-domain music; " + _CORPUS_TERMS),
-    Collection("johnson_j_r", "J. Rosamond Johnson", "music21 project", "public-domain music; " + _CORPUS_TERMS),
-    Collection("joplin", "Scott Joplin", "music21 project", "public-domain music; " + _CORPUS_TERMS),
+    Collection("handel", "Handel", "music21 project", "public-domain music; " + CORPUS_TERMS),
+    Collection("haydn", "Haydn: string quartets", "music21 project", "public-domain music; " + CORPUS_TERMS),
+    Collection("johnson_j_r", "J. Rosamond Johnson", "music21 project", "public-domain music; " + CORPUS_TERMS),
+    Collection("joplin", "Scott Joplin", "music21 project", "public-domain music; " + CORPUS_TERMS),
     Collection(
         "josquin",
         "Josquin des Prez: masses (ABC)",
@@ -79,26 +79,26 @@ _COLLECTIONS = [
         "GNU General Public License v2 or later (the files' headers)",
         RESTRICTED,
     ),
-    Collection("leadSheet", "lead sheets", "music21 project", _CORPUS_TERMS),
-    Collection("liliuokalani", "Liliuokalani", "music21 project", "public-domain music; " + _CORPUS_TERMS),
-    Collection("luca", "Gloria (Luca)", "music21 project", "public-domain music; " + _CORPUS_TERMS),
-    Collection("lusitano", "Vicente Lusitano", "music21 project", "public-domain music; " + _CORPUS_TERMS),
-    Collection("miscFolk", "folk tune books (ABC)", _CAMPIN, "public-domain music; " + _CORPUS_TERMS),
+    Collection("leadSheet", "lead sheets", "music21 project", CORPUS_TERMS),
+    Collection("liliuokalani", "Liliuokalani", "music21 project", "public-domain music; " + CORPUS_TERMS),
+    Collection("luca", "Gloria (Luca)", "music21 project", "public-domain music; " + CORPUS_TERMS),
+    Collection("lusitano", "Vicente Lusitano", "music21 project", "public-domain music; " + CORPUS_TERMS),
+    Collection("miscFolk", "folk tune books (ABC)", _CAMPIN, "public-domain music; " + CORPUS_TERMS),
     Collection(
-        "monteverdi", "Monteverdi: madrigals", "music21 project encodings", "public-domain music; " + _CORPUS_TERMS
+        "monteverdi", "Monteverdi: madrigals", "music21 project encodings", "public-domain music; " + CORPUS_TERMS
     ),
-    Collection("mozart", "Mozart: string quartets", "music21 project", "public-domain music; " + _CORPUS_TERMS),
+    Collection("mozart", "Mozart: string quartets", "music21 project", "public-domain music; " + CORPUS_TERMS),
     Collection(
         "nottingham-dataset",
         "Nottingham Music Database (excerpt)",
         "Eric Foxley's Nottingham folk-tune database, ABC",
-        "traditional tunes; " + _CORPUS_TERMS,
+        "traditional tunes; " + CORPUS_TERMS,
     ),
     Collection(
         "oneills1850",
         "O'Neill's Music of Ireland (1903)",
         "ABC by many transcribers (Bob Safranek, Henrik Norbeck, John Chambers, ...)",
-        "public-domain music; " + _CORPUS_TERMS,
+        "public-domain music; " + CORPUS_TERMS,
     ),
     Collection(
         "palestrina",
@@ -111,24 +111,24 @@ _COLLECTIONS = [
         "ryansMammoth",
         "Ryan's Mammoth Collection (1883)",
         "ABC transcriptions (Ray Davies and others), distributed with music21",
-        "public-domain music; " + _CORPUS_TERMS,
+        "public-domain music; " + CORPUS_TERMS,
     ),
-    Collection("schoenberg", "Schoenberg", "music21 project", _CORPUS_TERMS + " (check the composer's terms)", RESTRICTED),
-    Collection("schubert", "Schubert", "music21 project", "public-domain music; " + _CORPUS_TERMS),
-    Collection("schumann_clara", "Clara Schumann", "music21 project", "public-domain music; " + _CORPUS_TERMS),
-    Collection("schumann_robert", "Robert Schumann", "music21 project", "public-domain music; " + _CORPUS_TERMS),
-    Collection("theoryExercises", "theory exercises", "music21 project", _CORPUS_TERMS),
     Collection(
-        "trecento", "Trecento works", "encodings by Michael Scott Cuthbert", "public-domain music; " + _CORPUS_TERMS
+        "schoenberg", "Schoenberg", "music21 project", CORPUS_TERMS + " (check the composer's terms)", RESTRICTED
     ),
-    Collection("verdi", "Verdi", "music21 project", "public-domain music; " + _CORPUS_TERMS),
-    Collection("weber", "Weber", "music21 project", "public-domain music; " + _CORPUS_TERMS),
+    Collection("schubert", "Schubert", "music21 project", "public-domain music; " + CORPUS_TERMS),
+    Collection("schumann_clara", "Clara Schumann", "music21 project", "public-domain music; " + CORPUS_TERMS),
+    Collection("schumann_robert", "Robert Schumann", "music21 project", "public-domain music; " + CORPUS_TERMS),
+    Collection("theoryExercises", "theory exercises", "music21 project", CORPUS_TERMS),
     Collection(
-        "webern", "Webern", "music21 project", _CORPUS_TERMS + " (check the composer's terms)", RESTRICTED
+        "trecento", "Trecento works", "encodings by Michael Scott Cuthbert", "public-domain music; " + CORPUS_TERMS
     ),
+    Collection("verdi", "Verdi", "music21 project", "public-domain music; " + CORPUS_TERMS),
+    Collection("weber", "Weber", "music21 project", "public-domain music; " + CORPUS_TERMS),
+    Collection("webern", "Webern", "music21 project", CORPUS_TERMS + " (check the composer's terms)", RESTRICTED),
 ]
 COLLECTIONS: dict[str, Collection] = {c.name: c for c in _COLLECTIONS}
-OTHER = Collection("other", "a folder this list does not know", "music21 core corpus", _CORPUS_TERMS, RESTRICTED)
+OTHER = Collection("other", "a folder this list does not know", "music21 core corpus", CORPUS_TERMS, RESTRICTED)
 
 
 def corpus_root() -> Path:

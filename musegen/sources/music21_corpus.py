@@ -18,6 +18,7 @@ used), ties are merged, every part's notes kept; a note's velocity is the one it
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,8 @@ def corpus_root() -> Path:
     return Path(corpus.__file__).resolve().parent
 
 
-def core_paths() -> list[tuple[str, Path]]:
+@lru_cache(maxsize=1)
+def core_paths() -> tuple[tuple[str, Path], ...]:
     """(collection, path) of every core-corpus file, sorted by the path relative to the corpus folder."""
     from music21 import corpus
 
@@ -148,7 +150,7 @@ def core_paths() -> list[tuple[str, Path]]:
         path = Path(p).resolve()
         rel = path.relative_to(root)
         out.append((rel.parts[0] if len(rel.parts) > 1 else "other", path))
-    return sorted(out, key=lambda cp: cp[1].relative_to(root).as_posix())
+    return tuple(sorted(out, key=lambda cp: cp[1].relative_to(root).as_posix()))
 
 
 def collection(name: str) -> Collection:

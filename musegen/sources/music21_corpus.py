@@ -169,8 +169,12 @@ def read_corpus_file(path: str | Path, name: str) -> list[Piece]:
     parsed: Any = converter.parse(str(path), forceSource=True)
     if isinstance(parsed, stream.Opus):
         scores = list(parsed.scores)
-        return [score_to_piece(s, f"{name}#{k + 1} {_title(s)}".rstrip(), dynamics=True) for k, s in enumerate(scores)]
-    return [score_to_piece(parsed, name, dynamics=True)]
+        return [_piece(s, f"{name}#{k + 1} {_title(s)}".rstrip()) for k, s in enumerate(scores)]
+    return [_piece(parsed, name)]
+
+
+def _piece(score: Any, name: str) -> Piece:
+    return score_to_piece(score, name, dynamics=True, in_place=True)  # the score was parsed for this alone
 
 
 def _title(score: Any) -> str:

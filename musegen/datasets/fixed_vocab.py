@@ -13,9 +13,12 @@ as they use any timed vocabulary:
   and users' MIDI alike, so it takes the tokens that need nothing but onsets (the timed representation's
   own, MidiTok's order: TimeShift, Pitch, Velocity, Duration).
 - **12 steps per beat.** The least common multiple of 4 (sixteenths) and 3 (eighth-note triplets): both
-  are exact, and so are sixteenth-note sextuplets' neighbours of most written music. 24 would add
-  thirty-second triplets for twice the shift tokens a rest needs; 4 would move every triplet.
-- **Shifts and durations of 1-96 steps (8 beats).** Two 4/4 bars: a whole note tied over is one token;
+  are exact, which covers nearly all written music (the corpus's folk tunes, chorales and masses, and
+  quantized MIDI). 24 would add thirty-second notes and sixteenth-note triplets for twice the shift
+  tokens a rest needs and a sparser spread of each token; 4, or MidiTok's default (8 per beat for values
+  up to 4 beats, 4 beyond), moves every triplet. What 12 cannot write exactly (a played onset, a
+  quintuplet) moves by at most a 24th of a beat, and is counted.
+- **Shifts and durations of 1-96 steps (8 beats).** Two 4/4 bars: two tied whole notes are one token;
   longer rests chain shifts, longer notes are clipped to 8 beats (counted).
 - **All 128 MIDI pitches**, so no pitch of any file is lost.
 - **32 velocity levels**, MidiTok's default (``linspace(0, 127, 33)[1:]``, rounded: steps of 4): finer than

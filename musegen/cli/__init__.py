@@ -1,4 +1,4 @@
-"""Command line: ``python -m musegen ingest|train|evaluate|generate|render|benchmark``.
+"""Command line: ``python -m musegen ingest|corpus|train|evaluate|generate|render|benchmark``.
 
 Each sub-command lives in its own module of this package with two functions:
 ``add_parser(subparsers)`` and ``run(args) -> int``. Commands are thin: flags in,
@@ -21,7 +21,7 @@ from musegen.errors import ConfigError, MusegenError
 from musegen.fileio import json_default
 
 # Sub-command modules, in the order --help lists them. A module that does not exist yet is skipped.
-COMMANDS = ("ingest", "train", "pretrain", "evaluate", "generate", "render", "benchmark")
+COMMANDS = ("ingest", "corpus", "train", "pretrain", "evaluate", "generate", "render", "benchmark")
 
 
 def build_parser() -> argparse.ArgumentParser:

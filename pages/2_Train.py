@@ -63,7 +63,7 @@ def _settings(data: DataConfig) -> tuple[RunConfig, int | None]:
         for row in sizing.ADVANCED_SETTINGS:
             values |= _inputs(row, base, key)
     config = sizing.with_settings(base, values)
-    if config.data.representation == "pianoroll":  # an epoch of a large corpus can fill the time limit
+    if len(for_config(config.data).heads) > 1:  # piano rolls: an epoch of a large corpus can fill the time limit
         config = sizing.with_selection(config, st.checkbox(sizing.SELECTION_LABEL, False, help=sizing.SELECTION_HELP))
     if config.data.representation != data.representation:
         st.caption(f":material/info: {arch} reads only {for_config(config.data).label}; the dataset is re-tokenized.")

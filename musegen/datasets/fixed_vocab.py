@@ -59,7 +59,7 @@ def base_data_config(fim_rate: float = 0.0) -> DataConfig:
     """The data settings whose timed vocabulary is the base vocabulary (``fim_rate`` > 0 adds the sentinels
     the base vocabulary ends with)."""
     cfg = DataConfig(
-        representation="timed",
+        representation=TimedRepresentation.name,
         steps_per_beat=STEPS_PER_BEAT,
         max_shift_beats=MAX_BEATS,
         velocity=True,

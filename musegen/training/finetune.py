@@ -119,10 +119,9 @@ def finetune_config(base: runs.RunInfo, **train: Any) -> RunConfig:
 def finetune_dataset(pieces: list[Piece], config: RunConfig, base: runs.RunInfo) -> tuple[SequenceDataset, Coverage]:
     """The user's pieces on the base's token ids (split and augmented as ``config.data`` says), and the coverage."""
     dataset = build_dataset(pieces, config.data, vocab=base.vocab())
-    if config.data.representation == "pianoroll":  # frames: 88 keys, nothing can be unknown
-        frames = sum(len(s) for s in (*dataset.train, *dataset.val))
-        return dataset, Coverage(tokens=frames, unknown=0)
     sequences = (*dataset.train, *dataset.val)
+    if sequences and np.ndim(sequences[0]) == 2:  # piano-roll frames: 88 keys, nothing can be unknown
+        return dataset, Coverage(tokens=sum(len(s) for s in sequences), unknown=0)
     tokens = sum(max(len(s) - 1, 0) for s in sequences)
     unknown = sum(int(np.count_nonzero(np.asarray(s) == UNK_ID)) for s in sequences)
     return dataset, Coverage(tokens=tokens, unknown=unknown)

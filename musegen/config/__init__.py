@@ -26,6 +26,7 @@ from musegen.config.run import (
     RunConfig,
     TrainConfig,
     model_label,
+    with_overrides,
 )
 from musegen.config.sampling import (
     CHORD_MODES,
@@ -63,4 +64,5 @@ __all__ = [
     "limit_ceiling",
     "model_label",
     "sampling_choice",
+    "with_overrides",
 ]

@@ -4,7 +4,7 @@ training (TrainConfig), all three as a run's config.json (RunConfig)."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +232,19 @@ class RunConfig:
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+def with_overrides(
+    model: ModelConfig, train: TrainConfig, overrides: dict[str, Any], what: str, extra: tuple[str, ...] = ()
+) -> tuple[ModelConfig, TrainConfig, dict[str, Any]]:
+    """``model`` and ``train`` with the ``overrides`` that name their fields, and the ones named in ``extra``
+    (for the caller's data settings); any other name is a ConfigError ("unknown {what} settings: ...")."""
+    unknown = set(overrides) - set(vars(model)) - set(vars(train)) - set(extra)
+    if unknown:
+        raise ConfigError(f"unknown {what} settings: {', '.join(sorted(unknown))}.")
+    model = replace(model, **{k: v for k, v in overrides.items() if k in vars(model)})
+    train = replace(train, **{k: v for k, v in overrides.items() if k in vars(train)})
+    return model, train, {k: v for k, v in overrides.items() if k in extra}
 
 
 def model_label(arch: str, head: str = "independent") -> str:

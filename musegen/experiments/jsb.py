@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from musegen import runs
-from musegen.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from musegen.config import DataConfig, ModelConfig, RunConfig, TrainConfig, with_overrides
 from musegen.datasets.dataset import SequenceDataset, transposed_copies
 from musegen.errors import ConfigError
 from musegen.experiments.memory import PeakMemory
@@ -71,37 +71,19 @@ SETTINGS: dict[str, tuple[ModelConfig, TrainConfig, tuple[int, int]]] = {
         ModelConfig(
             arch="wavenet", embed_dim=64, channels=80, skip_channels=128, kernel_size=2, dilation_cycle=6, dropout=0.5
         ),
-        TrainConfig(
-            epochs=1000,
-            batch_size=8,
-            learning_rate=1e-3,
-            patience=20,
-            lr_patience=4,
-        ),
+        TrainConfig(epochs=1000, batch_size=8, learning_rate=1e-3, patience=20, lr_patience=4),
         (-5, 6),  # transposition of the training pieces, semitones
     ),
     "lstm": (
         ModelConfig(arch="lstm", embed_dim=88, units=200, layers=1, dropout=0.5),
-        TrainConfig(
-            epochs=1000,
-            batch_size=8,
-            learning_rate=3e-3,
-            patience=20,
-            lr_patience=4,
-        ),
+        TrainConfig(epochs=1000, batch_size=8, learning_rate=3e-3, patience=20, lr_patience=4),
         (-5, 6),
     ),
     # the same backbones with the NADE head (musegen/models/nade.py): the keys of a frame drawn low to
     # high, each given the keys below it; lighter dropout (the head itself regularizes less than it fits)
     "lstm-nade": (
         ModelConfig(arch="lstm", embed_dim=88, units=200, layers=1, dropout=0.3, head="nade", nade_hidden=128),
-        TrainConfig(
-            epochs=1000,
-            batch_size=8,
-            learning_rate=3e-3,
-            patience=10,
-            lr_patience=3,
-        ),
+        TrainConfig(epochs=1000, batch_size=8, learning_rate=3e-3, patience=10, lr_patience=3),
         (-5, 6),
     ),
     "wavenet-nade": (
@@ -116,13 +98,7 @@ SETTINGS: dict[str, tuple[ModelConfig, TrainConfig, tuple[int, int]]] = {
             head="nade",
             nade_hidden=128,
         ),
-        TrainConfig(
-            epochs=1000,
-            batch_size=8,
-            learning_rate=1e-3,
-            patience=10,
-            lr_patience=3,
-        ),
+        TrainConfig(epochs=1000, batch_size=8, learning_rate=1e-3, patience=10, lr_patience=3),
         (-5, 6),
     ),
     # the Transformer (issue 16) with the NADE head: two blocks of width 96 attending to the whole piece
@@ -138,13 +114,7 @@ SETTINGS: dict[str, tuple[ModelConfig, TrainConfig, tuple[int, int]]] = {
             head="nade",
             nade_hidden=128,
         ),
-        TrainConfig(
-            epochs=1000,
-            batch_size=8,
-            learning_rate=1e-3,
-            patience=10,
-            lr_patience=3,
-        ),
+        TrainConfig(epochs=1000, batch_size=8, learning_rate=1e-3, patience=10, lr_patience=3),
         (-5, 6),
     ),
 }
@@ -194,12 +164,8 @@ def benchmark_config(arch: str, window: int, minutes: float, stride: int | None 
         stride=stride or window,
         transpose=transpose,
     )
-    unknown = set(overrides) - set(vars(model)) - set(vars(train)) - {"transpose"}
-    if unknown:
-        raise ConfigError(f"unknown benchmark settings: {', '.join(sorted(unknown))}.")
-    model = replace(model, **{k: v for k, v in overrides.items() if k in vars(model)})
-    train = replace(train, **{k: v for k, v in overrides.items() if k in vars(train)})
-    data = replace(data, **{k: tuple(v) for k, v in overrides.items() if k == "transpose"})
+    model, train, rest = with_overrides(model, train, overrides, "benchmark", ("transpose",))
+    data = replace(data, **{k: tuple(v) for k, v in rest.items()})
     train.max_minutes = float(minutes)
     config = RunConfig(data=data, model=model, train=train, dataset_name="")
     check(config)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from musegen import runs
-from musegen.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from musegen.config import DataConfig, ModelConfig, RunConfig, TrainConfig, with_overrides
 from musegen.errors import ConfigError
 from musegen.paths import ASSETS
 from musegen.representations.registry import check
@@ -45,12 +45,8 @@ def base_config(store_data: DataConfig, minutes: float = BASE_MINUTES, **overrid
     """The base model's run configuration on a store of ``store_data`` (its tokens and split); overrides by field."""
     model, train = copy.deepcopy(BASE_MODEL), replace(BASE_TRAIN, max_minutes=float(minutes))
     data = replace(store_data, window=256, stride=128, fim_rate=FIM_RATE)
-    unknown = set(overrides) - set(vars(model)) - set(vars(train)) - {"window", "stride", "fim_rate"}
-    if unknown:
-        raise ConfigError(f"unknown base model settings: {', '.join(sorted(unknown))}.")
-    model = replace(model, **{k: v for k, v in overrides.items() if k in vars(model)})
-    train = replace(train, **{k: v for k, v in overrides.items() if k in vars(train)})
-    data = replace(data, **{k: v for k, v in overrides.items() if k in ("window", "stride", "fim_rate")})
+    model, train, rest = with_overrides(model, train, overrides, "base model", ("window", "stride", "fim_rate"))
+    data = replace(data, **rest)
     config = RunConfig(data=data, model=model, train=train, dataset_name="")
     check(config)
     return config

@@ -7,10 +7,10 @@ import pandas as pd
 import streamlit as st
 
 from musegen.errors import MusegenError
+from musegen.evaluation.originality import Finding, Source, check, sources
 from musegen.evaluation.report import MUSIC_COLUMNS, music_rows
 from musegen.generation.compose import Composition, Infilling
 from musegen.metrics.music import compare_sets, piece_stats
-from musegen.metrics.originality import Copy, OriginalityIndex
 from musegen.metrics.velocity import velocities
 from musegen.output.midi import midi_bytes
 from musegen.output.plots import piano_roll_chart
@@ -28,15 +28,17 @@ def _reference_stats(run_dir: str, stamp: float) -> list:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _index(run_dir: str, stamp: float) -> OriginalityIndex:
-    return OriginalityIndex.from_pieces(load_composer(run_dir).training_pieces())
+def _sources(run_dir: str, stamp: float) -> list[Source]:
+    return sources(run_dir, load_composer(run_dir).training_pieces())
 
 
-def _originality(copy: Copy) -> None:
-    if copy.flagged:
-        st.warning(copy.describe().capitalize(), icon=":material/content_copy:")
-    else:
-        st.caption(f":material/content_copy: {copy.describe().capitalize()}")
+def _originality(findings: list[Finding]) -> None:
+    for finding in findings:
+        text = finding.describe()
+        if finding.flagged:
+            st.warning(text[0].upper() + text[1:], icon=":material/content_copy:")
+        else:
+            st.caption(f":material/content_copy: {text[0].upper() + text[1:]}")
 
 
 def _downloads(name: str, midi: bytes, wav: bytes | None, key: str) -> None:
@@ -53,7 +55,7 @@ def _chord_share(report: dict | None, i: int) -> str:
     return "" if share is None else f" · {share:.0%} of the notes begun under a chord are its tones"
 
 
-def _infilled(result: Infilling, i: int, tempo: float | None, program: int, copy: Copy) -> None:
+def _infilled(result: Infilling, i: int, tempo: float | None, program: int, copy: list[Finding]) -> None:
     roll = piano_roll_chart(result.parts(i), chords=result.chord_marks())
     st.altair_chart(roll, width="stretch", key=f"infill-roll-{i}")
     new = f"{result.middles[i].n_notes} new notes from {result.token_counts[i]} tokens"
@@ -63,7 +65,7 @@ def _infilled(result: Infilling, i: int, tempo: float | None, program: int, copy
     _downloads(f"musegen-{result.run_id}-infill-v{i + 1}", midi, play(midi), f"i{i}")
 
 
-def _variation(comp: Composition, i: int, tempo: float | None, program: int, unit: str, copy: Copy) -> None:
+def _variation(comp: Composition, i: int, tempo: float | None, program: int, unit: str, copy: list[Finding]) -> None:
     cont = comp.continuations[i]
     parts = [("seed", comp.seed.piece, 0.0), ("continuation", cont, comp.seed.end_beats)]
     st.altair_chart(piano_roll_chart(parts, chords=comp.chord_marks(i)), width="stretch", key=f"roll-{i}")
@@ -104,8 +106,8 @@ def show_infilling(result: Infilling, run_dir: str, tempo: float | None, program
     kept = describe(result.constraints) if result.constraints is not None and result.constraints.active else ""
     st.caption(f"{made}{' · ' + kept if kept else ''} · grey: kept, orange: new")
     with friendly_errors():
-        index = _index(run_dir, model_stamp(run_dir))
-        copies = [index.longest_copy(result.placed(i)) for i in range(len(result.pieces))]
+        learned = _sources(run_dir, model_stamp(run_dir))
+        copies = [check(learned, result.placed(i)) for i in range(len(result.pieces))]
         for i, tab in enumerate(st.tabs([f"Variation {i + 1}" for i in range(len(result.pieces))])):
             with tab:
                 _infilled(result, i, tempo, program, copies[i])
@@ -118,8 +120,8 @@ def show_composition(comp: Composition, run_dir: str, tempo: float | None, progr
     kept = describe(comp.constraints) if comp.constraints is not None and comp.constraints.active else ""
     st.caption(f"{made}{' · ' + kept if kept else ''} · grey: the seed, orange: the model")
     with friendly_errors():
-        index = _index(run_dir, model_stamp(run_dir))
-        copies = [index.longest_copy(comp.placed(i)) for i in range(len(comp.continuations))]
+        learned = _sources(run_dir, model_stamp(run_dir))
+        copies = [check(learned, comp.placed(i)) for i in range(len(comp.continuations))]
         for i, tab in enumerate(st.tabs([f"Variation {i + 1}" for i in range(len(comp.continuations))])):
             with tab:
                 _variation(comp, i, tempo, program, unit, copies[i])

@@ -12,8 +12,8 @@ from typing import Any
 from musegen.cli import print_json
 from musegen.config import ConstraintConfig, Limits, SamplingConfig, sampling_choice
 from musegen.errors import ConfigError, MidiReadError
+from musegen.evaluation.originality import check, sources
 from musegen.fileio import atomic_write_bytes, check_can_write
-from musegen.metrics.originality import OriginalityIndex
 from musegen.notes import Piece, parse_pitch_name
 from musegen.sources.files import read_limited
 from musegen.steering.chords import chord_report
@@ -154,7 +154,11 @@ def run(args: argparse.Namespace) -> int:
         max_length=Limits.from_env().max_generation_length,
     )
     made = _make(args, composer, seed, sampling, constraints, span)
-    copies = OriginalityIndex.from_pieces(composer.training_pieces()).longest_copy
+    learned = sources(args.run_dir, composer.training_pieces())
+
+    def copies(piece: Any) -> list:
+        return check(learned, piece)
+
     files = _write(args, made, outputs, copies)
     summary = {
         "ok": True,
@@ -244,7 +248,10 @@ def _write(args: argparse.Namespace, made: _Made, outputs: list[Path], copies: A
         write_midi(pm, path)
         entry = {"midi": str(path), "notes": made.notes[i], "new_notes": made.new_music[i].n_notes}
         entry["tokens"] = made.counts[i]
-        entry["originality"] = copies(made.new_music[i]).to_dict()
+        found = copies(made.new_music[i])
+        entry["originality"] = found[0].to_dict()
+        if len(found) > 1:  # a fine-tuned run: the base model's corpus, separately
+            entry["originality_base"] = found[1].to_dict()
         if args.wav:
             entry.update(_render(pm, path.with_suffix(".wav")))
         files.append(entry)
@@ -269,7 +276,8 @@ def _print_summary(summary: dict, constraints: ConstraintConfig, made: _Made, co
     for f, piece in zip(summary["files"], made.new_music, strict=True):
         extra = f", {f['wav']} ({f['engine']})" if "wav" in f else ""
         print(f"wrote {f['midi']}: {f['new_notes']} new notes from {f['tokens']} tokens{extra}")
-        print(f"  {copies(piece).describe()}")
+        for finding in copies(piece):
+            print(f"  {finding.describe()}")
     print(f"{variations} variation(s) in {made.seconds:.2f} s")
 
 

@@ -81,14 +81,15 @@ class Copy:
         """Plain JSON-ready values."""
         return asdict(self)
 
-    def describe(self) -> str:
+    def describe(self, where: str = "the training data") -> str:
         """One line for people, e.g. "longest passage also in the training data: 14 notes (5.5 beats)
-        at beat 3 from 'bwv253' at beat 12, transposed +2 — longer than two bars"."""
+        at beat 3 from 'bwv253' at beat 12, transposed +2 — longer than two bars" (``where``: what the
+        index holds)."""
         if self.notes <= 1 or self.training_piece is None:
-            return "no passage of two or more notes also occurs in the training data"
+            return f"no passage of two or more notes also occurs in {where}"
         shift = "not transposed" if not self.transposition else f"transposed {self.transposition:+d}"
         line = (
-            f"longest passage also in the training data: {self.notes} notes ({_num(self.beats)} "
+            f"longest passage also in {where}: {self.notes} notes ({_num(self.beats)} "
             f"beat{'' if self.beats == 1 else 's'}) "
             f"at beat {_num(self.generated_start_beats or 0.0)} from '{self.training_piece}' "
             f"at beat {_num(self.training_start_beats or 0.0)}, {shift}"

@@ -9,8 +9,11 @@ be spent in several sittings (``--minutes`` is each sitting's budget).
 The model: the Transformer, which won every comparison of the backbones so far (BENCHMARKS.md), four
 pre-LayerNorm blocks of width 192 (about 1.9 M parameters with the base vocabulary), reading windows
 of 256 tokens (about 20 beats of a four-voice piece), half of them fill-in-the-middle examples so
-that fine-tuned runs infill too. Its size is set by what a 2-core CPU gets through in two hours (a
-few passes over the corpus) and by the 30 MB a bundled model may take.
+that fine-tuned runs infill too. Beside the model it writes the corpus's training pieces as an
+originality index (``originality.npz``, :mod:`musegen.evaluation.originality`), so that music made by a
+fine-tuned run is checked against the base's corpus too, where the corpus itself is not at hand.
+The model's size is set by what a 2-core CPU gets through in two hours (a few passes over the
+corpus) and by the 30 MB a bundled model may take.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 from musegen import runs
 from musegen.config import DataConfig, ModelConfig, RunConfig, TrainConfig, with_overrides
 from musegen.errors import ConfigError
+from musegen.evaluation.originality import BASE_INDEX, write_base_index
 from musegen.paths import ASSETS
 from musegen.representations.registry import check
 from musegen.streams.store import load_store_dataset, open_store
@@ -84,7 +88,10 @@ def pretrain(
     dataset = load_store_dataset(store, fim=config.data.fim_rate > 0)
     if not resume:
         run_dir = runs.create_run(runs_dir, config, dataset.vocab, name=name, overwrite=True)
-    return train(config, dataset, run_dir, on_progress=on_progress, resume=resume)
+    result = train(config, dataset, run_dir, on_progress=on_progress, resume=resume)
+    if not (run_dir / BASE_INDEX).is_file():  # what the originality check of fine-tuned runs reads
+        write_base_index(run_dir, store)
+    return result
 
 
 def model_bytes(run_dir: str | Path) -> int:

@@ -11,6 +11,8 @@ import pytest
 from musegen import runs
 from musegen.cli import main
 from musegen.errors import ConfigError, TrainingError
+from musegen.evaluation.originality import BASE_INDEX
+from musegen.metrics.originality_file import load_index
 from musegen.sources.corpus import load_builtin_corpus
 from musegen.training import finetune
 from musegen.training.pretrain import BASE_MODEL, base_config, model_bytes, pretrain
@@ -69,6 +71,27 @@ def test_pretrain_resume_and_finetune_by_name(pieces, tmp_path, monkeypatch, cap
     tuned = json.loads(capsys.readouterr().out)
     assert tuned["status"] == "finished"
     assert runs.load_run(tuned["run_dir"]).config.base == str((tmp_path / "tiny-base").resolve())
+    _originality_of_both(tmp_path / "tiny-base", Path(tuned["run_dir"]), tmp_path / "out", capsys)
+
+
+def _originality_of_both(base: Path, tuned: Path, out: Path, capsys) -> None:
+    """A fine-tuned run's music is checked against the user's pieces and, separately, the base's corpus (the
+    index pretrain wrote beside the base); a damaged index costs only that second check, with the reason."""
+    assert (base / BASE_INDEX).is_file()
+    corpus = set(load_index(base / BASE_INDEX).names)
+    argv = ["generate", str(tuned), "--length", "40", "--out", str(out), "--json"]
+    assert main(argv) == 0
+    entry = json.loads(capsys.readouterr().out)["files"][0]
+    assert entry["originality"]["training_piece"] not in corpus  # one of the user's three chorales
+    assert entry["originality_base"]["training_piece"] in corpus
+    assert main(argv[:-1]) == 0
+    text = capsys.readouterr().out
+    assert "also in your pieces" in text and "also in the base model's corpus" in text
+    (base / BASE_INDEX).write_bytes(b"damaged")
+    assert main(argv) == 0
+    entry = json.loads(capsys.readouterr().out)["files"][0]
+    assert "cannot be read as an originality index" in entry["originality_base"]["note"]
+    assert entry["originality"]["notes"] >= 1
 
 
 def test_the_command_reports_the_model_size(pieces, tmp_path, capsys):

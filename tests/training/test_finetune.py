@@ -106,3 +106,26 @@ def test_train_finetune_learns_from_the_base_and_names_it(base, other_chorales, 
     assert "--arch cannot be set when fine-tuning" in capsys.readouterr().err
     assert main(["train", "--finetune", str(tmp_path / "none"), *flags]) == 2
     assert "no base model" in capsys.readouterr().err
+
+
+def test_a_damaged_base_is_refused_with_the_reason_and_nothing_is_trained(base, other_chorales, tmp_path, capsys):
+    """A base folder whose model file, configuration or vocabulary is damaged: exit 2, a sentence naming the file,
+    no traceback, and no run folder left behind as if it had trained."""
+    import shutil
+
+    damages = {
+        "model.keras": lambda p: p.write_bytes(p.read_bytes()[:200]),
+        "config.json": lambda p: p.write_text("{not json", encoding="utf-8"),
+        "vocab.json": lambda p: p.write_text('{"tokens": ["x"]}', encoding="utf-8"),
+    }
+    for name, damage in damages.items():
+        copy = tmp_path / f"base-{name.split('.')[0]}"
+        shutil.copytree(base.path, copy)
+        damage(copy / name)
+        runs_dir = tmp_path / f"runs-{name}"
+        argv = ["train", "--finetune", str(copy), "--data", *map(str, other_chorales), "--epochs", "1"]
+        assert main([*argv, "--runs-dir", str(runs_dir)]) == 2, name
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and (name in err or str(copy) in err), (name, err)
+        trained = [p for p in runs_dir.glob("*/model.keras")] if runs_dir.is_dir() else []
+        assert not trained, name

@@ -92,6 +92,26 @@ def _originality_of_both(base: Path, tuned: Path, out: Path, capsys) -> None:
     entry = json.loads(capsys.readouterr().out)["files"][0]
     assert "cannot be read as an originality index" in entry["originality_base"]["note"]
     assert entry["originality"]["notes"] >= 1
+    # infilling under constraints, and surprise, on the fine-tuned run (it infills: the base learned FIM)
+    steer = [
+        "--infill",
+        "2:6",
+        "--seed-piece",
+        "0",
+        "--pitch-range",
+        "C3:C6",
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+        "--json",
+    ]
+    assert main(["generate", str(tuned), *steer]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["infill"]["start"] == 2.0 and summary["files"][0]["new_notes"] >= 0
+    assert main(["evaluate", str(tuned), "--surprise-piece", "0", "--json"]) == 0
+    surprise = json.loads(capsys.readouterr().out)
+    assert surprise["ok"] and surprise["mean_nll"] > 0
 
 
 def test_the_command_reports_the_model_size(pieces, tmp_path, capsys):

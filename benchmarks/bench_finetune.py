@@ -10,7 +10,7 @@ Each set is a small dataset a user might bring, and a fixed held-out set it is s
   seed from the 88 that the piano table trains on (so piano-10 lies inside piano-20, inside piano-50); scored
   on the table's 22 held-out pieces (:func:`benchmarks.piano_data.held_out_names`);
 - ``chorales-N``: N of the built-in chorales that the base model trained on; scored on the chorales the base
-  corpus held out (its ``split.bin``): pieces neither model has seen.
+  corpus held out (the store's split by a hash of the name): pieces neither model has seen.
 
 Both runs read the pieces with the base model's data settings and vocabulary (``finetune_dataset``), so
 they are scored on the same tokens, and both split the N pieces as a user's run does (a tenth for early
@@ -59,11 +59,14 @@ def say(text: str) -> None:
 # --------------------------------------------------------------------------- the sets
 
 
-def base_held_out(base: Any) -> set[str]:
-    """The names of the pieces the base's corpus held out (the run folder's pieces.json), as the built-in corpus
-    names them ("bach-chorales/bwv269" there is "bwv269" here)."""
-    pieces = json.loads((Path(base.path) / "pieces.json").read_text(encoding="utf-8"))
-    return {name.split("/")[-1] for name in pieces["val"]}
+def base_held_out(base: Any, names: list[str]) -> set[str]:
+    """Those of the built-in chorales ``names`` that the base's corpus held out: its store decides a piece's side
+    from a hash of its name ("bach-chorales/bwv269"), with the base's split settings."""
+    from musegen.sources.corpus import BUILTIN_NAME
+    from musegen.streams.store import VAL, split_of
+
+    data = base.config.data
+    return {n for n in names if split_of(f"{BUILTIN_NAME}/{n}", data.val_fraction, data.split_seed) == VAL}
 
 
 def load_set(name: str, base: Any) -> tuple[list[Any], list[Any]] | None:
@@ -82,7 +85,7 @@ def load_set(name: str, base: Any) -> tuple[list[Any], list[Any]] | None:
         from musegen.sources.corpus import load_builtin_corpus
 
         chorales = load_builtin_corpus()
-        held = base_held_out(base)
+        held = base_held_out(base, [p.name for p in chorales])
         pool = [p for p in chorales if p.name not in held]
         return _draw(pool, n), [p for p in chorales if p.name in held]
     raise ValueError(f"unknown set {name!r}; choose from {', '.join(SETS)}.")

@@ -84,7 +84,7 @@ def pretrain(
         config.train.max_minutes = float(minutes)
     else:
         config = base_config(store.data_config, minutes, **overrides)
-        config.dataset_name = f"corpus store {Path(store_path).resolve().name}"
+        config.dataset_name = f"the pretraining corpus ({store.manifest.get('pieces', 0):,} pieces, {store_path})"
     dataset = load_store_dataset(store, fim=config.data.fim_rate > 0)
     if not resume:
         run_dir = runs.create_run(runs_dir, config, dataset.vocab, name=name, overwrite=True)

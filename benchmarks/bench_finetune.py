@@ -132,20 +132,17 @@ def train_one(config: Any, dataset: Any, folder: Path, name: str) -> tuple[Path,
 
 
 def score_heldout(run_dir: Path, held: list[Any], train_seqs: list[np.ndarray]) -> dict[str, float]:
-    """The run's best model and the n-gram floor (fitted on ``train_seqs``) on every held-out piece."""
+    """The run's best model and the n-gram floor (fitted on ``train_seqs``) on every held-out piece, by
+    ``evaluate_run`` (which then keeps these scores as the run's metrics.json)."""
     from musegen import runs
     from musegen.datasets.dataset import build_dataset
-    from musegen.representations.registry import for_vocab
+    from musegen.evaluation.heldout import evaluate_run
 
     info = runs.load_run(run_dir)
     data = replace(info.config.data, val_fraction=0.0, transpose=(0, 0))
     encoded = build_dataset(held, data, vocab=info.vocab())
-    seqs = [np.asarray(s) for s in encoded.train]
-    rep = for_vocab(encoded.vocab)
-    model = info.load_model("best")
-    scores = rep.score(model, seqs, info.config.data.window, info.config.model.arch)
-    floor = rep.floor([np.asarray(s) for s in train_seqs], seqs)
-    return {"nll": float(scores["nll"]), "floor": float(floor["nll"]), "tokens": int(scores["tokens"])}
+    metrics = evaluate_run(run_dir, replace(encoded, train=list(train_seqs), val=encoded.train))
+    return {"nll": float(metrics.model.nll), "floor": float(metrics.baseline.nll), "tokens": int(metrics.model.tokens)}
 
 
 def overlap(run_dir: Path, held: list[Any], kind: str, pieces: int, label: str) -> dict[str, Any]:

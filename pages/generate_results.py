@@ -29,16 +29,17 @@ def _reference_stats(run_dir: str, stamp: float) -> list:
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _sources(run_dir: str, stamp: float) -> list[Source]:
-    return sources(run_dir, load_composer(run_dir).training_pieces())
+    return sources(load_composer(run_dir))
 
 
 def _originality(findings: list[Finding]) -> None:
     for finding in findings:
         text = finding.describe()
+        text = text[:1].upper() + text[1:]  # a piece's name keeps its case
         if finding.flagged:
-            st.warning(text[0].upper() + text[1:], icon=":material/content_copy:")
+            st.warning(text, icon=":material/content_copy:")
         else:
-            st.caption(f":material/content_copy: {text[0].upper() + text[1:]}")
+            st.caption(f":material/content_copy: {text}")
 
 
 def _downloads(name: str, midi: bytes, wav: bytes | None, key: str) -> None:

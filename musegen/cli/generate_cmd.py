@@ -12,7 +12,7 @@ from typing import Any
 from musegen.cli import print_json
 from musegen.config import ConstraintConfig, Limits, SamplingConfig, sampling_choice
 from musegen.errors import ConfigError, MidiReadError
-from musegen.evaluation.originality import check, sources
+from musegen.evaluation.originality import Finding, check, sources
 from musegen.fileio import atomic_write_bytes, check_can_write
 from musegen.notes import Piece, parse_pitch_name
 from musegen.sources.files import read_limited
@@ -154,12 +154,9 @@ def run(args: argparse.Namespace) -> int:
         max_length=Limits.from_env().max_generation_length,
     )
     made = _make(args, composer, seed, sampling, constraints, span)
-    learned = sources(args.run_dir, composer.training_pieces())
-
-    def copies(piece: Any) -> list:
-        return check(learned, piece)
-
-    files = _write(args, made, outputs, copies)
+    learned = sources(composer)
+    findings = [check(learned, piece) for piece in made.new_music]  # once each: the JSON and the text share them
+    files = _write(args, made, outputs, findings)
     summary = {
         "ok": True,
         "run_dir": str(args.run_dir),
@@ -179,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary)
     else:
-        _print_summary(summary, constraints, made, copies, sampling.variations)
+        _print_summary(summary, constraints, made, findings, sampling.variations)
     return 0
 
 
@@ -238,7 +235,7 @@ def _make(args, composer, seed, sampling: SamplingConfig, constraints, span) -> 
     return made
 
 
-def _write(args: argparse.Namespace, made: _Made, outputs: list[Path], copies: Any) -> list[dict]:
+def _write(args: argparse.Namespace, made: _Made, outputs: list[Path], findings: list[list[Finding]]) -> list[dict]:
     """Each variation's MIDI (and WAV) written; the files' entries of the summary."""
     from musegen.output.midi import write_midi
 
@@ -248,7 +245,7 @@ def _write(args: argparse.Namespace, made: _Made, outputs: list[Path], copies: A
         write_midi(pm, path)
         entry = {"midi": str(path), "notes": made.notes[i], "new_notes": made.new_music[i].n_notes}
         entry["tokens"] = made.counts[i]
-        found = copies(made.new_music[i])
+        found = findings[i]
         entry["originality"] = found[0].to_dict()
         if len(found) > 1:  # a fine-tuned run: the base model's corpus, separately
             entry["originality_base"] = found[1].to_dict()
@@ -258,7 +255,9 @@ def _write(args: argparse.Namespace, made: _Made, outputs: list[Path], copies: A
     return files
 
 
-def _print_summary(summary: dict, constraints: ConstraintConfig, made: _Made, copies: Any, variations: int) -> None:
+def _print_summary(
+    summary: dict, constraints: ConstraintConfig, made: _Made, findings: list[list[Finding]], variations: int
+) -> None:
     kept = f", its {summary['tempo_changes']} tempos kept" if summary["tempo_changes"] > 1 else ""
     print(f"seed: {summary['seed']} (tempo {summary['tempo']:g} BPM{kept})")
     if made.infill is not None:
@@ -273,10 +272,10 @@ def _print_summary(summary: dict, constraints: ConstraintConfig, made: _Made, co
         each = ", ".join("-" if v is None else f"{v:.0%}" for v in chords["shares"])
         overall = "-" if chords["share"] is None else f"{chords['share']:.0%}"
         print(f"chord tones: {overall} of the notes begun under a chord (each variation: {each})")
-    for f, piece in zip(summary["files"], made.new_music, strict=True):
+    for f, found in zip(summary["files"], findings, strict=True):
         extra = f", {f['wav']} ({f['engine']})" if "wav" in f else ""
         print(f"wrote {f['midi']}: {f['new_notes']} new notes from {f['tokens']} tokens{extra}")
-        for finding in copies(piece):
+        for finding in found:
             print(f"  {finding.describe()}")
     print(f"{variations} variation(s) in {made.seconds:.2f} s")
 

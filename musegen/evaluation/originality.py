@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from musegen import runs
 from musegen.errors import ModelLoadError
+from musegen.generation.compose import Composer
 from musegen.metrics.originality import Copy, OriginalityIndex
 from musegen.metrics.originality_file import load_index, save_index
 from musegen.notes import Piece
@@ -84,11 +84,10 @@ def base_index(base_dir: str | Path) -> OriginalityIndex | None:
     return _base_index(str(path), path.stat().st_mtime)
 
 
-def sources(run_dir: str | Path, training_pieces: list[Piece]) -> list[Source]:
-    """What the run at ``run_dir`` learned from: its own pieces, then its base's corpus when it has one."""
-    info = runs.load_run(run_dir)
-    base = info.config.base if info.config is not None else ""
-    found = [Source(YOURS if base else TRAINING, OriginalityIndex.from_pieces(training_pieces))]
+def sources(composer: Composer) -> list[Source]:
+    """What the composer's run learned from: its own pieces, then its base's corpus when it has one."""
+    base = composer.config.base
+    found = [Source(YOURS if base else TRAINING, OriginalityIndex.from_pieces(composer.training_pieces()))]
     if base and Path(base).is_dir():
         try:
             index = base_index(base)

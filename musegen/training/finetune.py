@@ -129,10 +129,10 @@ def finetune_dataset(pieces: list[Piece], config: RunConfig, base: runs.RunInfo)
     return dataset, Coverage(tokens=tokens, unknown=unknown)
 
 
-def start_from_base(model: Any, base: str | Path, run_dir: str | Path | None = None) -> list[Family]:
+def start_from_base(model: Any, base: str | Path, run_dir: str | Path | None = None) -> None:
     """Copy the weights of the base run's best model into ``model`` (built from the same model settings);
     with the new run's folder, the tokens its pieces use that the base never learned start from their
-    family (:mod:`musegen.training.new_tokens`); the families so started."""
+    family (:mod:`musegen.training.new_tokens`)."""
     source = runs.load_run_model(base, "best")
     theirs, ours = source.get_weights(), model.get_weights()
     if [w.shape for w in theirs] != [w.shape for w in ours]:
@@ -140,15 +140,16 @@ def start_from_base(model: Any, base: str | Path, run_dir: str | Path | None = N
             f"the base model at {base} does not have this run's shape; fine-tune with the base's own settings."
         )
     model.set_weights(theirs)
-    return start_new_tokens_of(model, base, run_dir) if run_dir is not None else []
+    if run_dir is not None:
+        start_new_tokens_of(model, base, run_dir)
 
 
 def start_new_tokens_of(model: Any, base: str | Path, run_dir: str | Path) -> list[Family]:
     """Start the new tokens of the run in ``run_dir`` (used by its pieces, absent from the base's data) from
     their families' known members; the families changed (none for a model without token layers)."""
     layer_names = {layer.name for layer in model.layers}
-    if not {"embedding", "logits"} <= layer_names or not (Path(base) / runs.DATA).is_file():
-        return []  # no token layers (piano rolls), or no record of what the base's data held
+    if not {"embedding", "logits"} <= layer_names:
+        return []
     embedding_layer, logits_layer = model.get_layer("embedding"), model.get_layer("logits")
     (embedding,), (kernel, bias) = embedding_layer.get_weights(), logits_layer.get_weights()
     size = embedding.shape[0]

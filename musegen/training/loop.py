@@ -44,7 +44,6 @@ from musegen.representations.registry import check, for_vocab
 from musegen.tf_setup import configure_tensorflow
 from musegen.training.distribute import is_chief, is_chief_task, make_strategy
 from musegen.training.finetune import start_from_base
-from musegen.training.new_tokens import describe
 from musegen.training.schedule import frames_of
 from musegen.training.steps import fit_distributed, is_peer_error, peer_error
 
@@ -223,9 +222,8 @@ def _build_model(run: _Run, rep: Representation, strategy: Any, resume: bool) ->
     """The model, new or from ``last.keras``, under the strategy; refused when no model file could hold it."""
     with strategy.scope():
         model = _load_last(run.run_dir, run.config) if resume else rep.build_model(run.config)
-        found = start_from_base(model, run.config.base, run.run_dir) if run.config.base and not resume else []
-        if found:  # fine-tuning: the base's weights, and the tokens it never learned started from their family
-            run.emit("status", status="running", message=describe(found))
+        if run.config.base and not resume:  # fine-tuning: the base's weights before the first step
+            start_from_base(model, run.config.base, run.run_dir)
     if model.count_params() > MAX_PARAMETERS:  # it could be trained, but never loaded again
         raise ConfigError(
             f"this model has {model.count_params():,} parameters, more than the {MAX_PARAMETERS:,} a musegen "

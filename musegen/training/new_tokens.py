@@ -34,14 +34,6 @@ class Family:
     new: tuple[int, ...]
 
 
-def describe(found: Sequence[Family]) -> str:
-    """One line for the run's log: which tokens start from their family ("" when none do)."""
-    if not found:
-        return ""
-    parts = [f"{len(f.new)} {f.name} token{'s' if len(f.new) > 1 else ''}" for f in found]
-    return f"your pieces use {', '.join(parts)} that the base model never learned; they start from the ones it knows"
-
-
 def token_counts(sequences: Iterable[Sequence[int] | np.ndarray], vocab_size: int) -> np.ndarray:
     """How often each of ``vocab_size`` ids occurs in ``sequences`` (ids outside the range are ignored)."""
     counts = np.zeros(vocab_size, dtype=np.int64)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from musegen.training.new_tokens import Family, describe, families, start_new_tokens, token_counts
+from musegen.training.new_tokens import Family, families, start_new_tokens, token_counts
 
 TOKENS = ["<pad>", "<unk>", "<bos>", "Velocity_40", "Velocity_80", "Velocity_120", "Pitch_60", "Pitch_62", "Bar"]
 
@@ -64,12 +64,3 @@ def test_known_members_keep_their_order_and_rare_new_ones_take_little():
     assert np.isclose(probs[[3, 4, 5]].sum(), old[[3, 4, 5]].sum())
     assert np.isclose(probs[4] / probs[3], np.e)
     assert np.isclose(probs[5], old[[3, 4, 5]].sum() / 1000)
-
-
-def test_the_run_log_says_which_tokens_start_from_their_family():
-    assert describe([]) == ""
-    line = describe([Family("Velocity", known=(4,), new=(3, 5)), Family("Pitch", known=(6,), new=(7,))])
-    assert line == (
-        "your pieces use 2 Velocity tokens, 1 Pitch token that the base model never learned; "
-        "they start from the ones it knows"
-    )

@@ -88,8 +88,7 @@ def _new_pitches_start_from_the_known_ones(base: runs.RunInfo, tmp_path: Path) -
     run_dir = runs.create_run(tmp_path, finetune.finetune_config(base), vocab, name="wide")
     runs.save_dataset(run_dir, [np.array([*known, *new, *known], dtype=np.int32)], [])
     model = for_config(base.config.data).build_model(base.config)
-    found = finetune.start_from_base(model, base.path, run_dir)
-    assert [(f.name, len(f.new)) for f in found] == [("Pitch", len(new))]
+    finetune.start_from_base(model, base.path, run_dir)
     embedding = model.get_layer("embedding").get_weights()[0]
     kernel, bias = model.get_layer("logits").get_weights()
     np.testing.assert_allclose(embedding[new], np.repeat(embedding[known].mean(0, keepdims=True), len(new), 0))

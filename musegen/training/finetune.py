@@ -6,10 +6,9 @@ models (``assets/models/``, ``MUSEGEN_DEMO_DIR``) whose name contains ``base``
 the user's pieces are encoded onto the base's token ids (:func:`finetune_dataset`: a token the base
 never had becomes ``<unk>`` and is counted, never dropped in silence). The model is built exactly as
 the base was and its weights are copied in before the first step (:func:`start_from_base`, called by
-the training loop when ``RunConfig.base`` is set; tokens the user plays that the base never learned, its
-unheard velocities above all, start from their family: :mod:`musegen.training.new_tokens`). Only
-the training settings differ (:data:`FINETUNE_TRAIN`): a smaller learning rate, so the first steps on a
-few pieces refine what the base knows instead of overwriting it, and early stopping that acts quickly, since a small
+the training loop when ``RunConfig.base`` is set). Only the training settings differ
+(:data:`FINETUNE_TRAIN`): a smaller learning rate, so the first steps on a few pieces refine what
+the base knows instead of overwriting it, and early stopping that acts quickly, since a small
 dataset is over-fitted in few epochs. ``RunConfig.base`` names the base in the run's
 ``config.json``; the run is otherwise an ordinary run (resume, generate, evaluate).
 """
@@ -28,7 +27,6 @@ from musegen.config import RunConfig
 from musegen.datasets.dataset import SequenceDataset, build_dataset
 from musegen.errors import ConfigError, RunNotFoundError
 from musegen.notes import Piece
-from musegen.training.new_tokens import Family, families, start_new_tokens, token_counts
 from musegen.training.places import demo_dir
 from musegen.vocabulary import UNK_ID
 
@@ -129,10 +127,8 @@ def finetune_dataset(pieces: list[Piece], config: RunConfig, base: runs.RunInfo)
     return dataset, Coverage(tokens=tokens, unknown=unknown)
 
 
-def start_from_base(model: Any, base: str | Path, run_dir: str | Path | None = None) -> None:
-    """Copy the weights of the base run's best model into ``model`` (built from the same model settings);
-    with the new run's folder, the tokens its pieces use that the base never learned start from their
-    family (:mod:`musegen.training.new_tokens`)."""
+def start_from_base(model: Any, base: str | Path) -> None:
+    """Copy the weights of the base run's best model into ``model`` (built from the same model settings)."""
     source = runs.load_run_model(base, "best")
     theirs, ours = source.get_weights(), model.get_weights()
     if [w.shape for w in theirs] != [w.shape for w in ours]:
@@ -140,25 +136,3 @@ def start_from_base(model: Any, base: str | Path, run_dir: str | Path | None = N
             f"the base model at {base} does not have this run's shape; fine-tune with the base's own settings."
         )
     model.set_weights(theirs)
-    if run_dir is not None:
-        start_new_tokens_of(model, base, run_dir)
-
-
-def start_new_tokens_of(model: Any, base: str | Path, run_dir: str | Path) -> list[Family]:
-    """Start the new tokens of the run in ``run_dir`` (used by its pieces, absent from the base's data) from
-    their families' known members; the families changed (none for a model without token layers)."""
-    layer_names = {layer.name for layer in model.layers}
-    if not {"embedding", "logits"} <= layer_names:
-        return []
-    embedding_layer, logits_layer = model.get_layer("embedding"), model.get_layer("logits")
-    (embedding,), (kernel, bias) = embedding_layer.get_weights(), logits_layer.get_weights()
-    size = embedding.shape[0]
-    theirs, mine = runs.load_dataset(base), runs.load_dataset(run_dir)
-    base_counts = token_counts((*theirs.train, *theirs.val), size)
-    user_counts = token_counts(mine.train, size)
-    found = families(list(theirs.vocab.tokens), base_counts, user_counts)
-    if found:
-        embedding, kernel, bias = start_new_tokens(embedding, kernel, bias, found, user_counts)
-        embedding_layer.set_weights([embedding])
-        logits_layer.set_weights([kernel, bias])
-    return found

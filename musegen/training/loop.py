@@ -223,7 +223,7 @@ def _build_model(run: _Run, rep: Representation, strategy: Any, resume: bool) ->
     with strategy.scope():
         model = _load_last(run.run_dir, run.config) if resume else rep.build_model(run.config)
         if run.config.base and not resume:  # fine-tuning: the base's weights before the first step
-            start_from_base(model, run.config.base, run.run_dir)
+            start_from_base(model, run.config.base)
     if model.count_params() > MAX_PARAMETERS:  # it could be trained, but never loaded again
         raise ConfigError(
             f"this model has {model.count_params():,} parameters, more than the {MAX_PARAMETERS:,} a musegen "

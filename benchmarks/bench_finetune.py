@@ -1,8 +1,9 @@
 """Issue 31's deciding figure: fine-tuning the base model against training from scratch, in one budget.
 
 ``python -m benchmarks.bench_finetune [--base NAME|DIR] [--sets piano-10,piano-20,piano-50,chorales-20]
-[--minutes 3,10] [--pieces 8] [--json OUT] [--keep DIR]`` (``python -m benchmarks finetune`` runs every set
-at both budgets: about two hours on 2 cores).
+[--minutes 3,10] [--pieces 8] [--json OUT] [--keep DIR] [--scratch-from EARLIER.json]`` (``python -m benchmarks
+finetune`` runs every set at both budgets: about an hour on 2 cores, as most runs stop early; ``--scratch-from``
+takes the scratch side from an earlier ``--json``, to measure another fine-tuning against the same runs).
 
 Each set is a small dataset a user might bring, and a fixed held-out set it is scored on:
 
@@ -166,8 +167,12 @@ def overlap(run_dir: Path, held: list[Any], kind: str, pieces: int, label: str) 
     }
 
 
-def run_pair(set_name: str, minutes: float, base: Any, sets: dict, folder: Path, pieces: int) -> dict[str, Any]:
-    """Fine-tune and train from scratch on one set in one budget; both scored on the same held-out tokens."""
+def run_pair(
+    set_name: str, minutes: float, base: Any, sets: dict, folder: Path, pieces: int, earlier: dict | None = None
+) -> dict[str, Any]:
+    """Fine-tune and train from scratch on one set in one budget; both scored on the same held-out tokens.
+    ``earlier`` ({(set, minutes): row} of an earlier run's JSON) gives the scratch side instead of training it
+    again: it depends on neither the base's weights nor the fine-tuning settings, and is seeded."""
     from musegen.training.finetune import finetune_config, finetune_dataset
 
     train_pieces, held = sets[set_name]
@@ -185,6 +190,10 @@ def run_pair(set_name: str, minutes: float, base: Any, sets: dict, folder: Path,
         "held_out_pieces": len(held),
     }
     for label, cfg in (("finetune", config), ("scratch", scratch_config(config, minutes))):
+        if label == "scratch" and earlier and (set_name, minutes) in earlier:
+            row[label] = earlier[(set_name, minutes)][label]
+            say(f"scratch: NLL {row[label]['nll']:.3f}, from the earlier run")
+            continue
         name = f"{set_name}-{minutes:g}min-{label}"
         run_dir, figures = train_one(cfg, dataset, folder, name)
         figures.update(score_heldout(run_dir, held, dataset.train))
@@ -228,6 +237,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pieces", type=int, default=PIECES, help="continuations per model for the overlap")
     parser.add_argument("--json", help="write the rows to this file")
     parser.add_argument("--keep", help="keep the run folders here (default: a temporary folder)")
+    parser.add_argument("--scratch-from", help="an earlier --json: its scratch rows, instead of training them again")
     return parser.parse_args(argv)
 
 
@@ -246,10 +256,13 @@ def main(argv: list[str] | None = None) -> None:
     sets = {name: value for name, value in loaded.items() if value is not None}
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-finetune-"))
     print(f"base {base.path}; threads {os.environ.get('MUSEGEN_TF_THREADS', 'all')}; runs in {folder}", flush=True)
-    rows = []
+    rows, earlier = [], None
+    if args.scratch_from:
+        old = json.loads(Path(args.scratch_from).read_text(encoding="utf-8"))
+        earlier = {(r["set"], float(r["minutes"])): r for r in old}
     for minutes in (float(m) for m in args.minutes.split(",")):
         for name in sets:
-            rows.append(run_pair(name, minutes, base, sets, folder, args.pieces))
+            rows.append(run_pair(name, minutes, base, sets, folder, args.pieces, earlier))
             if args.json:
                 Path(args.json).write_text(json.dumps(rows, indent=1), encoding="utf-8")
     print(table(rows))

@@ -56,7 +56,7 @@ def table(results: dict[str, dict[str, tuple[float, int]]]) -> str:
     names = list(results)
     lines = ["| token kind (share) | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
     for kind in sorted(first, key=lambda k: -first[k][1]):
-        cells = [f"{results[r][kind][0] / results[r][kind][1]:.3f}" for r in names if kind in results[r]]
+        cells = [f"{results[r][kind][0] / results[r][kind][1]:.3f}" if kind in results[r] else "-" for r in names]
         lines.append(f"| {kind} ({first[kind][1] / n:.1%}) | " + " | ".join(cells) + " |")
     alls = [f"{sum(s for s, _ in results[r].values()) / n:.3f}" for r in names]
     lines.append("| all | " + " | ".join(alls) + " |")

@@ -27,22 +27,18 @@ def by_kind(run_dir: Path, held: list) -> dict[str, tuple[float, int]]:
     """{kind: (nats in all, targets)} of the run's best model on ``held``."""
     from musegen import runs
     from musegen.datasets.dataset import build_dataset
-    from musegen.scoring.floors import model_forward
-    from musegen.scoring.likelihood import EVAL_BATCH, logsumexp, sliding_windows
+    from musegen.scoring.likelihood import scored_batches
 
     info = runs.load_run(run_dir)
     encoded = build_dataset(held, replace(info.config.data, val_fraction=0.0, transpose=(0, 0)), vocab=info.vocab())
     kinds = np.array([kind_of(t) for t in info.vocab().tokens])
-    windows = [w for seq in encoded.train for w in sliding_windows(seq, info.config.data.window)]
-    x, y, w = (np.stack(part) for part in zip(*windows, strict=True))
-    forward = model_forward(runs.load_run_model(run_dir, "best"))
+    model = runs.load_run_model(run_dir, "best")
     totals: dict[str, list[float]] = {}
-    for i in range(0, len(x), EVAL_BATCH):
-        logits = np.asarray(forward(x[i : i + EVAL_BATCH]), dtype=np.float64)
-        yb, wb = y[i : i + EVAL_BATCH], w[i : i + EVAL_BATCH] > 0
-        nats = -np.take_along_axis(logits - logsumexp(logits), yb[..., None], axis=-1)[..., 0]
-        for kind in np.unique(kinds[yb[wb]]):
-            mask = (kinds[yb] == kind) & wb
+    for logp, y, w in scored_batches(model, encoded.train, info.config.data.window):
+        nats = -np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
+        counted = w > 0
+        for kind in np.unique(kinds[y[counted]]):
+            mask = (kinds[y] == kind) & counted
             total = totals.setdefault(str(kind), [0.0, 0])
             total[0] += float(nats[mask].sum())
             total[1] += int(mask.sum())

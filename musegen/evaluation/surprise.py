@@ -51,7 +51,7 @@ from musegen.scoring.floors import (
     model_forward,
     reads_targets,
 )
-from musegen.scoring.likelihood import EVAL_BATCH, classic_examples, logsumexp, sliding_windows
+from musegen.scoring.likelihood import classic_examples, scored_batches
 from musegen.streams.windows import scoring_windows
 
 if TYPE_CHECKING:
@@ -243,17 +243,10 @@ def _token_nll(model: Any, ids: np.ndarray, window: int) -> np.ndarray:
     Each target has weight 1 in exactly one window, and the windows score their targets in order,
     so the scored positions of the windows, one after the other, are targets 1..T-1."""
     seq = ids.astype(np.int32).reshape(-1)
-    windows = list(sliding_windows(seq, window))
-    forward = model_forward(model)
     scored: list[np.ndarray] = []
-    for i in range(0, len(windows), EVAL_BATCH):
-        batch = windows[i : i + EVAL_BATCH]
-        x = np.stack([w[0] for w in batch])
-        y = np.stack([w[1] for w in batch])
-        weight = np.stack([w[2] for w in batch])
-        logits = np.asarray(forward(x), dtype=np.float64)
-        picked = np.take_along_axis(logits - logsumexp(logits), y[..., None], axis=-1)[..., 0]
-        scored += [-picked[b][weight[b] > 0] for b in range(len(batch))]
+    for logp, y, weight in scored_batches(model, [seq], window):
+        picked = np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
+        scored += [-picked[b][weight[b] > 0] for b in range(len(y))]
     out = np.full(len(seq), np.nan)
     out[1:] = np.concatenate(scored)
     return out

@@ -17,7 +17,9 @@ compiled forward pass, :func:`musegen.scoring.floors.model_forward`).
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -30,23 +32,27 @@ EVAL_BATCH = 64  # windows per forward pass
 
 def score_sequence(model: Any, seqs: list[np.ndarray], window: int) -> dict[str, float]:
     """Held-out scores of a many-to-many model that returns logits (B, T, V)."""
-    xs, ys, ws = [], [], []
-    for seq in seqs:
-        for x, y, w in sliding_windows(seq, window):
-            xs.append(x)
-            ys.append(y)
-            ws.append(w)
-    x, y, w = np.stack(xs), np.stack(ys), np.stack(ws)
-    nll = correct = 0.0
+    nll = correct = count = 0.0
+    for logp, y, w in scored_batches(model, seqs, window):
+        picked = np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
+        nll -= float((picked * w).sum())
+        correct += float(((logp.argmax(-1) == y) * w).sum())
+        count += float(w.sum())
+    return _summary(nll, correct, count)
+
+
+def scored_batches(model: Any, seqs: list[np.ndarray], window: int) -> Iterator[tuple[np.ndarray, ...]]:
+    """The scored windows of ``seqs`` (:func:`sliding_windows`), ``EVAL_BATCH`` at a time, through ``model``.
+
+    Yields (log-probabilities (B, T, V) float64, targets (B, T) int32, weights (B, T) float32); a target
+    counts where its weight is 1, and every target of every piece counts in exactly one batch.
+    """
     forward = model_forward(model)
-    for i in range(0, len(x), EVAL_BATCH):
-        logits = np.asarray(forward(x[i : i + EVAL_BATCH]), dtype=np.float64)
-        logp = logits - logsumexp(logits)
-        yb, wb = y[i : i + EVAL_BATCH], w[i : i + EVAL_BATCH]
-        picked = np.take_along_axis(logp, yb[..., None], axis=-1)[..., 0]
-        nll -= float((picked * wb).sum())
-        correct += float(((logp.argmax(-1) == yb) * wb).sum())
-    return _summary(nll, correct, float(w.sum()))
+    windows = (w for seq in seqs for w in sliding_windows(seq, window))
+    while batch := list(itertools.islice(windows, EVAL_BATCH)):
+        x, y, w = (np.stack(part) for part in zip(*batch, strict=True))
+        logits = np.asarray(forward(x), dtype=np.float64)
+        yield logits - logsumexp(logits), y, w
 
 
 def score_classic(model: Any, seqs: list[np.ndarray], window: int, vocab_size: int) -> dict[str, float]:

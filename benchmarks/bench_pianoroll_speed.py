@@ -5,10 +5,10 @@ model as the JSB benchmark does (:func:`musegen.experiments.jsb.benchmark_config
 ``build_model``: Adam, :class:`musegen.models.FrameNLL`, the run's ``jit_compile``; ``transformer`` is
 ``transformer-nade`` with the independent head) and draws its training batches from the real pipeline
 (``training_data``: MuseData by default, windows of :func:`musegen.experiments.jsb.benchmark_window`,
-every window in 12 keys, batched by length). The
-batches are drawn first (that time is the stream's share), then trained on with ``train_on_batch``
-(Keras' compiled train step, what ``fit`` runs) after ``--warmup`` steps; frames per second count
-the real frames (sample weight 1), not the padding. The child reports its peak RSS.
+every window in 12 keys, batched by length). The batches are drawn first (that time is the stream's
+share), then trained on with ``train_on_batch`` (Keras' compiled train step, what ``fit`` runs) after
+``--warmup`` steps; frames per second count the real frames (sample weight 1), not the padding. The
+child reports its peak RSS.
 
 ``--base DIR`` runs every model a second time with ``musegen`` imported from the checkout ``DIR``
 (e.g. ``git worktree add /tmp/nade-base 6d4a52b``), each model's two runs one after the other, so

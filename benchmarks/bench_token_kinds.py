@@ -36,9 +36,9 @@ def by_kind(run_dir: Path, held: list) -> dict[str, tuple[float, int]]:
     totals: dict[str, list[float]] = {}
     for logp, y, w in scored_batches(model, encoded.train, info.config.data.window):
         nats = -np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
-        counted = w > 0
-        for kind in np.unique(kinds[y[counted]]):
-            mask = (kinds[y] == kind) & counted
+        counted, target_kinds = w > 0, kinds[y]
+        for kind in np.unique(target_kinds[counted]):
+            mask = (target_kinds == kind) & counted
             total = totals.setdefault(str(kind), [0.0, 0])
             total[0] += float(nats[mask].sum())
             total[1] += int(mask.sum())
